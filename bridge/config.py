@@ -1,0 +1,373 @@
+"""Load the bridge's settings: a TOML file validated with marshmallow, then environment overrides.
+
+Twelve-factor order: defaults < config file < environment variables. Every mistake is reported
+as `file: key: problem`, naming the environment variable when the value came from there.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
+
+from bridge import defaults
+from bridge.errors import ConfigError, ConfigProblem
+
+ENVIRONMENT = "environment"
+"""Pseudo file name used in error lines for values that came from environment variables."""
+
+
+@dataclass(frozen=True)
+class StripeSettings:
+    webhook_secrets: tuple[str, ...] = ()
+    tolerance_seconds: int = defaults.STRIPE_TOLERANCE_SECONDS
+    api_key: str | None = None
+    api_base_url: str | None = None
+
+
+@dataclass(frozen=True)
+class WhatsAppSettings:
+    phone_number_id: str = ""
+    access_token: str = ""
+    api_base_url: str = defaults.WHATSAPP_API_BASE_URL
+    api_version: str = defaults.WHATSAPP_API_VERSION
+    default_country: str | None = defaults.DEFAULT_COUNTRY
+    timezone: str = defaults.TIMEZONE
+    timeout_seconds: float = defaults.WHATSAPP_TIMEOUT_SECONDS
+
+    @property
+    def dry_run(self) -> bool:
+        """With no access token nothing is sent: messages go to the outbox instead."""
+        return not self.access_token
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    url: str = defaults.REDIS_URL
+    key_prefix: str = defaults.KEY_PREFIX
+    queue: str = defaults.QUEUE_NAME
+    event_ttl_seconds: int = defaults.EVENT_TTL_SECONDS
+    delivery_ttl_seconds: int = defaults.DELIVERY_TTL_SECONDS
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    max_attempts: int = defaults.MAX_ATTEMPTS
+    backoff_base_seconds: float = defaults.BACKOFF_BASE_SECONDS
+    backoff_max_seconds: float = defaults.BACKOFF_MAX_SECONDS
+    give_up_after_seconds: int = defaults.GIVE_UP_AFTER_SECONDS
+    job_timeout_seconds: int = defaults.JOB_TIMEOUT_SECONDS
+
+
+@dataclass(frozen=True)
+class MappingSettings:
+    """One `[[mappings]]` entry, as written; `bridge.mapping` compiles it."""
+
+    name: str
+    events: tuple[str, ...]
+    template: str
+    language: str
+    body: tuple[str, ...] | dict[str, str] = ()
+    when: str | None = None
+    recipient: str | None = None
+    index: int = 0
+
+
+@dataclass(frozen=True)
+class Config:
+    stripe: StripeSettings = field(default_factory=StripeSettings)
+    whatsapp: WhatsAppSettings = field(default_factory=WhatsAppSettings)
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    mappings: tuple[MappingSettings, ...] = ()
+    source: str = "<defaults>"
+    """The file the settings were read from, for error messages."""
+
+    def mapped_event_types(self) -> frozenset[str]:
+        return frozenset(t for m in self.mappings for t in m.events)
+
+
+# --- schemas ---------------------------------------------------------------------------------
+
+_TEMPLATE_NAME = re.compile(r"^[a-z0-9_]{1,512}$")
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(_[A-Z]{2})?$")
+_PARAM_NAME = re.compile(r"^[a-z0-9_]+$")
+_URL = re.compile(r"^https?://[^\s/]+")
+_API_VERSION = re.compile(r"^v\d+\.\d+$")
+
+
+class _Body(fields.Field):
+    """A list of Jinja templates (positional `{{1}}`...) or a table of name → template (named)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, list):
+            if not all(isinstance(v, str) for v in value):
+                raise ValidationError("every positional parameter must be a string template")
+            return tuple(value)
+        if isinstance(value, dict):
+            problems = {}
+            for name, template in value.items():
+                if not _PARAM_NAME.match(name):
+                    problems[name] = ["parameter names are lowercase letters, digits and underscores"]
+                elif not isinstance(template, str):
+                    problems[name] = ["must be a string template"]
+            if problems:
+                raise ValidationError(problems)
+            return dict(value)
+        raise ValidationError("must be a list of templates (positional) or a table name = template (named)")
+
+
+class _StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class StripeSchema(_StrictSchema):
+    webhook_secrets = fields.List(fields.String(validate=validate.Length(min=1)), load_default=list)
+    tolerance_seconds = fields.Integer(load_default=defaults.STRIPE_TOLERANCE_SECONDS, validate=validate.Range(min=1))
+    api_key = fields.String(load_default=None, allow_none=True)
+    api_base_url = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(_URL, error="must be an http(s) URL"))
+
+    @post_load
+    def make(self, data: dict, **_: Any) -> StripeSettings:
+        data["webhook_secrets"] = tuple(data["webhook_secrets"])
+        data["api_key"] = data["api_key"] or None
+        return StripeSettings(**data)
+
+
+class WhatsAppSchema(_StrictSchema):
+    phone_number_id = fields.String(
+        load_default="", validate=validate.Regexp(r"^\d*$", error="must be the numeric phone number ID from WhatsApp Manager")
+    )
+    access_token = fields.String(load_default="")
+    api_base_url = fields.String(
+        load_default=defaults.WHATSAPP_API_BASE_URL, validate=validate.Regexp(_URL, error="must be an http(s) URL")
+    )
+    api_version = fields.String(
+        load_default=defaults.WHATSAPP_API_VERSION, validate=validate.Regexp(_API_VERSION, error="must look like v23.0")
+    )
+    default_country = fields.String(
+        load_default=None, allow_none=True, validate=validate.Regexp(r"^[A-Z]{2}$", error="must be a two-letter ISO region such as US")
+    )
+    timezone = fields.String(load_default=defaults.TIMEZONE)
+    timeout_seconds = fields.Float(load_default=defaults.WHATSAPP_TIMEOUT_SECONDS, validate=validate.Range(min=0.1, max=25))
+
+    @post_load
+    def make(self, data: dict, **_: Any) -> WhatsAppSettings:
+        data["api_base_url"] = data["api_base_url"].rstrip("/")
+        return WhatsAppSettings(**data)
+
+
+class RedisSchema(_StrictSchema):
+    url = fields.String(
+        load_default=defaults.REDIS_URL,
+        validate=validate.Regexp(r"^(redis|rediss|unix)://", error="must be a redis://, rediss:// or unix:// URL"),
+    )
+    key_prefix = fields.String(
+        load_default=defaults.KEY_PREFIX, validate=validate.Regexp(r"^[A-Za-z0-9_.-]+$", error="letters, digits, _ . - only")
+    )
+    queue = fields.String(
+        load_default=defaults.QUEUE_NAME, validate=validate.Regexp(r"^[A-Za-z0-9_.-]+$", error="letters, digits, _ . - only")
+    )
+    event_ttl_seconds = fields.Integer(
+        load_default=defaults.EVENT_TTL_SECONDS,
+        validate=validate.Range(min=4 * 24 * 3600, error="must be at least 4 days: Stripe retries for 3"),
+    )
+    delivery_ttl_seconds = fields.Integer(load_default=defaults.DELIVERY_TTL_SECONDS, validate=validate.Range(min=3600))
+
+    @post_load
+    def make(self, data: dict, **_: Any) -> RedisSettings:
+        return RedisSettings(**data)
+
+
+class DeliverySchema(_StrictSchema):
+    max_attempts = fields.Integer(load_default=defaults.MAX_ATTEMPTS, validate=validate.Range(min=1, max=100))
+    backoff_base_seconds = fields.Float(load_default=defaults.BACKOFF_BASE_SECONDS, validate=validate.Range(min=0))
+    backoff_max_seconds = fields.Float(load_default=defaults.BACKOFF_MAX_SECONDS, validate=validate.Range(min=0))
+    give_up_after_seconds = fields.Integer(load_default=defaults.GIVE_UP_AFTER_SECONDS, validate=validate.Range(min=1))
+    job_timeout_seconds = fields.Integer(load_default=defaults.JOB_TIMEOUT_SECONDS, validate=validate.Range(min=1, max=3600))
+
+    @post_load
+    def make(self, data: dict, **_: Any) -> DeliverySettings:
+        return DeliverySettings(**data)
+
+
+class MappingSchema(_StrictSchema):
+    name = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_.-]{1,64}$", error="letters, digits, _ . - (at most 64)"))
+    events = fields.List(fields.String(), required=True, validate=validate.Length(min=1, error="list at least one Stripe event type"))
+    template = fields.String(
+        required=True,
+        validate=validate.Regexp(_TEMPLATE_NAME, error="WhatsApp template names are lowercase letters, digits and underscores"),
+    )
+    language = fields.String(
+        required=True, validate=validate.Regexp(_LANGUAGE, error="must be a WhatsApp language code such as en or en_US")
+    )
+    body = _Body(load_default=tuple)
+    when = fields.String(load_default=None, allow_none=True)
+    recipient = fields.String(load_default=None, allow_none=True)
+
+    @post_load
+    def make(self, data: dict, **_: Any) -> dict:
+        data["events"] = tuple(data["events"])
+        return data
+
+
+class ConfigSchema(_StrictSchema):
+    stripe = fields.Nested(StripeSchema, load_default=StripeSettings)
+    whatsapp = fields.Nested(WhatsAppSchema, load_default=WhatsAppSettings)
+    redis = fields.Nested(RedisSchema, load_default=RedisSettings)
+    delivery = fields.Nested(DeliverySchema, load_default=DeliverySettings)
+    mappings = fields.List(fields.Nested(MappingSchema), load_default=list)
+
+
+# --- environment -----------------------------------------------------------------------------
+
+# env var → (section, key, parser). REDIS_TLS_URL is handled separately: it wins over REDIS_URL.
+_ENV_OVERRIDES: dict[str, tuple[str, str]] = {
+    "STRIPE_WEBHOOK_SECRET": ("stripe", "webhook_secrets"),
+    "STRIPE_API_KEY": ("stripe", "api_key"),
+    "WHATSAPP_ACCESS_TOKEN": ("whatsapp", "access_token"),
+    "WHATSAPP_PHONE_NUMBER_ID": ("whatsapp", "phone_number_id"),
+    "WHATSAPP_API_BASE_URL": ("whatsapp", "api_base_url"),
+    "WHATSAPP_API_VERSION": ("whatsapp", "api_version"),
+}
+
+
+def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> dict[tuple[str, str], str]:
+    """Overlay environment variables onto the raw TOML data; return which keys came from where."""
+    origin: dict[tuple[str, str], str] = {}
+    for var, (section, key) in _ENV_OVERRIDES.items():
+        if var not in env:
+            continue
+        value: Any = env[var]
+        if key == "webhook_secrets":
+            value = [s.strip() for s in value.split(",") if s.strip()]
+        table = raw.setdefault(section, {})
+        if isinstance(table, dict):
+            table[key] = value
+            origin[(section, key)] = var
+    redis_url = env.get("REDIS_TLS_URL") or env.get("REDIS_URL")
+    if redis_url:
+        table = raw.setdefault("redis", {})
+        if isinstance(table, dict):
+            table["url"] = redis_url
+            origin[("redis", "url")] = "REDIS_TLS_URL" if env.get("REDIS_TLS_URL") else "REDIS_URL"
+    return origin
+
+
+def _flatten(messages: Any, path: str = "") -> list[tuple[str, str]]:
+    """Turn marshmallow's nested error dict into (dotted key, problem) pairs."""
+    if isinstance(messages, dict):
+        out: list[tuple[str, str]] = []
+        for key, sub in messages.items():
+            if isinstance(key, int):
+                sub_path = f"{path}[{key}]"
+            elif key == "_schema":
+                sub_path = path
+            else:
+                sub_path = f"{path}.{key}" if path else str(key)
+            out.extend(_flatten(sub, sub_path))
+        return out
+    if isinstance(messages, list):
+        return [pair for m in messages for pair in _flatten(m, path)]
+    problem = str(messages)
+    if problem == "Unknown field.":
+        problem = "unknown key (check the spelling against config.example.toml)"
+    elif problem == "Missing data for required field.":
+        problem = "required key is missing"
+    return [(path or "(top level)", problem)]
+
+
+def _problems(source: str, messages: Any, origin: dict[tuple[str, str], str], raw: dict[str, Any]) -> list[ConfigProblem]:
+    problems = []
+    for key, problem in _flatten(messages):
+        parts = tuple(key.split(".")[:2])
+        var = origin.get(parts)  # type: ignore[arg-type]
+        if var is not None:
+            problems.append(ConfigProblem(ENVIRONMENT, var, problem))
+        else:
+            problems.append(ConfigProblem(source, _friendly_key(key, raw), problem))
+    return problems
+
+
+def _friendly_key(key: str, raw: dict[str, Any]) -> str:
+    """Name mappings by their `name` as well as their index: `mappings[1] (refund_notice).template`."""
+    match = re.match(r"^mappings\[(\d+)\](.*)$", key)
+    if not match:
+        return key
+    index, rest = int(match.group(1)), match.group(2)
+    mappings = raw.get("mappings")
+    name = None
+    if isinstance(mappings, list) and index < len(mappings) and isinstance(mappings[index], dict):
+        name = mappings[index].get("name")
+    label = f"mappings[{index}]" + (f" ({name})" if isinstance(name, str) else "")
+    return label + rest
+
+
+def parse_config(raw: Mapping[str, Any], *, source: str = "<dict>", env: Mapping[str, str] | None = None) -> Config:
+    """Validate already-parsed TOML data (plus environment overrides) into a Config."""
+    data = _deep_copy(raw)
+    origin = _apply_env(data, env or {})
+    try:
+        loaded = ConfigSchema().load(data)
+    except ValidationError as exc:
+        raise ConfigError(_problems(source, exc.messages, origin, data)) from None
+    problems = []
+    seen: set[str] = set()
+    mappings = []
+    for index, m in enumerate(loaded["mappings"]):
+        if m["name"] in seen:
+            problems.append(ConfigProblem(source, f"mappings[{index}] ({m['name']}).name", "duplicate mapping name"))
+        seen.add(m["name"])
+        mappings.append(MappingSettings(index=index, **m))
+    delivery: DeliverySettings = loaded["delivery"]
+    if delivery.backoff_max_seconds < delivery.backoff_base_seconds:
+        problems.append(ConfigProblem(source, "delivery.backoff_max_seconds", "must be at least backoff_base_seconds"))
+    if problems:
+        raise ConfigError(problems)
+    return Config(
+        stripe=loaded["stripe"],
+        whatsapp=loaded["whatsapp"],
+        redis=loaded["redis"],
+        delivery=delivery,
+        mappings=tuple(mappings),
+        source=source,
+    )
+
+
+def _deep_copy(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _deep_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deep_copy(v) for v in value]
+    return value
+
+
+def config_path(env: Mapping[str, str] | None = None) -> Path:
+    """The config file to read: $BRIDGE_CONFIG, else ./config.toml."""
+    env = os.environ if env is None else env
+    return Path(env.get("BRIDGE_CONFIG") or defaults.CONFIG_PATH)
+
+
+def load_config(path: str | Path | None = None, *, env: Mapping[str, str] | None = None) -> Config:
+    """Read, validate and return the config; raise ConfigError naming file, key and problem."""
+    env = os.environ if env is None else env
+    path = Path(path) if path is not None else config_path(env)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([ConfigProblem(source, "(file)", "not found: copy config.example.toml there or set BRIDGE_CONFIG")]) from None
+    except OSError as exc:
+        raise ConfigError([ConfigProblem(source, "(file)", f"cannot be read: {exc.strerror}")]) from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([ConfigProblem(source, "(syntax)", str(exc))]) from None
+    return parse_config(raw, source=source, env=env)

@@ -1,0 +1,61 @@
+"""Default values in one place, each with the reason it has that value."""
+
+CONFIG_PATH = "config.toml"
+"""Where the config file is read from when BRIDGE_CONFIG is not set."""
+
+STRIPE_TOLERANCE_SECONDS = 300
+"""Maximum age of a Stripe-Signature timestamp; Stripe's own libraries default to 5 minutes."""
+
+MAX_BODY_BYTES = 1024 * 1024
+"""Largest webhook body accepted (1 MiB); Stripe events are a few KiB."""
+
+WHATSAPP_API_BASE_URL = "https://graph.facebook.com"
+WHATSAPP_API_VERSION = "v23.0"
+"""Graph API version pinned for sends: v23+ reports parameter errors as 132018."""
+
+WHATSAPP_TIMEOUT_SECONDS = 10.0
+"""Per-request timeout for the Cloud API; short enough to finish inside Heroku's 30 s shutdown."""
+
+DEFAULT_COUNTRY = None
+"""ISO region for phone numbers written without a country code; None means reject them."""
+
+TIMEZONE = "UTC"
+"""Time zone the `date` filter renders in unless a mapping asks for another."""
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_SOCKET_TIMEOUT_SECONDS = 2.0
+"""Web requests must answer 503 quickly when Redis is gone, not hang until Stripe's timeout."""
+
+KEY_PREFIX = "bridge"
+"""Prefix of every Redis key the bridge owns (RQ keeps its own `rq:` keys)."""
+
+QUEUE_NAME = "bridge"
+"""RQ queue that delivery jobs go through."""
+
+EVENT_TTL_SECONDS = 30 * 24 * 3600
+"""How long an accepted event (and so its dedupe mark) is kept: Stripe retries for 3 days."""
+
+DELIVERY_TTL_SECONDS = 30 * 24 * 3600
+"""How long delivery records are kept for `bridge deliveries` and replay."""
+
+OUTBOX_MAX = 1000
+"""Dry-run outbox keeps this many most recent messages."""
+
+JOB_TIMEOUT_SECONDS = 25
+"""RQ job timeout: one send plus rate-limit waits, and under Heroku's 30 s SIGTERM grace."""
+
+JOB_RESULT_TTL_SECONDS = 600
+"""Finished RQ jobs are kept briefly; the delivery record, not the job, is the history."""
+
+JOB_FAILURE_TTL_SECONDS = 30 * 24 * 3600
+"""Jobs that crash unexpectedly stay in RQ's failed registry long enough to be inspected."""
+
+MAX_ATTEMPTS = 8
+BACKOFF_BASE_SECONDS = 2.0
+BACKOFF_MAX_SECONDS = 3600.0
+GIVE_UP_AFTER_SECONDS = 72 * 3600
+"""Transient failures are retried with exponential backoff for at most this long."""
+
+DEV_PORT = 5000
+DEV_WEBHOOK_SECRET_FILE = ".bridge/dev_webhook_secret"
+"""`bridge dev` keeps its generated webhook secret here so `bridge simulate` can sign with it."""

@@ -1,0 +1,136 @@
+"""One exception hierarchy for the whole bridge.
+
+    BridgeError
+    ├── ConfigError            a config file/env mistake: carries (file, key, problem) lines
+    ├── SignatureError         missing, invalid or stale Stripe-Signature header
+    ├── PayloadError           the body is not a Stripe event
+    ├── StoreUnavailable       Redis cannot be reached (web answers 503, worker backs off)
+    ├── RenderError            a mapping could not be rendered for an event (permanent)
+    ├── RecipientError         no usable phone number for a delivery (recorded as skipped)
+    └── DeliveryError          the WhatsApp Cloud API refused or failed a send
+        ├── TransientError     retry with backoff (5xx, network errors, codes 1, 2, 131000, ...)
+        │   └── AmbiguousError the request may have reached Meta: never resent blindly
+        ├── RateLimitedError   retry after a wait, not counted as a failed attempt
+        ├── PermanentError     record as failed, never retry this message
+        └── AccountError       the sending number/account is unusable: pause all sends
+
+Messages and reprs never contain tokens or full phone numbers; ids travel as attributes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class BridgeError(Exception):
+    """Base class of every error the bridge raises on purpose."""
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One config mistake, printed as `file: key: problem`."""
+
+    file: str
+    key: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.key}: {self.problem}"
+
+
+class ConfigError(BridgeError):
+    """The configuration is unusable; `problems` lists every mistake found."""
+
+    def __init__(self, problems: list[ConfigProblem]):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class SignatureError(BridgeError):
+    """The Stripe-Signature header is missing, does not match any secret, or is too old."""
+
+
+class PayloadError(BridgeError):
+    """The request body is not JSON or not a Stripe event object."""
+
+
+class StoreUnavailable(BridgeError):
+    """Redis could not be reached or refused the write."""
+
+
+class RenderError(BridgeError):
+    """A mapping's template, filter or parameter could not be rendered for an event."""
+
+    def __init__(self, message: str, *, mapping: str | None = None, key: str | None = None):
+        self.mapping = mapping
+        self.key = key
+        super().__init__(message)
+
+
+class RecipientError(BridgeError):
+    """No usable WhatsApp recipient was found for a delivery."""
+
+
+class DeliveryError(BridgeError):
+    """A send through the WhatsApp Cloud API did not succeed.
+
+    Attributes mirror Meta's error object so a failed delivery record can keep them.
+    """
+
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        subcode: int | None = None,
+        title: str | None = None,
+        details: str | None = None,
+        http_status: int | None = None,
+        fbtrace_id: str | None = None,
+        meaning: str | None = None,
+    ):
+        super().__init__(message)
+        self.code = code
+        self.subcode = subcode
+        self.title = title
+        self.details = details
+        self.http_status = http_status
+        self.fbtrace_id = fbtrace_id
+        self.meaning = meaning
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, http_status={self.http_status!r}, message={str(self)!r})"
+
+
+class TransientError(DeliveryError):
+    """Worth retrying with exponential backoff."""
+
+    retryable = True
+
+
+class AmbiguousError(TransientError):
+    """The request body was sent but no answer came back: Meta may have accepted it."""
+
+
+class RateLimitedError(DeliveryError):
+    """Meta throttled the send; retry after `retry_after` seconds without counting a failure."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class PermanentError(DeliveryError):
+    """This message can never succeed as sent: record it as failed, do not retry."""
+
+    def __init__(self, message: str, *, opt_out: bool = False, **kwargs):
+        super().__init__(message, **kwargs)
+        self.opt_out = opt_out
+
+
+class AccountError(DeliveryError):
+    """The token, account or number cannot send at all: pause sending and keep the jobs."""

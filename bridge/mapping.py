@@ -1,0 +1,248 @@
+"""The mapping language: which Stripe events become which WhatsApp template, with what parameters.
+
+Mappings are compiled once (at app or worker start) into `CompiledMapping`s. Templates run in
+jinja2's immutable sandbox with `StrictUndefined`, so a typo in a field name is an error (caught
+by `bridge check-config` against the sample events) rather than an empty parameter that Meta
+rejects with 132018 after the customer has paid.
+"""
+
+from __future__ import annotations
+
+import re
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import stripe
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta, pass_context
+from jinja2.exceptions import SecurityError, TemplateError
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from bridge.config import Config, MappingSettings
+from bridge.errors import ConfigError, ConfigProblem, RenderError
+from bridge.formatting import amount_1000, format_money, format_timestamp, major_amount
+
+MAX_PARAMETER_CHARS = 1024
+"""Meta rejects a body longer than 1024 characters (132005); no single parameter may exceed it."""
+
+_NEWLINES_TABS = re.compile(r"\s*[\r\n\t]+\s*")
+_LONG_SPACES = re.compile(r" {5,}")
+
+
+def _known_event_types() -> frozenset[str]:
+    """Every event type the pinned stripe SDK knows, read from its typed Event class."""
+    try:
+        return frozenset(typing.get_args(stripe.Event.__annotations__["type"]))
+    except (AttributeError, KeyError, TypeError):  # pragma: no cover - SDK layout changed
+        return frozenset()
+
+
+KNOWN_EVENT_TYPES = _known_event_types()
+
+
+class _StripeEnvironment(ImmutableSandboxedEnvironment):
+    """Dict keys win over dict methods: Stripe objects have fields named `items`, `lines`, `keys`."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, Mapping):
+            try:
+                return obj[attribute]
+            except (KeyError, TypeError):
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+
+@pass_context
+def _money_filter(context: Context, amount: Any, currency: Any, language: str | None = None) -> str:
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise RenderError(f"money: amount must be an integer in minor units, got {type(amount).__name__}")
+    if not isinstance(currency, str) or not re.fullmatch(r"[A-Za-z]{3}", currency):
+        raise RenderError(f"money: currency must be a three-letter code, got {currency!r}")
+    return format_money(amount, currency, language or context.get("_language"))
+
+
+@pass_context
+def _date_filter(context: Context, timestamp: Any, fmt: str = "medium", tz: str | None = None) -> str:
+    return _format_ts(context, timestamp, fmt, tz, with_time=False)
+
+
+@pass_context
+def _datetime_filter(context: Context, timestamp: Any, fmt: str = "medium", tz: str | None = None) -> str:
+    return _format_ts(context, timestamp, fmt, tz, with_time=True)
+
+
+def _format_ts(context: Context, timestamp: Any, fmt: str, tz: str | None, *, with_time: bool) -> str:
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
+        raise RenderError(f"date: expected a unix timestamp, got {type(timestamp).__name__}")
+    try:
+        return format_timestamp(timestamp, fmt, context.get("_language"), tz or context.get("_timezone"), with_time=with_time)
+    except ValueError as exc:
+        raise RenderError(f"date: {exc}") from None
+
+
+def make_environment() -> ImmutableSandboxedEnvironment:
+    env = _StripeEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+    env.filters["money"] = _money_filter
+    env.filters["date"] = _date_filter
+    env.filters["datetime"] = _datetime_filter
+    env.filters["major_amount"] = lambda amount, currency: str(major_amount(amount, currency))
+    env.filters["amount_1000"] = amount_1000
+    return env
+
+
+ENVIRONMENT = make_environment()
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One rendered body parameter: `name` is set for named templates, None for positional."""
+
+    text: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    mapping: str
+    template: str
+    language: str
+    parameters: tuple[Parameter, ...]
+    recipient: str | None
+    """What the mapping's `recipient` template rendered to; None means: use the event's phone."""
+
+
+@dataclass(frozen=True)
+class CompiledMapping:
+    settings: MappingSettings
+    when: Callable[..., Any] | None
+    body: tuple[tuple[str | None, str, Any], ...]
+    """(parameter name or None, config key, compiled template) in send order."""
+    recipient: Any | None
+    uses_customer: bool
+
+    @property
+    def name(self) -> str:
+        return self.settings.name
+
+    def label(self) -> str:
+        return f"mappings[{self.settings.index}] ({self.settings.name})"
+
+    def applies(self, context: Mapping[str, Any]) -> bool:
+        """Evaluate the `when` filter; no filter means always."""
+        if self.when is None:
+            return True
+        try:
+            return bool(self.when(**context))
+        except RenderError as exc:
+            raise RenderError(str(exc), mapping=self.name, key="when") from None
+        except (TemplateError, ArithmeticError, TypeError, ValueError) as exc:
+            raise RenderError(f"when: {_describe(exc)}", mapping=self.name, key="when") from None
+
+    def render(self, context: Mapping[str, Any]) -> RenderedMessage:
+        """Render every parameter and the recipient; raise RenderError naming the failing key."""
+        parameters = []
+        for name, key, template in self.body:
+            text = _clean(self._render_one(template, context, key))
+            if not text:
+                raise RenderError(f"{key}: rendered empty (Meta rejects empty parameters)", mapping=self.name, key=key)
+            if len(text) > MAX_PARAMETER_CHARS:
+                raise RenderError(f"{key}: rendered {len(text)} characters, more than {MAX_PARAMETER_CHARS}", mapping=self.name, key=key)
+            parameters.append(Parameter(text=text, name=name))
+        recipient = None
+        if self.recipient is not None:
+            recipient = self._render_one(self.recipient, context, "recipient").strip() or None
+        return RenderedMessage(
+            mapping=self.name,
+            template=self.settings.template,
+            language=self.settings.language,
+            parameters=tuple(parameters),
+            recipient=recipient,
+        )
+
+    def _render_one(self, template: Any, context: Mapping[str, Any], key: str) -> str:
+        try:
+            return template.render(context)
+        except RenderError as exc:
+            raise RenderError(f"{key}: {exc}", mapping=self.name, key=key) from None
+        except (TemplateError, ArithmeticError, TypeError, ValueError) as exc:
+            raise RenderError(f"{key}: {_describe(exc)}", mapping=self.name, key=key) from None
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, SecurityError):
+        return f"not allowed in the sandbox: {exc}"
+    text = str(exc)
+    text = text.replace("'dict object'", "the object").replace("'None' has no attribute", "None (null) has no attribute")
+    return f"undefined field: {text}" if "has no attribute" in text or "is undefined" in text else text
+
+
+def _clean(text: str) -> str:
+    """Meta rejects newlines, tabs and runs of 5+ spaces in text parameters (132018)."""
+    return _LONG_SPACES.sub("    ", _NEWLINES_TABS.sub(" ", text)).strip()
+
+
+def build_context(event: Mapping[str, Any], customer: Mapping[str, Any] | None, *, language: str, timezone: str) -> dict[str, Any]:
+    """The names a mapping template can use."""
+    obj = event.get("data", {}).get("object", {}) if isinstance(event.get("data"), Mapping) else {}
+    return {
+        "event": event,
+        "object": obj,
+        "customer": customer,
+        "_language": language,
+        "_timezone": timezone,
+    }
+
+
+def compile_mappings(config: Config) -> list[CompiledMapping]:
+    """Compile every mapping once; raise ConfigError listing all syntax and event-type mistakes."""
+    problems: list[ConfigProblem] = []
+    compiled = []
+    for settings in config.mappings:
+        mapping, mapping_problems = _compile_one(settings, config.source)
+        problems.extend(mapping_problems)
+        if mapping is not None:
+            compiled.append(mapping)
+    if problems:
+        raise ConfigError(problems)
+    return compiled
+
+
+def _compile_one(settings: MappingSettings, source: str) -> tuple[CompiledMapping | None, list[ConfigProblem]]:
+    label = f"mappings[{settings.index}] ({settings.name})"
+    problems = []
+    for i, event_type in enumerate(settings.events):
+        if KNOWN_EVENT_TYPES and event_type not in KNOWN_EVENT_TYPES:
+            problems.append(ConfigProblem(source, f"{label}.events[{i}]", f"unknown Stripe event type {event_type!r}"))
+    referenced: set[str] = set()
+
+    def template(text: str, key: str) -> Any:
+        try:
+            referenced.update(meta.find_undeclared_variables(ENVIRONMENT.parse(text)))
+            return ENVIRONMENT.from_string(text)
+        except TemplateSyntaxError as exc:
+            problems.append(ConfigProblem(source, f"{label}.{key}", f"template syntax error: {exc.message} (line {exc.lineno})"))
+            return None
+
+    when = None
+    if settings.when is not None:
+        try:
+            referenced.update(meta.find_undeclared_variables(ENVIRONMENT.parse("{{ " + settings.when + " }}")))
+            when = ENVIRONMENT.compile_expression(settings.when, undefined_to_none=False)
+        except TemplateSyntaxError as exc:
+            problems.append(ConfigProblem(source, f"{label}.when", f"expression syntax error: {exc.message}"))
+    if isinstance(settings.body, dict):
+        body = tuple((name, f"body.{name}", template(text, f"body.{name}")) for name, text in settings.body.items())
+    else:
+        body = tuple((None, f"body[{i}]", template(text, f"body[{i}]")) for i, text in enumerate(settings.body))
+    recipient = template(settings.recipient, "recipient") if settings.recipient is not None else None
+    if problems:
+        return None, problems
+    return CompiledMapping(
+        settings=settings,
+        when=when,
+        body=body,
+        recipient=recipient,
+        uses_customer="customer" in referenced,
+    ), []

@@ -1,0 +1,29 @@
+"""Phone numbers → E.164 with the plus, the only form safe to send to the Cloud API.
+
+Without the `+`, Meta prefixes the business number's own country code and can reach the wrong
+person, so every recipient passes through `normalize` before a send.
+"""
+
+from __future__ import annotations
+
+import phonenumbers
+
+from bridge.errors import RecipientError
+
+
+def normalize(raw: object, default_country: str | None = None) -> str:
+    """Return `raw` as E.164 (`+14155550123`) or raise RecipientError saying why it is unusable."""
+    if not isinstance(raw, str | int) or not str(raw).strip():
+        raise RecipientError("no phone number")
+    text = str(raw).strip()
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    try:
+        number = phonenumbers.parse(text, None if text.startswith("+") else default_country)
+    except phonenumbers.NumberParseException as exc:
+        if exc.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
+            raise RecipientError("phone number has no country code and no [whatsapp] default_country is set") from None
+        raise RecipientError("phone number cannot be parsed") from None
+    if not phonenumbers.is_valid_number(number):
+        raise RecipientError("phone number is not a valid number for its country")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

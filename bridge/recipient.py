@@ -1,0 +1,56 @@
+"""Where a Stripe object keeps the customer's phone number, and the fallback to the Customer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+# Paths tried in order; each object type has only some of them (Checkout Session:
+# customer_details; Charge: billing_details/shipping; PaymentIntent: shipping; Invoice:
+# customer_phone; Refund and others: only metadata, which merchants often use for this).
+PHONE_PATHS: tuple[tuple[str, ...], ...] = (
+    ("customer_details", "phone"),
+    ("billing_details", "phone"),
+    ("shipping", "phone"),
+    ("customer_phone",),
+    ("metadata", "whatsapp"),
+    ("metadata", "phone"),
+)
+
+CustomerFetcher = Callable[[str], Mapping[str, Any] | None]
+
+
+def _dig(obj: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(obj, Mapping):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
+def phone_on_object(obj: Mapping[str, Any]) -> str | None:
+    """The first non-empty phone number found on a Stripe object, as written there."""
+    for path in PHONE_PATHS:
+        value = _dig(obj, path)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+def customer_id(obj: Mapping[str, Any]) -> str | None:
+    """The Customer an object belongs to (`customer` may be an id or an expanded object)."""
+    value = obj.get("customer")
+    if isinstance(value, Mapping):
+        value = value.get("id")
+    return value if isinstance(value, str) and value.startswith("cus_") else None
+
+
+def phone_on_customer(customer: Mapping[str, Any] | None) -> str | None:
+    """A Customer's phone: `phone`, then `metadata.whatsapp`/`metadata.phone`, then shipping."""
+    if not customer:
+        return None
+    for path in (("metadata", "whatsapp"), ("phone",), ("metadata", "phone"), ("shipping", "phone")):
+        value = _dig(customer, path)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
