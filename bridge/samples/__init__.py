@@ -1,0 +1,66 @@
+"""Realistic Stripe sample events (one JSON file per event type), used by `simulate`,
+`check-config` and the tests."""
+
+from __future__ import annotations
+
+import copy
+import json
+import secrets
+import time
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from bridge.recipient import PHONE_PATHS
+
+
+@cache
+def _load(event_type: str) -> dict[str, Any]:
+    path = resources.files(__package__) / f"{event_type}.json"
+    if not path.is_file():
+        raise KeyError(event_type)
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def event_types() -> list[str]:
+    """Event types that have a sample, sorted."""
+    return sorted(
+        p.name.removesuffix(".json") for p in resources.files(__package__).iterdir() if p.name.endswith(".json") and p.name.count(".") >= 2
+    )
+
+
+def sample_event(event_type: str) -> dict[str, Any]:
+    """A deep copy of the stored sample event (safe to modify)."""
+    return copy.deepcopy(_load(event_type))
+
+
+def sample_customer() -> dict[str, Any]:
+    """The Customer the sample events belong to."""
+    return copy.deepcopy(_load("customer"))
+
+
+def fresh_event(event_type: str, *, phone: str | None = None, now: int | None = None) -> dict[str, Any]:
+    """A sample event with a new event id and timestamp, like one `stripe trigger` would cause.
+
+    With `phone`, the number is written wherever the object keeps its phone.
+    """
+    event = sample_event(event_type)
+    event["id"] = "evt_" + secrets.token_hex(12)
+    event["created"] = int(time.time() if now is None else now)
+    if phone is not None:
+        set_phone(event["data"]["object"], phone)
+    return event
+
+
+def set_phone(obj: dict[str, Any], phone: str) -> None:
+    """Replace the phone at every path where the object has one (else set metadata.whatsapp)."""
+    replaced = False
+    for path in PHONE_PATHS:
+        parent = obj
+        for key in path[:-1]:
+            parent = parent.get(key) if isinstance(parent, dict) else None
+        if isinstance(parent, dict) and isinstance(parent.get(path[-1]), str):
+            parent[path[-1]] = phone
+            replaced = True
+    if not replaced:
+        obj.setdefault("metadata", {})["whatsapp"] = phone

@@ -1,0 +1,48 @@
+"""`bridge simulate`: post a realistic, correctly signed sample event to a running bridge."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bridge import defaults, samples
+from bridge.config import ConfigError, load_config
+from bridge.signature import sign_payload
+
+
+def find_secret(env: dict[str, str] | None = None) -> str | None:
+    """The secret to sign with: STRIPE_WEBHOOK_SECRET, the config's first, or `bridge dev`'s."""
+    env = dict(os.environ) if env is None else env
+    from_env = [s.strip() for s in env.get("STRIPE_WEBHOOK_SECRET", "").split(",") if s.strip()]
+    if from_env:
+        return from_env[0]
+    try:
+        secrets = load_config(env=env).stripe.webhook_secrets
+        if secrets:
+            return secrets[0]
+    except ConfigError:
+        pass
+    dev_file = Path(defaults.DEV_WEBHOOK_SECRET_FILE)
+    if dev_file.is_file():
+        return dev_file.read_text().strip() or None
+    return None
+
+
+def post_event(url: str, event: dict[str, Any], secret: str, *, timeout: float = 10.0) -> httpx.Response:
+    """Serialize, sign and POST `event` exactly as Stripe would."""
+    payload = json.dumps(event, indent=2).encode()
+    headers = {
+        "Content-Type": "application/json; charset=utf-8",
+        "Stripe-Signature": sign_payload(payload, secret),
+        "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+    }
+    return httpx.post(url, content=payload, headers=headers, timeout=timeout)
+
+
+def simulate(event_type: str, *, url: str, secret: str, phone: str | None = None) -> tuple[dict[str, Any], httpx.Response]:
+    event = samples.fresh_event(event_type, phone=phone)
+    return event, post_event(url, event, secret)

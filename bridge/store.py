@@ -1,0 +1,276 @@
+"""Everything the bridge keeps in Redis, and the atomic steps that change it.
+
+Keys (all under `[redis] key_prefix`, default `bridge`):
+
+    {p}:event:{evt_id}          raw event body as received; its existence is the dedupe mark
+    {p}:delivery:{delivery_id}  hash: one record per (event, mapping), the delivery's state
+    {p}:deliveries              sorted set of delivery ids by creation time (listing, replay)
+    {p}:outbox                  list of dry-run messages, newest first
+
+A delivery id is `{evt_id}:{mapping name}`. Status moves queued → sending → sent | failed |
+skipped | dry_run, or sending → retrying → sending; every transition is one Lua script, so two
+workers can never both claim a delivery and a sent delivery is never sent again.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from redis import Redis
+from redis.client import Pipeline
+from redis.exceptions import RedisError
+
+from bridge.errors import StoreUnavailable
+
+
+class Status(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    RETRYING = "retrying"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    DRY_RUN = "dry_run"
+
+
+TERMINAL = frozenset({Status.SENT, Status.FAILED, Status.SKIPPED, Status.DRY_RUN})
+CLAIMABLE = frozenset({Status.QUEUED, Status.RETRYING})
+
+# Appended to scripts that end by replaying recorded commands: ARGV[i..] holds, for each
+# command, its argument count and then its arguments (RQ's enqueue writes, record writes).
+_RUN_COMMANDS = """
+local function run_commands(i)
+  while i <= #ARGV do
+    local n = tonumber(ARGV[i])
+    redis.call(unpack(ARGV, i + 1, i + n))
+    i = i + n + 1
+  end
+end
+"""
+
+# Set the dedupe mark (the stored event) only if absent; if it was absent, run the recorded
+# commands in the same atomic step. ARGV: event body, ttl, commands...
+_ACCEPT = (
+    _RUN_COMMANDS
+    + """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
+  return 0
+end
+run_commands(3)
+return 1
+"""
+)
+
+# Claim a delivery for sending. Returns {outcome, status, attempts, event body or false}.
+# KEYS: delivery key, event key. ARGV: now
+_CLAIM = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then
+  return {'missing', '', 0, false}
+end
+if status ~= 'queued' and status ~= 'retrying' then
+  local outcome = 'terminal'
+  if status == 'sending' then outcome = 'in_flight' end
+  return {outcome, status, tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0'), false}
+end
+local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+redis.call('HSET', KEYS[1], 'status', 'sending', 'updated_at', ARGV[1])
+if attempts == 1 then redis.call('HSET', KEYS[1], 'first_attempt_at', ARGV[1]) end
+return {'claimed', 'sending', attempts, redis.call('GET', KEYS[2])}
+"""
+
+# Move a delivery from one of the expected statuses to a new one: clear fields, set fields,
+# then run recorded commands (e.g. the retry job's enqueue), all or nothing. KEYS: delivery.
+# ARGV: expected statuses (comma-separated), fields to clear, new status, now,
+#       number of field/value arguments, field, value, ..., commands...
+_TRANSITION = (
+    _RUN_COMMANDS
+    + """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return false end
+local ok = false
+for s in string.gmatch(ARGV[1], '[^,]+') do
+  if s == status then ok = true end
+end
+if not ok then return status end
+for f in string.gmatch(ARGV[2], '[^,]+') do
+  redis.call('HDEL', KEYS[1], f)
+end
+redis.call('HSET', KEYS[1], 'status', ARGV[3], 'updated_at', ARGV[4])
+local nfields = tonumber(ARGV[5])
+for i = 6, 5 + nfields, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+run_commands(6 + nfields)
+return 'ok'
+"""
+)
+
+
+@dataclass(frozen=True)
+class Claim:
+    outcome: str  # claimed | terminal | in_flight | missing
+    status: str
+    attempts: int
+    event: dict[str, Any] | None
+
+
+def delivery_id(event_id: str, mapping: str) -> str:
+    return f"{event_id}:{mapping}"
+
+
+def split_delivery_id(value: str) -> tuple[str, str]:
+    event_id, _, mapping = value.partition(":")
+    return event_id, mapping
+
+
+class Store:
+    """The bridge's Redis state; one instance per process, sharing the process's connection."""
+
+    def __init__(self, redis: Redis, *, prefix: str, event_ttl: int, delivery_ttl: int, outbox_max: int = 1000):
+        self.redis = redis
+        self.prefix = prefix
+        self.event_ttl = event_ttl
+        self.delivery_ttl = delivery_ttl
+        self.outbox_max = outbox_max
+        self._accept = redis.register_script(_ACCEPT)
+        self._claim = redis.register_script(_CLAIM)
+        self._transition = redis.register_script(_TRANSITION)
+        self._encoder = redis.get_encoder()
+
+    # keys
+    def event_key(self, event_id: str) -> str:
+        return f"{self.prefix}:event:{event_id}"
+
+    def delivery_key(self, delivery: str) -> str:
+        return f"{self.prefix}:delivery:{delivery}"
+
+    @property
+    def deliveries_key(self) -> str:
+        return f"{self.prefix}:deliveries"
+
+    @property
+    def outbox_key(self) -> str:
+        return f"{self.prefix}:outbox"
+
+    # ingest
+    def record_commands(self, pipe: Pipeline, deliveries: Mapping[str, Mapping[str, Any]], now: float) -> None:
+        """Queue the writes that create delivery records (status queued) on `pipe`."""
+        for delivery, fields in deliveries.items():
+            key = self.delivery_key(delivery)
+            pipe.hset(key, mapping={"status": Status.QUEUED, "created_at": repr(now), "updated_at": repr(now), "attempts": 0, **fields})
+            pipe.expire(key, self.delivery_ttl)
+            pipe.zadd(self.deliveries_key, {delivery: now})
+        pipe.zremrangebyscore(self.deliveries_key, "-inf", now - self.delivery_ttl)
+
+    def accept_event(self, event_id: str, body: bytes, commands: Sequence[Sequence[Any]]) -> bool:
+        """Atomically: if the event is new, store it and run `commands`; return whether it was new.
+
+        One round trip. Either everything happens or nothing does, so a Redis failure leaves the
+        event unmarked and Stripe's retry gets through.
+        """
+        args: list[Any] = [body, self.event_ttl, *self._flatten(commands)]
+        try:
+            return bool(self._accept(keys=[self.event_key(event_id)], args=args))
+        except RedisError as exc:
+            raise StoreUnavailable(f"Redis refused the event: {type(exc).__name__}") from exc
+
+    # worker side
+    def claim(self, delivery: str, now: float | None = None) -> Claim:
+        """Take a queued/retrying delivery into `sending`, returning the stored event with it."""
+        event_id, _ = split_delivery_id(delivery)
+        outcome, status, attempts, body = self._claim(
+            keys=[self.delivery_key(delivery), self.event_key(event_id)], args=[repr(now or time.time())]
+        )
+        event = json.loads(body) if body else None
+        return Claim(outcome=_text(outcome), status=_text(status), attempts=int(attempts), event=event)
+
+    def transition(
+        self,
+        delivery: str,
+        expected: Iterable[str],
+        new: Status,
+        *,
+        clear: Iterable[str] = (),
+        now: float | None = None,
+        then: Sequence[Sequence[Any]] = (),
+        **fields: Any,
+    ) -> bool:
+        """Move `delivery` to `new` if its status is one of `expected`; False if it was not.
+
+        `then` are recorded Redis commands (see `recorded`) run in the same atomic step, only
+        if the transition happened: a retry is scheduled exactly when the state says so.
+        """
+        pairs: list[Any] = []
+        for key, value in fields.items():
+            if value is not None:
+                pairs.extend([key, value])
+        args: list[Any] = [",".join(expected), ",".join(clear), str(new), repr(now or time.time()), len(pairs), *pairs]
+        args.extend(self._flatten(then))
+        result = self._transition(keys=[self.delivery_key(delivery)], args=args)
+        return _text(result) == "ok"
+
+    def recorder(self) -> Pipeline:
+        """A pipeline that is never executed: RQ writes its enqueue commands onto it."""
+        return self.redis.pipeline(transaction=False)
+
+    @staticmethod
+    def recorded(pipe: Pipeline) -> list[Sequence[Any]]:
+        """The commands written on a recorder pipeline, which is then emptied."""
+        commands = [args for args, _options in pipe.command_stack]
+        pipe.reset()
+        return commands
+
+    def _flatten(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
+        args: list[Any] = []
+        for command in commands:
+            args.append(len(command))
+            args.extend(self._encoder.encode(part) for part in command)
+        return args
+
+    def get_delivery(self, delivery: str) -> dict[str, str] | None:
+        raw = self.redis.hgetall(self.delivery_key(delivery))
+        if not raw:
+            return None
+        record = {_text(k): _text(v) for k, v in raw.items()}
+        record["id"] = delivery
+        return record
+
+    def list_deliveries(self, *, since: float | None = None, limit: int = 1000) -> list[dict[str, str]]:
+        """Delivery records, newest first, optionally only those created at or after `since`."""
+        ids = self.redis.zrevrangebyscore(self.deliveries_key, "+inf", since if since is not None else "-inf", start=0, num=limit)
+        pipe = self.redis.pipeline(transaction=False)
+        for delivery in ids:
+            pipe.hgetall(self.delivery_key(_text(delivery)))
+        records = []
+        for delivery, raw in zip(ids, pipe.execute(), strict=True):
+            if raw:
+                record = {_text(k): _text(v) for k, v in raw.items()}
+                record["id"] = _text(delivery)
+                records.append(record)
+        return records
+
+    def load_event(self, event_id: str) -> dict[str, Any] | None:
+        body = self.redis.get(self.event_key(event_id))
+        return json.loads(body) if body else None
+
+    # dry run
+    def push_outbox(self, entry: Mapping[str, Any]) -> None:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.lpush(self.outbox_key, json.dumps(entry, sort_keys=True))
+        pipe.ltrim(self.outbox_key, 0, self.outbox_max - 1)
+        pipe.execute()
+
+    def outbox(self, limit: int = 20) -> list[dict[str, Any]]:
+        return [json.loads(item) for item in self.redis.lrange(self.outbox_key, 0, limit - 1)]
+
+
+def _text(value: Any) -> str:
+    if value is None or value is False:
+        return ""
+    return value.decode() if isinstance(value, bytes) else str(value)
