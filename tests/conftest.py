@@ -1,0 +1,190 @@
+"""Shared fixtures: a real Redis, a real fake Graph API over HTTP, and Stripe-signed events.
+
+Redis: $REDIS_URL when set, else the machine's server on 127.0.0.1:6379 (database 9) if it
+answers, else a redis-server child process started for the session. Each test starts from an
+empty database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis import Redis
+from werkzeug.serving import make_server
+
+from bridge import samples
+from bridge.app import create_app
+from bridge.config import Config, parse_config
+from bridge.dev_redis import RedisServer, answers
+from bridge.runtime import Runtime, build_runtime
+from bridge.signature import sign_payload
+from bridge.store import Store
+from tests.fake_graph import FakeGraphAPI
+from workers import context
+from workers.worker import make_worker
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_CONFIG = ROOT / "config.example.toml"
+SECRET = "whsec_test_primary_0123456789abcdef"
+ROLLED_SECRET = "whsec_test_rolled_fedcba9876543210"
+LOCAL_TEST_URL = "redis://127.0.0.1:6379/9"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    if answers(LOCAL_TEST_URL):
+        yield LOCAL_TEST_URL
+        return
+    server = RedisServer().start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis(redis_url: str) -> Iterator[Redis]:
+    client = Redis.from_url(redis_url)
+    client.flushdb()
+    try:
+        yield client
+    finally:
+        client.flushdb()
+        client.close()
+
+
+@pytest.fixture
+def fake_graph() -> Iterator[FakeGraphAPI]:
+    with FakeGraphAPI() as fake:
+        yield fake
+
+
+def example_raw() -> dict[str, Any]:
+    return tomllib.loads(EXAMPLE_CONFIG.read_text())
+
+
+def make_config(redis_url: str, fake: FakeGraphAPI | None = None, *, dry_run: bool = False, **sections: dict[str, Any]) -> Config:
+    """The example config, pointed at the test Redis and fake Graph API, with overrides."""
+    raw = example_raw()
+    raw["stripe"]["webhook_secrets"] = [SECRET]
+    raw["redis"]["url"] = redis_url
+    raw["delivery"]["backoff_base_seconds"] = 0.0  # retries run immediately, no scheduler needed
+    if fake is not None and not dry_run:
+        raw["whatsapp"].update(
+            access_token=fake.token,
+            phone_number_id=fake.phone_number_id,
+            api_base_url=fake.base_url,
+            api_version=fake.api_version,
+            timeout_seconds=2.0,
+        )
+    else:
+        raw["whatsapp"]["access_token"] = ""
+    for section, values in sections.items():
+        if section == "mappings":
+            raw["mappings"] = values
+        else:
+            raw.setdefault(section, {}).update(values)
+    return parse_config(raw, source="test-config.toml")
+
+
+def signed(event: dict[str, Any] | bytes, secret: str = SECRET, timestamp: int | None = None) -> tuple[bytes, dict[str, str]]:
+    """Body and headers exactly as Stripe sends them."""
+    body = event if isinstance(event, bytes) else json.dumps(event, indent=2).encode()
+    return body, {"Stripe-Signature": sign_payload(body, secret, timestamp), "Content-Type": "application/json; charset=utf-8"}
+
+
+class Bridge:
+    """The web app (Flask test client) and an in-process RQ SimpleWorker sharing one config."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.app = create_app(config)
+        self.client = self.app.test_client()
+        self.worker_runtime: Runtime = build_runtime(config, role="worker")
+        self.store: Store = self.worker_runtime.store
+
+    def post(
+        self, event: dict[str, Any] | bytes, *, secret: str = SECRET, timestamp: int | None = None, headers: dict[str, str] | None = None
+    ):
+        body, signed_headers = signed(event, secret, timestamp)
+        return self.client.post("/stripe/webhook", data=body, headers={**signed_headers, **(headers or {})})
+
+    def work(self) -> None:
+        """Run the worker until the queue is empty (burst mode, no fork)."""
+        make_worker(self.worker_runtime).work(burst=True, with_scheduler=False)
+
+    def queued_jobs(self) -> int:
+        return self.worker_runtime.queue.count
+
+    def deliveries(self) -> list[dict[str, str]]:
+        return self.store.list_deliveries()
+
+    def close(self) -> None:
+        context.install(None)
+        self.worker_runtime.close()
+        self.app.extensions["bridge"].close()
+
+
+@pytest.fixture
+def bridge(redis: Redis, redis_url: str, fake_graph: FakeGraphAPI) -> Iterator[Bridge]:
+    b = Bridge(make_config(redis_url, fake_graph))
+    try:
+        yield b
+    finally:
+        b.close()
+
+
+@pytest.fixture
+def dry_bridge(redis: Redis, redis_url: str) -> Iterator[Bridge]:
+    b = Bridge(make_config(redis_url, dry_run=True))
+    try:
+        yield b
+    finally:
+        b.close()
+
+
+def event_of(event_type: str, **changes: Any) -> dict[str, Any]:
+    """A fresh sample event (new id) with `changes` applied to data.object."""
+    event = samples.fresh_event(event_type)
+    event["data"]["object"].update(changes)
+    return event
+
+
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02, message: str = "condition") -> Any:
+    """Poll `predicate` until it returns something truthy, or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def served():
+    """Serve a Flask app over a real socket: `url = served(app)` gives its webhook URL."""
+    servers = []
+
+    def serve(app) -> str:
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_port}/stripe/webhook"
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,122 @@
+"""The `bridge` command as a user runs it: check-config, simulate against a running app, --help."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bridge.store import Status
+from tests.conftest import EXAMPLE_CONFIG, ROOT, SECRET, Bridge
+
+BRIDGE = [sys.executable, "-m", "bridge.cli"]
+
+
+def run_bridge(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "WHATSAPP_", "BRIDGE_"))}
+    full_env.update(env or {})
+    return subprocess.run(
+        [*BRIDGE, *args], capture_output=True, text=True, env=full_env, cwd=cwd or ROOT, timeout=60, stdin=subprocess.DEVNULL
+    )
+
+
+def test_help_lists_every_command():
+    result = run_bridge("--help")
+    assert result.returncode == 0
+    for command in ("dev", "worker", "simulate", "check-config", "outbox", "deliveries"):
+        assert command in result.stdout
+
+
+def test_check_config_passes_on_the_example_with_a_secret():
+    result = run_bridge("check-config", "--config", str(EXAMPLE_CONFIG), env={"STRIPE_WEBHOOK_SECRET": SECRET})
+    assert result.returncode == 0, result.stderr
+    assert "7 mappings OK" in result.stdout
+    assert "ok: payment_received × payment_intent.succeeded: payment_receipt [en_US] ('Jenny Rosen', '$19.99', '6735')" in result.stdout
+    assert "dry run" in result.stderr
+
+
+def test_check_config_without_a_secret_fails():
+    result = run_bridge("check-config", "--config", str(EXAMPLE_CONFIG))
+    assert result.returncode == 1
+    assert f"{EXAMPLE_CONFIG}: stripe.webhook_secrets: no webhook secret" in result.stderr
+
+
+BROKEN = """
+[stripe]
+webhook_secrets = ["whsec_x"]
+
+[[mappings]]
+name = "typo_field"
+events = ["payment_intent.succeeded"]
+template = "payment_receipt"
+language = "en_US"
+body = ["{{ object.shipping.nmae }}", "{{ object.amount_received | money(object.currency) }}"]
+
+[[mappings]]
+name = "bad_jinja"
+events = ["invoice.paid"]
+template = "invoice_paid"
+language = "en_US"
+body = ["{{ object.number }"]
+
+[[mappings]]
+name = "bad_type"
+events = ["invoice.payed"]
+template = "invoice_paid"
+language = "en_US"
+body = ["{{ object.number }}"]
+
+[[mappings]]
+name = "bad_when"
+events = ["charge.refunded"]
+template = "refund_issued"
+language = "en_US"
+when = "object.refunded =="
+body = ["{{ object.id }}"]
+"""
+
+
+def test_check_config_reports_every_mapping_mistake_as_file_key_problem(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text(BROKEN)
+    result = run_bridge("check-config", "--config", str(path))
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert any(line.startswith(f"{path}: mappings[1] (bad_jinja).body[0]: template syntax error") for line in lines), lines
+    assert f"{path}: mappings[2] (bad_type).events[0]: unknown Stripe event type 'invoice.payed'" in lines
+    assert any(line.startswith(f"{path}: mappings[3] (bad_when).when: expression syntax error") for line in lines), lines
+
+
+def test_check_config_reports_undefined_fields_against_the_samples(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text(BROKEN.split('[[mappings]]\nname = "bad_jinja"')[0])
+    result = run_bridge("check-config", "--config", str(path))
+    assert result.returncode == 1
+    problems = [line for line in result.stderr.strip().splitlines() if not line.startswith("warning: ")]
+    assert problems == [
+        f"{path}: mappings[0] (typo_field).body[0]: undefined field: the object has no attribute 'nmae' "
+        "(rendering the sample payment_intent.succeeded event)"
+    ]
+
+
+def test_simulate_posts_a_signed_event_to_a_running_app(served, dry_bridge: Bridge):
+    url = served(dry_bridge.app)
+    result = run_bridge(
+        "simulate", "payment_intent.succeeded", "--url", url, "--phone", "+5511987654321", env={"STRIPE_WEBHOOK_SECRET": SECRET}
+    )
+    assert result.returncode == 0, result.stderr
+    assert '{"status":"queued"}' in result.stdout
+    dry_bridge.work()
+    (entry,) = dry_bridge.store.outbox()
+    assert entry["request"]["to"] == "+5511987654321"
+    assert entry["request"]["template"]["name"] == "payment_receipt"
+    assert dry_bridge.deliveries()[0]["status"] == Status.DRY_RUN
+
+
+def test_simulate_with_the_wrong_secret_is_rejected(served, dry_bridge: Bridge):
+    url = served(dry_bridge.app)
+    result = run_bridge("simulate", "invoice.paid", "--url", url, "--secret", "whsec_wrong")
+    assert result.returncode == 1
+    assert "400" in result.stdout
+    assert dry_bridge.queued_jobs() == 0

@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import pytest
+
+from bridge.config import load_config, parse_config
+from bridge.errors import ConfigError
+from tests.conftest import EXAMPLE_CONFIG, example_raw
+
+
+def problems(excinfo) -> list[str]:
+    return [str(p) for p in excinfo.value.problems]
+
+
+def test_example_config_loads_with_every_documented_default():
+    config = load_config(EXAMPLE_CONFIG, env={})
+    assert config.stripe.tolerance_seconds == 300
+    assert config.whatsapp.api_base_url == "https://graph.facebook.com"
+    assert config.whatsapp.dry_run
+    assert {m.name for m in config.mappings} >= {"payment_received", "charge_refunded", "invoice_paid"}
+    assert config.mapped_event_types() == {
+        "checkout.session.completed",
+        "payment_intent.succeeded",
+        "payment_intent.payment_failed",
+        "charge.refunded",
+        "refund.created",
+        "invoice.paid",
+        "invoice.payment_failed",
+    }
+
+
+def test_environment_overrides_the_file():
+    env = {
+        "REDIS_URL": "redis://cache.internal:6379/2",
+        "STRIPE_WEBHOOK_SECRET": "whsec_a, whsec_b",
+        "STRIPE_API_KEY": "rk_test_123",
+        "WHATSAPP_ACCESS_TOKEN": "EAAG-token",
+        "WHATSAPP_PHONE_NUMBER_ID": "106540352242922",
+        "WHATSAPP_API_BASE_URL": "http://127.0.0.1:9999/",
+        "WHATSAPP_API_VERSION": "v24.0",
+    }
+    config = load_config(EXAMPLE_CONFIG, env=env)
+    assert config.redis.url == "redis://cache.internal:6379/2"
+    assert config.stripe.webhook_secrets == ("whsec_a", "whsec_b")
+    assert config.stripe.api_key == "rk_test_123"
+    assert config.whatsapp.access_token == "EAAG-token"
+    assert not config.whatsapp.dry_run
+    assert config.whatsapp.phone_number_id == "106540352242922"
+    assert config.whatsapp.api_base_url == "http://127.0.0.1:9999"
+    assert config.whatsapp.api_version == "v24.0"
+
+
+def test_redis_tls_url_wins_over_redis_url():
+    config = load_config(EXAMPLE_CONFIG, env={"REDIS_URL": "redis://a:1", "REDIS_TLS_URL": "rediss://b:2"})
+    assert config.redis.url == "rediss://b:2"
+
+
+def test_config_path_comes_from_bridge_config(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text(EXAMPLE_CONFIG.read_text())
+    assert load_config(env={"BRIDGE_CONFIG": str(path)}).source == str(path)
+
+
+def test_missing_file_names_the_file(tmp_path):
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(tmp_path / "nope.toml", env={})
+    assert problems(excinfo) == [f"{tmp_path / 'nope.toml'}: (file): not found: copy config.example.toml there or set BRIDGE_CONFIG"]
+
+
+def test_toml_syntax_error_names_the_file_and_line(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("[stripe]\ntolerance_seconds = = 3\n")
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(path, env={})
+    (line,) = problems(excinfo)
+    assert line.startswith(f"{path}: (syntax): ") and "line 2" in line
+
+
+def test_mistakes_name_file_key_and_problem():
+    raw = example_raw()
+    raw["stripe"]["tolerance_seconds"] = "soon"
+    raw["whatsapp"]["api_versoin"] = "v23.0"
+    raw["mappings"][1]["template"] = "Payment Receipt"
+    raw["mappings"][2]["name"] = raw["mappings"][0]["name"]
+    del raw["mappings"][3]["language"]
+    with pytest.raises(ConfigError) as excinfo:
+        parse_config(raw, source="config.toml")
+    lines = problems(excinfo)
+    assert "config.toml: stripe.tolerance_seconds: Not a valid integer." in lines
+    assert "config.toml: whatsapp.api_versoin: unknown key (check the spelling against config.example.toml)" in lines
+    assert any(line.startswith("config.toml: mappings[1] (payment_received).template: WhatsApp template names") for line in lines)
+    assert "config.toml: mappings[3] (charge_refunded).language: required key is missing" in lines
+
+
+def test_duplicate_mapping_names_are_reported():
+    raw = example_raw()
+    raw["mappings"][2]["name"] = raw["mappings"][0]["name"]
+    with pytest.raises(ConfigError) as excinfo:
+        parse_config(raw, source="config.toml")
+    assert problems(excinfo) == ["config.toml: mappings[2] (checkout_paid).name: duplicate mapping name"]
+
+
+def test_bad_environment_value_names_the_variable():
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(EXAMPLE_CONFIG, env={"WHATSAPP_API_VERSION": "23", "REDIS_URL": "localhost:6379"})
+    lines = problems(excinfo)
+    assert "environment: WHATSAPP_API_VERSION: must look like v23.0" in lines
+    assert "environment: REDIS_URL: must be a redis://, rediss:// or unix:// URL" in lines
+
+
+def test_body_must_be_list_or_table():
+    raw = example_raw()
+    raw["mappings"][0]["body"] = "{{ object.id }}"
+    with pytest.raises(ConfigError) as excinfo:
+        parse_config(raw, source="c.toml")
+    assert problems(excinfo) == [
+        "c.toml: mappings[0] (checkout_paid).body: must be a list of templates (positional) or a table name = template (named)"
+    ]

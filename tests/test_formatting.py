@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import pytest
+
+from bridge.errors import RecipientError
+from bridge.formatting import amount_1000, format_money, format_timestamp, mask_phone, minor_unit_exponent
+from bridge.phones import normalize
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "language", "text"),
+    [
+        (1999, "usd", "en_US", "$19.99"),
+        (5000, "jpy", "en_US", "¥5,000"),
+        (1500, "kwd", "en_US", "KWD 1.500"),
+        (123456, "eur", "de_DE", "1.234,56\xa0€"),
+        (990, "brl", "pt_BR", "R$\xa09,90"),
+        (100000, "isk", "en_US", "ISK 1,000"),  # Stripe sends ISK in hundredths
+        (0, "usd", None, "$0.00"),
+    ],
+)
+def test_money(amount, currency, language, text):
+    assert format_money(amount, currency, language) == text
+
+
+@pytest.mark.parametrize(("currency", "exponent"), [("usd", 2), ("JPY", 0), ("krw", 0), ("kwd", 3), ("bhd", 3), ("isk", 2), ("ugx", 0)])
+def test_minor_unit_exponent_follows_stripe(currency, exponent):
+    assert minor_unit_exponent(currency) == exponent
+
+
+@pytest.mark.parametrize(("amount", "currency", "expected"), [(1999, "usd", 19990), (5000, "jpy", 5_000_000), (1500, "kwd", 1500)])
+def test_amount_1000(amount, currency, expected):
+    assert amount_1000(amount, currency) == expected
+
+
+def test_date_is_localized_and_in_the_requested_zone():
+    ts = 1764028800  # 2025-11-25 00:00:00 UTC
+    assert format_timestamp(ts, "medium", "en_US", "UTC") == "Nov 25, 2025"
+    assert format_timestamp(ts, "medium", "en_US", "America/Los_Angeles") == "Nov 24, 2025"
+    assert format_timestamp(ts, "long", "pt_BR", "UTC") == "25 de novembro de 2025"
+    with pytest.raises(ValueError, match="unknown time zone"):
+        format_timestamp(ts, "medium", "en_US", "Mars/Olympus")
+
+
+@pytest.mark.parametrize(
+    ("phone", "masked"),
+    [("+14155550123", "+141******23"), ("+5511987654321", "+551********21"), ("", ""), (None, "")],
+)
+def test_mask_phone_keeps_only_the_country_and_last_two_digits(phone, masked):
+    assert mask_phone(phone) == masked
+
+
+@pytest.mark.parametrize(
+    ("raw", "country", "e164"),
+    [
+        ("+1 (415) 555-0123", None, "+14155550123"),
+        ("0014155550123", None, "+14155550123"),
+        ("(415) 555-0123", "US", "+14155550123"),
+        ("+55 11 98765-4321", None, "+5511987654321"),
+        ("11 98765-4321", "BR", "+5511987654321"),
+    ],
+)
+def test_normalize_to_e164_with_plus(raw, country, e164):
+    assert normalize(raw, country) == e164
+
+
+@pytest.mark.parametrize(
+    ("raw", "country", "reason"),
+    [
+        ("(415) 555-0123", None, "no country code"),
+        ("+1 415", None, "not a valid number"),
+        ("call me", None, "cannot be parsed"),
+        ("", None, "no phone number"),
+        (None, None, "no phone number"),
+    ],
+)
+def test_normalize_rejects_unusable_numbers(raw, country, reason):
+    with pytest.raises(RecipientError, match=reason):
+        normalize(raw, country)

@@ -1,0 +1,106 @@
+"""The Procfile as a host runs it: gunicorn `web` and `bridge worker` as real processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from redis import Redis
+
+from bridge import samples
+from bridge.dev_redis import free_port
+from tests.conftest import EXAMPLE_CONFIG, ROOT, SECRET, signed, wait_until
+from tests.fake_graph import FakeGraphAPI
+
+pytestmark = pytest.mark.slow
+
+
+def procfile() -> dict[str, str]:
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    return dict(line.split(": ", 1) for line in lines if line.strip() and not line.startswith("#"))
+
+
+def start(command: str, env: dict[str, str], log: Path) -> subprocess.Popen:
+    with open(log, "wb") as out:
+        return subprocess.Popen(
+            ["bash", "-c", f"exec {command}"],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
+def stop(process: subprocess.Popen) -> int:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            return process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            return process.wait()
+    return process.returncode
+
+
+def test_procfile_web_and_worker_send_exactly_one_template_request(redis: Redis, redis_url: str, fake_graph: FakeGraphAPI, tmp_path: Path):
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "WHATSAPP_", "BRIDGE_", "REDIS_"))},
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "2",
+        "BRIDGE_CONFIG": str(EXAMPLE_CONFIG),
+        "REDIS_URL": redis_url,
+        "STRIPE_WEBHOOK_SECRET": SECRET,
+        "WHATSAPP_ACCESS_TOKEN": fake_graph.token,
+        "WHATSAPP_PHONE_NUMBER_ID": fake_graph.phone_number_id,
+        "WHATSAPP_API_BASE_URL": fake_graph.base_url,
+        "WHATSAPP_API_VERSION": fake_graph.api_version,
+    }
+    commands = procfile()
+    release = subprocess.run(["bash", "-c", commands["release"]], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert release.returncode == 0, release.stderr
+
+    web = start(commands["web"], env, tmp_path / "web.log")
+    worker = start(commands["worker"], env, tmp_path / "worker.log")
+    try:
+        url = f"http://127.0.0.1:{port}"
+
+        def up() -> bool:
+            try:
+                return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(up, timeout=30, message="gunicorn to answer /healthz")
+        event = samples.fresh_event("payment_intent.succeeded")
+        body, headers = signed(event)
+        for expected in ("queued", "duplicate"):
+            response = httpx.post(f"{url}/stripe/webhook", content=body, headers=headers, timeout=5)
+            assert (response.status_code, response.json()) == (200, {"status": expected})
+
+        (request,) = fake_graph.wait_for(1, timeout=30)
+        assert fake_graph.problems == []
+        assert request.json["to"] == "+14155550123"
+        assert request.json["template"]["name"] == "payment_receipt"
+        assert request.json["biz_opaque_callback_data"] == f"{event['id']}:payment_received"
+        wait_until(
+            lambda: redis.hget(f"bridge:delivery:{event['id']}:payment_received", "status") == b"sent",
+            message="the delivery to be recorded as sent",
+        )
+        assert len(fake_graph.requests) == 1
+    finally:
+        worker_code = stop(worker)
+        web_code = stop(web)
+    # SIGTERM is a warm shutdown for both, as on a Heroku dyno restart.
+    assert worker_code == 0, (tmp_path / "worker.log").read_text()[-3000:]
+    assert web_code == 0, (tmp_path / "web.log").read_text()[-3000:]
+    log = (tmp_path / "worker.log").read_text()
+    assert fake_graph.token not in log and "4155550123" not in log
