@@ -40,6 +40,8 @@ class WhatsAppSettings:
     default_country: str | None = defaults.DEFAULT_COUNTRY
     timezone: str = defaults.TIMEZONE
     timeout_seconds: float = defaults.WHATSAPP_TIMEOUT_SECONDS
+    messages_per_second: float = defaults.MESSAGES_PER_SECOND
+    pair_interval_seconds: float = defaults.PAIR_INTERVAL_SECONDS
 
     @property
     def dry_run(self) -> bool:
@@ -63,6 +65,10 @@ class DeliverySettings:
     backoff_max_seconds: float = defaults.BACKOFF_MAX_SECONDS
     give_up_after_seconds: int = defaults.GIVE_UP_AFTER_SECONDS
     job_timeout_seconds: int = defaults.JOB_TIMEOUT_SECONDS
+    on_ambiguous: str = defaults.ON_AMBIGUOUS
+    ambiguous_wait_seconds: float = defaults.AMBIGUOUS_WAIT_SECONDS
+    order_wait_seconds: float = defaults.ORDER_WAIT_SECONDS
+    pause_probe_seconds: float = defaults.PAUSE_PROBE_SECONDS
 
 
 @dataclass(frozen=True)
@@ -157,6 +163,11 @@ class WhatsAppSchema(_StrictSchema):
     )
     timezone = fields.String(load_default=defaults.TIMEZONE)
     timeout_seconds = fields.Float(load_default=defaults.WHATSAPP_TIMEOUT_SECONDS, validate=validate.Range(min=0.1, max=25))
+    messages_per_second = fields.Float(
+        load_default=defaults.MESSAGES_PER_SECOND,
+        validate=validate.Range(min=0.01, max=1000, error="must be between 0.01 and 1000 (Meta's maximum)"),
+    )
+    pair_interval_seconds = fields.Float(load_default=defaults.PAIR_INTERVAL_SECONDS, validate=validate.Range(min=0))
 
     @post_load
     def make(self, data: dict, **_: Any) -> WhatsAppSettings:
@@ -192,6 +203,10 @@ class DeliverySchema(_StrictSchema):
     backoff_max_seconds = fields.Float(load_default=defaults.BACKOFF_MAX_SECONDS, validate=validate.Range(min=0))
     give_up_after_seconds = fields.Integer(load_default=defaults.GIVE_UP_AFTER_SECONDS, validate=validate.Range(min=1))
     job_timeout_seconds = fields.Integer(load_default=defaults.JOB_TIMEOUT_SECONDS, validate=validate.Range(min=1, max=3600))
+    on_ambiguous = fields.String(load_default=defaults.ON_AMBIGUOUS, validate=validate.OneOf(["resend", "fail"]))
+    ambiguous_wait_seconds = fields.Float(load_default=defaults.AMBIGUOUS_WAIT_SECONDS, validate=validate.Range(min=0))
+    order_wait_seconds = fields.Float(load_default=defaults.ORDER_WAIT_SECONDS, validate=validate.Range(min=0))
+    pause_probe_seconds = fields.Float(load_default=defaults.PAUSE_PROBE_SECONDS, validate=validate.Range(min=1))
 
     @post_load
     def make(self, data: dict, **_: Any) -> DeliverySettings:

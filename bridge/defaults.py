@@ -59,3 +59,35 @@ GIVE_UP_AFTER_SECONDS = 72 * 3600
 DEV_PORT = 5000
 DEV_WEBHOOK_SECRET_FILE = ".bridge/dev_webhook_secret"
 """`bridge dev` keeps its generated webhook secret here so `bridge simulate` can sign with it."""
+
+MESSAGES_PER_SECOND = 80
+"""Cloud API throughput per business number: 80 messages/s by default, up to 1,000."""
+
+PAIR_INTERVAL_SECONDS = 6.0
+"""Meta's pair rate limit: about one message every 6 s to the same customer."""
+
+INLINE_WAIT_MAX_SECONDS = 1.0
+"""A rate-limit wait up to this long is slept in the worker; longer waits reschedule the job."""
+
+ON_AMBIGUOUS = "resend"
+AMBIGUOUS_WAIT_SECONDS = 600
+"""After a send whose outcome is unknown, wait this long for the status webhook to reconcile."""
+
+ORDER_WAIT_SECONDS = 600
+"""A notice waits at most this long (since it was queued) for an earlier one about the same payment."""
+
+ORDER_RECHECK_SECONDS = 2.0
+"""How soon a notice waiting for an earlier one about the same payment looks again."""
+
+PAUSE_PROBE_SECONDS = 60
+"""While sending is paused by an account error, one held message is retried this often (doubling, up to 1 h)."""
+
+PAUSE_PROBE_MAX_SECONDS = 3600
+
+RQ_RETRY_INTERVALS = (30, 120, 600)
+"""RQ re-runs a job that crashed or was abandoned by a dead worker after these delays."""
+
+MAINTENANCE_INTERVAL_SECONDS = 60
+"""How often a worker looks for jobs abandoned by dead workers (RQ's default is 10 minutes)."""
+
+REDIS_RECONNECT_MAX_SECONDS = 30.0

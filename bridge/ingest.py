@@ -13,6 +13,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from bridge.errors import StoreUnavailable
+from bridge.ordering import order_key
 from bridge.queueing import enqueue_delivery
 from bridge.runtime import Runtime
 from bridge.store import delivery_id
@@ -33,6 +34,7 @@ def accept(runtime: Runtime, event: dict[str, Any], body: bytes) -> Outcome:
         return Outcome.IGNORED
     now = runtime.clock()
     obj = event["data"]["object"]
+    payment = order_key(event["type"], obj)
     pipe = runtime.store.recorder()
     try:
         records = {}
@@ -47,6 +49,8 @@ def accept(runtime: Runtime, event: dict[str, Any], body: bytes) -> Outcome:
                 "language": mapping.settings.language,
                 "object_id": str(obj.get("id", "")),
                 "livemode": "1" if event.get("livemode") else "0",
+                "event_created": int(event.get("created") or 0),
+                "order_key": payment or "",
                 "job_id": job.id,
             }
         runtime.store.record_commands(pipe, records, now)

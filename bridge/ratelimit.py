@@ -15,7 +15,7 @@ from __future__ import annotations
 from redis import Redis
 
 # KEYS: number key, pair key, delivery key. ARGV: number interval, pair interval, key ttl ms.
-# Returns "0" when granted (and marks the delivery requested), else the wait in seconds.
+# Returns {"0", attempts} when granted (and marks the delivery requested), else {wait, -1}.
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -23,7 +23,7 @@ local number_tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 local pair_tat = tonumber(redis.call('GET', KEYS[2]) or '0')
 local wait = math.max(number_tat - now, pair_tat - now, 0)
 if wait > 0 then
-  return tostring(wait)
+  return {tostring(wait), -1}
 end
 local ttl = tonumber(ARGV[3])
 redis.call('SET', KEYS[1], string.format('%.6f', math.max(number_tat, now) + tonumber(ARGV[1])), 'PX', ttl)
@@ -33,7 +33,7 @@ end
 local attempts = redis.call('HINCRBY', KEYS[3], 'attempts', 1)
 redis.call('HSET', KEYS[3], 'request_at', string.format('%.6f', now))
 if attempts == 1 then redis.call('HSET', KEYS[3], 'first_attempt_at', string.format('%.6f', now)) end
-return '0'
+return {'0', attempts}
 """
 
 # KEYS: limiter key. ARGV: seconds. Push the key's next slot to at least now + seconds.
@@ -60,13 +60,14 @@ class RateLimiter:
     def pair_key(self, recipient: str) -> str:
         return f"{self.prefix}:pair:{recipient}"
 
-    def acquire(self, recipient: str, delivery_key: str) -> float:
-        """0 if a send slot was taken (and the delivery marked requested), else seconds to wait."""
-        wait = self._acquire(
+    def acquire(self, recipient: str, delivery_key: str) -> tuple[float, int]:
+        """(0, attempt number) if a send slot was taken and the delivery marked as requested;
+        else (seconds to wait, -1) and nothing changed."""
+        wait, attempts = self._acquire(
             keys=[self.number_key, self.pair_key(recipient), delivery_key],
             args=[repr(self.number_interval), repr(self.pair_interval), self._ttl_ms],
         )
-        return float(wait)
+        return float(wait), int(attempts)
 
     def penalize_number(self, seconds: float) -> float:
         """Meta said the number is over its throughput: no worker sends for `seconds`."""

@@ -17,6 +17,7 @@ from bridge import defaults
 from bridge.config import Config
 from bridge.customers import CustomerLookup
 from bridge.mapping import CompiledMapping, compile_mappings
+from bridge.ratelimit import RateLimiter
 from bridge.redis_conn import connect
 from bridge.store import Store
 from bridge.whatsapp import WhatsAppClient
@@ -32,7 +33,12 @@ class Runtime:
     by_event_type: dict[str, tuple[CompiledMapping, ...]]
     whatsapp: WhatsAppClient | None
     customers: CustomerLookup | None
+    limiter: RateLimiter
     clock: Callable[[], float] = field(default=time.time)
+
+    @property
+    def pause_key(self) -> str:
+        return self.store.pause_key(self.config.whatsapp.phone_number_id)
 
     def close(self) -> None:
         if self.whatsapp is not None:
@@ -65,6 +71,13 @@ def build_runtime(config: Config, *, redis: Redis | None = None, role: str = "we
     customers = None
     if role == "worker" and config.stripe.api_key:
         customers = CustomerLookup(config.stripe.api_key, api_base_url=config.stripe.api_base_url)
+    limiter = RateLimiter(
+        redis,
+        prefix=config.redis.key_prefix,
+        phone_number_id=config.whatsapp.phone_number_id,
+        messages_per_second=config.whatsapp.messages_per_second,
+        pair_interval=config.whatsapp.pair_interval_seconds,
+    )
     return Runtime(
         config=config,
         redis=redis,
@@ -74,5 +87,6 @@ def build_runtime(config: Config, *, redis: Redis | None = None, role: str = "we
         by_event_type={k: tuple(v) for k, v in by_type.items()},
         whatsapp=whatsapp,
         customers=customers,
+        limiter=limiter,
         clock=clock,
     )

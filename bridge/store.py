@@ -7,9 +7,14 @@ Keys (all under `[redis] key_prefix`, default `bridge`):
     {p}:deliveries              sorted set of delivery ids by creation time (listing, replay)
     {p}:outbox                  list of dry-run messages, newest first
 
+    {p}:order:{payment}         sorted set of pending deliveries about one payment, by event time
+    {p}:order-sent:{payment}    `created` of the latest event whose notice was sent
+    {p}:paused:{number id}      set while the sending number is paused (account errors)
+    {p}:paused-deliveries       deliveries held while paused, re-queued by resume
+
 A delivery id is `{evt_id}:{mapping name}`. Status moves queued → sending → sent | failed |
-skipped | dry_run, or sending → retrying → sending; every transition is one Lua script, so two
-workers can never both claim a delivery and a sent delivery is never sent again.
+skipped | dry_run; sending → retrying | paused | ambiguous → sending. Every transition is one
+Lua script, so two workers never both claim a delivery and a sent delivery is never sent again.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ class Status(StrEnum):
     QUEUED = "queued"
     SENDING = "sending"
     RETRYING = "retrying"
+    AMBIGUOUS = "ambiguous"
+    PAUSED = "paused"
     SENT = "sent"
     FAILED = "failed"
     SKIPPED = "skipped"
@@ -39,7 +46,7 @@ class Status(StrEnum):
 
 
 TERMINAL = frozenset({Status.SENT, Status.FAILED, Status.SKIPPED, Status.DRY_RUN})
-CLAIMABLE = frozenset({Status.QUEUED, Status.RETRYING})
+CLAIMABLE = frozenset({Status.QUEUED, Status.RETRYING, Status.PAUSED})
 
 # Appended to scripts that end by replaying recorded commands: ARGV[i..] holds, for each
 # command, its argument count and then its arguments (RQ's enqueue writes, record writes).
@@ -66,32 +73,60 @@ return 1
 """
 )
 
-# Claim a delivery for sending. Returns {outcome, status, attempts, event body or false}.
-# KEYS: delivery key, event key. ARGV: now
+# Claim a delivery for sending. KEYS: delivery, event, pause flag.
+# ARGV: now, key prefix, order wait seconds, mode (normal | probe | resend_ambiguous), delivery id
+# Returns {outcome, previous status, event body or false}; outcomes: claimed, missing, terminal,
+# in_flight (a request may be at Meta), ambiguous, paused, superseded, wait_order.
 _CLAIM = """
-local status = redis.call('HGET', KEYS[1], 'status')
-if not status then
-  return {'missing', '', 0, false}
+local d, now, prefix, mode, id = KEYS[1], ARGV[1], ARGV[2], ARGV[4], ARGV[5]
+local status = redis.call('HGET', d, 'status')
+if not status then return {'missing', '', false} end
+if status == 'sending' then
+  if redis.call('HEXISTS', d, 'request_at') == 1 then return {'in_flight', status, false} end
+elseif status == 'ambiguous' then
+  if mode ~= 'resend_ambiguous' then return {'ambiguous', status, false} end
+elseif status ~= 'queued' and status ~= 'retrying' and status ~= 'paused' then
+  return {'terminal', status, false}
 end
-if status ~= 'queued' and status ~= 'retrying' then
-  local outcome = 'terminal'
-  if status == 'sending' then outcome = 'in_flight' end
-  return {outcome, status, tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0'), false}
+if mode ~= 'probe' and redis.call('EXISTS', KEYS[3]) == 1 then
+  redis.call('HSET', d, 'status', 'paused', 'updated_at', now)
+  redis.call('SADD', prefix .. ':paused-deliveries', id)
+  return {'paused', status, false}
 end
-local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-redis.call('HSET', KEYS[1], 'status', 'sending', 'updated_at', ARGV[1])
-if attempts == 1 then redis.call('HSET', KEYS[1], 'first_attempt_at', ARGV[1]) end
-return {'claimed', 'sending', attempts, redis.call('GET', KEYS[2])}
+local okey = redis.call('HGET', d, 'order_key')
+if okey and okey ~= '' then
+  local created = tonumber(redis.call('HGET', d, 'event_created') or '0')
+  local last = tonumber(redis.call('GET', prefix .. ':order-sent:' .. okey) or '-1')
+  if created < last then
+    redis.call('HSET', d, 'status', 'skipped', 'updated_at', now,
+      'reason', 'superseded: a notice about a later event for this payment was already sent')
+    redis.call('ZREM', prefix .. ':order:' .. okey, id)
+    redis.call('SREM', prefix .. ':paused-deliveries', id)
+    return {'superseded', status, false}
+  end
+  local queued_at = tonumber(redis.call('HGET', d, 'created_at') or now)
+  if tonumber(now) - queued_at < tonumber(ARGV[3]) then
+    local earlier = redis.call('ZRANGEBYSCORE', prefix .. ':order:' .. okey, '-inf', '(' .. created, 'LIMIT', 0, 1)
+    if #earlier > 0 then return {'wait_order', status, false} end
+  end
+end
+redis.call('HSET', d, 'status', 'sending', 'claimed_at', now, 'updated_at', now)
+redis.call('HDEL', d, 'request_at')
+if status == 'ambiguous' then redis.call('HSET', d, 'ambiguous_resent', '1') end
+redis.call('SREM', prefix .. ':paused-deliveries', id)
+return {'claimed', status, redis.call('GET', KEYS[2])}
 """
 
-# Move a delivery from one of the expected statuses to a new one: clear fields, set fields,
-# then run recorded commands (e.g. the retry job's enqueue), all or nothing. KEYS: delivery.
-# ARGV: expected statuses (comma-separated), fields to clear, new status, now,
-#       number of field/value arguments, field, value, ..., commands...
+# Move a delivery from one of the expected statuses to a new one: clear fields, set fields
+# (a field named "+x" increments x), keep the ordering and paused indexes in step, then run
+# recorded commands (e.g. the retry job's enqueue), all or nothing. KEYS: delivery.
+# ARGV: expected statuses (comma-separated), fields to clear, new status, now, key prefix,
+#       delivery id, order ttl, number of field/value arguments, field, value, ..., commands...
 _TRANSITION = (
     _RUN_COMMANDS
     + """
-local status = redis.call('HGET', KEYS[1], 'status')
+local d, new, prefix, id = KEYS[1], ARGV[3], ARGV[5], ARGV[6]
+local status = redis.call('HGET', d, 'status')
 if not status then return false end
 local ok = false
 for s in string.gmatch(ARGV[1], '[^,]+') do
@@ -99,14 +134,36 @@ for s in string.gmatch(ARGV[1], '[^,]+') do
 end
 if not ok then return status end
 for f in string.gmatch(ARGV[2], '[^,]+') do
-  redis.call('HDEL', KEYS[1], f)
+  redis.call('HDEL', d, f)
 end
-redis.call('HSET', KEYS[1], 'status', ARGV[3], 'updated_at', ARGV[4])
-local nfields = tonumber(ARGV[5])
-for i = 6, 5 + nfields, 2 do
-  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+redis.call('HSET', d, 'status', new, 'updated_at', ARGV[4])
+local nfields = tonumber(ARGV[8])
+for i = 9, 8 + nfields, 2 do
+  if string.sub(ARGV[i], 1, 1) == '+' then
+    redis.call('HINCRBY', d, string.sub(ARGV[i], 2), ARGV[i + 1])
+  else
+    redis.call('HSET', d, ARGV[i], ARGV[i + 1])
+  end
 end
-run_commands(6 + nfields)
+if new == 'paused' then
+  redis.call('SADD', prefix .. ':paused-deliveries', id)
+else
+  redis.call('SREM', prefix .. ':paused-deliveries', id)
+end
+if new == 'sent' or new == 'failed' or new == 'skipped' or new == 'dry_run' then
+  local okey = redis.call('HGET', d, 'order_key')
+  if okey and okey ~= '' then
+    redis.call('ZREM', prefix .. ':order:' .. okey, id)
+    if new == 'sent' or new == 'dry_run' then
+      local created = tonumber(redis.call('HGET', d, 'event_created') or '0')
+      local sent_key = prefix .. ':order-sent:' .. okey
+      if created > tonumber(redis.call('GET', sent_key) or '-1') then
+        redis.call('SET', sent_key, created, 'EX', ARGV[7])
+      end
+    end
+  end
+end
+run_commands(9 + nfields)
 return 'ok'
 """
 )
@@ -114,9 +171,10 @@ return 'ok'
 
 @dataclass(frozen=True)
 class Claim:
-    outcome: str  # claimed | terminal | in_flight | missing
+    outcome: str
+    """claimed | missing | terminal | in_flight | ambiguous | paused | superseded | wait_order"""
     status: str
-    attempts: int
+    """The status before the claim."""
     event: dict[str, Any] | None
 
 
@@ -154,6 +212,16 @@ class Store:
     def deliveries_key(self) -> str:
         return f"{self.prefix}:deliveries"
 
+    def order_key(self, key: str) -> str:
+        return f"{self.prefix}:order:{key}"
+
+    @property
+    def paused_deliveries_key(self) -> str:
+        return f"{self.prefix}:paused-deliveries"
+
+    def pause_key(self, phone_number_id: str) -> str:
+        return f"{self.prefix}:paused:{phone_number_id or 'dry-run'}"
+
     @property
     def outbox_key(self) -> str:
         return f"{self.prefix}:outbox"
@@ -166,6 +234,10 @@ class Store:
             pipe.hset(key, mapping={"status": Status.QUEUED, "created_at": repr(now), "updated_at": repr(now), "attempts": 0, **fields})
             pipe.expire(key, self.delivery_ttl)
             pipe.zadd(self.deliveries_key, {delivery: now})
+            if fields.get("order_key"):
+                order = self.order_key(str(fields["order_key"]))
+                pipe.zadd(order, {delivery: float(fields.get("event_created") or 0)})
+                pipe.expire(order, self.event_ttl)
         pipe.zremrangebyscore(self.deliveries_key, "-inf", now - self.delivery_ttl)
 
     def accept_event(self, event_id: str, body: bytes, commands: Sequence[Sequence[Any]]) -> bool:
@@ -181,14 +253,20 @@ class Store:
             raise StoreUnavailable(f"Redis refused the event: {type(exc).__name__}") from exc
 
     # worker side
-    def claim(self, delivery: str, now: float | None = None) -> Claim:
-        """Take a queued/retrying delivery into `sending`, returning the stored event with it."""
+    def claim(self, delivery: str, *, pause_key: str, order_wait: float, mode: str = "normal", now: float | None = None) -> Claim:
+        """Take a delivery into `sending` (one atomic step), returning the stored event with it.
+
+        Refuses while the sending number is paused (unless probing), while an earlier notice for
+        the same payment is pending (for up to `order_wait` seconds), and never claims a delivery
+        whose request may already be at Meta (`in_flight`) or whose outcome is ambiguous.
+        """
         event_id, _ = split_delivery_id(delivery)
-        outcome, status, attempts, body = self._claim(
-            keys=[self.delivery_key(delivery), self.event_key(event_id)], args=[repr(now or time.time())]
+        outcome, status, body = self._claim(
+            keys=[self.delivery_key(delivery), self.event_key(event_id), pause_key],
+            args=[repr(now or time.time()), self.prefix, order_wait, mode, delivery],
         )
         event = json.loads(body) if body else None
-        return Claim(outcome=_text(outcome), status=_text(status), attempts=int(attempts), event=event)
+        return Claim(outcome=_text(outcome), status=_text(status), event=event)
 
     def transition(
         self,
@@ -210,7 +288,17 @@ class Store:
         for key, value in fields.items():
             if value is not None:
                 pairs.extend([key, value])
-        args: list[Any] = [",".join(expected), ",".join(clear), str(new), repr(now or time.time()), len(pairs), *pairs]
+        args: list[Any] = [
+            ",".join(expected),
+            ",".join(clear),
+            str(new),
+            repr(now or time.time()),
+            self.prefix,
+            delivery,
+            self.event_ttl,
+            len(pairs),
+            *pairs,
+        ]
         args.extend(self._flatten(then))
         result = self._transition(keys=[self.delivery_key(delivery)], args=args)
         return _text(result) == "ok"

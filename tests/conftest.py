@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 from redis import Redis
+from rq.job import Job
+from rq.registry import ScheduledJobRegistry
 from werkzeug.serving import make_server
 
 from bridge import samples
@@ -87,6 +89,9 @@ def make_config(redis_url: str, fake: FakeGraphAPI | None = None, *, dry_run: bo
             api_base_url=fake.base_url,
             api_version=fake.api_version,
             timeout_seconds=2.0,
+            # Tests about rate limits set their own; the rest must not wait for Meta's pacing.
+            messages_per_second=1000,
+            pair_interval_seconds=0,
         )
     else:
         raw["whatsapp"]["access_token"] = ""
@@ -123,6 +128,44 @@ class Bridge:
     def work(self) -> None:
         """Run the worker until the queue is empty (burst mode, no fork)."""
         make_worker(self.worker_runtime).work(burst=True, with_scheduler=False)
+
+    def scheduled(self) -> list[tuple[str, float]]:
+        """(job id, delay it was scheduled with) of every job in RQ's scheduled registry."""
+        rt = self.worker_runtime
+        registry = ScheduledJobRegistry(queue=rt.queue)
+        out = []
+        for job_id in registry.get_job_ids():
+            created = Job.fetch(job_id, connection=rt.redis).created_at
+            out.append((job_id, (registry.get_scheduled_time(job_id) - created).total_seconds()))
+        return out
+
+    def advance(self) -> list[float]:
+        """Let time pass: every scheduled job becomes due and every rate-limit wait elapses.
+
+        Returns the delays the jobs had been scheduled with. This stands in for a clock; the
+        real scheduler path (the worker's RQ scheduler) is exercised by the subprocess tests.
+        """
+        rt = self.worker_runtime
+        registry = ScheduledJobRegistry(queue=rt.queue)
+        delays = []
+        for job_id, delay in self.scheduled():
+            delays.append(delay)
+            registry.remove(job_id)
+            rt.queue.enqueue_job(Job.fetch(job_id, connection=rt.redis))
+        for pattern in ("bridge:rate:*", "bridge:pair:*", "bridge:probe-scheduled"):
+            for key in rt.redis.scan_iter(pattern):
+                rt.redis.delete(key)
+        return delays
+
+    def work_all(self, max_rounds: int = 50) -> list[float]:
+        """Work, let time pass, and repeat until nothing is queued or scheduled."""
+        delays: list[float] = []
+        for _ in range(max_rounds):
+            self.work()
+            if not self.scheduled():
+                return delays
+            delays.extend(self.advance())
+        raise AssertionError(f"still scheduled after {max_rounds} rounds")
 
     def queued_jobs(self) -> int:
         return self.worker_runtime.queue.count

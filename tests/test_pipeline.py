@@ -154,9 +154,20 @@ def test_server_error_then_success_delivers_once(bridge: Bridge, fake_graph: Fak
 def test_throttling_is_retried(bridge: Bridge, fake_graph: FakeGraphAPI):
     fake_graph.script(Reply.error(130429, http_status=400), Reply.error(130429, http_status=429))
     bridge.post(samples.fresh_event("charge.refunded"))
+    waits = []
+    for _ in range(2):
+        bridge.work()
+        (record,) = bridge.deliveries()
+        assert record["status"] == Status.RETRYING
+        waits.append(float(record["next_attempt_at"]) - float(record["updated_at"]))
+        assert len(bridge.scheduled()) == 1  # throttling waits; it never retries at once
+        bridge.advance()
     bridge.work()
+    assert all(w >= 0.5 for w in waits), waits
     assert [r.status for r in fake_graph.requests] == [400, 429, 200]
-    assert bridge.deliveries()[0]["status"] == Status.SENT
+    (record,) = bridge.deliveries()
+    assert record["status"] == Status.SENT
+    assert (record["attempts"], record["throttled"]) == ("1", "2")  # throttling is not a failed attempt
 
 
 def test_transient_errors_give_up_after_max_attempts(redis, redis_url, fake_graph: FakeGraphAPI):

@@ -1,23 +1,29 @@
-"""The RQ job: deliver one (event, mapping) as one WhatsApp template message.
+"""The RQ jobs: deliver one (event, mapping) as exactly one WhatsApp template message.
 
-Path of one delivery, top to bottom: claim (atomic, returns the stored event) → filter → render
-→ recipient → send (or outbox in dry run) → record. Expected failures are recorded on the
-delivery and the job returns normally; retries are scheduled by the job itself, so RQ's failed
-registry only ever holds real crashes.
+Path of one delivery, top to bottom: claim (atomic; refuses while paused, while an earlier
+notice about the same payment is pending, or when a request may already be at Meta) → `when`
+→ render → recipient → rate-limit slot (shared by all workers) → send, or the outbox in dry
+run → record. Expected failures are recorded on the delivery and the job returns normally;
+retries, rate-limit waits and ordering waits reschedule the job in the same atomic step as the
+state change, so RQ's failed registry only ever holds real crashes.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
-from bridge.errors import DeliveryError, RecipientError, RenderError
+from bridge import defaults
+from bridge.control import pause_sending, resume, schedule_probe
+from bridge.errors import AccountError, AmbiguousError, DeliveryError, RateLimitedError, RecipientError, RenderError
 from bridge.formatting import mask_phone
 from bridge.mapping import CompiledMapping, build_context
+from bridge.meta_errors import pair_backoff_seconds
 from bridge.phones import normalize
 from bridge.queueing import enqueue_delivery
 from bridge.recipient import customer_id, phone_on_customer, phone_on_object
-from bridge.retry import decide
+from bridge.retry import backoff_delay, decide
 from bridge.runtime import Runtime
 from bridge.store import Status, split_delivery_id
 from bridge.whatsapp import build_template_payload
@@ -35,6 +41,7 @@ ERROR_FIELDS = (
     "error_class",
     "http_status",
 )
+TRANSIENT_FIELDS = (*ERROR_FIELDS, "next_attempt_at")
 
 
 def deliver(delivery: str) -> str:
@@ -42,18 +49,73 @@ def deliver(delivery: str) -> str:
     return Delivery(get_runtime(), delivery).run()
 
 
+def probe() -> str:
+    """While sending is paused: retry one held message; if it goes through, resume everything."""
+    rt = get_runtime()
+    if not rt.redis.exists(rt.pause_key):
+        return "not paused"
+    held = rt.redis.srandmember(rt.store.paused_deliveries_key)
+    if held is None:
+        return "nothing held"
+    delivery = held.decode() if isinstance(held, bytes) else str(held)
+    status = Delivery(rt, delivery, mode="probe").run()
+    if status in (Status.SENT, Status.FAILED, Status.SKIPPED):
+        # Meta answered about the message itself, so the account works again.
+        resumed = resume(rt, reason=f"probe with {delivery} answered {status}")
+        return f"resumed {resumed}"
+    return status
+
+
 class Delivery:
-    def __init__(self, runtime: Runtime, delivery: str):
+    def __init__(self, runtime: Runtime, delivery: str, *, mode: str = "normal"):
         self.rt = runtime
         self.id = delivery
+        self.mode = mode
         self.event_id, self.mapping_name = split_delivery_id(delivery)
+        self.attempts = 0
+        self.to: str | None = None
+
+    # -- claiming ----------------------------------------------------------------------------
 
     def run(self) -> str:
-        claim = self.rt.store.claim(self.id, now=self.rt.clock())
+        delivery = self.rt.config.delivery
+        claim = self.rt.store.claim(
+            self.id, pause_key=self.rt.pause_key, order_wait=delivery.order_wait_seconds, mode=self.mode, now=self.rt.clock()
+        )
+        if claim.outcome == "ambiguous":
+            if delivery.on_ambiguous != "resend":
+                return self._finish(
+                    Status.FAILED,
+                    expected=(Status.AMBIGUOUS,),
+                    error_class="AmbiguousError",
+                    error_message=(
+                        f"outcome unknown after {delivery.ambiguous_wait_seconds:g} s without reconciliation; "
+                        "not resent ([delivery] on_ambiguous = fail)"
+                    ),
+                )
+            claim = self.rt.store.claim(
+                self.id, pause_key=self.rt.pause_key, order_wait=delivery.order_wait_seconds, mode="resend_ambiguous", now=self.rt.clock()
+            )
+            if claim.outcome == "claimed":
+                logger.warning("delivery %s: resending after an ambiguous outcome", self.id)
+        if claim.outcome == "in_flight":
+            return self._ambiguous("the worker stopped while the request was in flight", expected=(Status.SENDING,))
+        if claim.outcome == "paused":
+            schedule_probe(self.rt)
+            logger.info("delivery %s held: sending is paused", self.id)
+            return Status.PAUSED
+        if claim.outcome == "wait_order":
+            self._reschedule(
+                (claim.status,),
+                claim.status,
+                defaults.ORDER_RECHECK_SECONDS,
+                clear=("next_attempt_at",),
+                waiting_for="an earlier notice about this payment",
+            )
+            return "waiting"
         if claim.outcome != "claimed":
             logger.info("delivery %s not claimed: %s (%s)", self.id, claim.outcome, claim.status)
-            return claim.status or claim.outcome
-        self.attempts = claim.attempts
+            return claim.status if claim.outcome == "terminal" else claim.outcome
         if claim.event is None:
             return self._finish(Status.FAILED, error_message="the event is no longer stored (older than [redis] event_ttl_seconds)")
         mapping = self.rt.mappings.get(self.mapping_name)
@@ -68,6 +130,8 @@ class Delivery:
         except DeliveryError as exc:
             return self._failed_attempt(exc)
 
+    # -- one attempt -------------------------------------------------------------------------
+
     def _deliver(self, event: dict[str, Any], mapping: CompiledMapping) -> str:
         obj = event["data"]["object"]
         customer = self._customer(obj, mapping)
@@ -75,7 +139,7 @@ class Delivery:
         if not mapping.applies(context):
             return self._finish(Status.SKIPPED, reason="the mapping's `when` filter is false for this event")
         message = mapping.render(context)
-        to = normalize(self._raw_phone(message.recipient, obj, customer), self.rt.config.whatsapp.default_country)
+        self.to = to = normalize(self._raw_phone(message.recipient, obj, customer), self.rt.config.whatsapp.default_country)
         payload = build_template_payload(to, message.template, message.language, message.parameters, callback_data=self.id)
         if self.rt.whatsapp is None:
             self.rt.store.push_outbox({"delivery_id": self.id, "at": self.rt.clock(), "request": payload})
@@ -87,15 +151,31 @@ class Delivery:
                 len(message.parameters),
             )
             return self._finish(Status.DRY_RUN, recipient=to)
+        wait = self._take_send_slot(to)
+        if wait > 0:
+            self._reschedule((Status.SENDING,), Status.QUEUED, wait, waiting_for="the send rate limit", recipient=to)
+            return Status.QUEUED
         result = self.rt.whatsapp.send(payload)
         return self._finish(
             Status.SENT,
+            expected=(Status.SENDING,),
             recipient=to,
             wamid=result.wamid,
             wa_id=result.wa_id,
             message_status=result.message_status,
             sent_at=repr(self.rt.clock()),
         )
+
+    def _take_send_slot(self, to: str) -> float:
+        """Wait for the shared rate limits; short waits are slept, longer ones are returned."""
+        while True:
+            wait, attempts = self.rt.limiter.acquire(to, self.rt.store.delivery_key(self.id))
+            if wait <= 0:
+                self.attempts = attempts
+                return 0.0
+            if wait > defaults.INLINE_WAIT_MAX_SECONDS:
+                return wait
+            time.sleep(wait)
 
     def _customer(self, obj: dict[str, Any], mapping: CompiledMapping) -> dict[str, Any] | None:
         """Fetch the Customer only when a template uses it or the object carries no phone."""
@@ -116,10 +196,24 @@ class Delivery:
             raise RecipientError("no phone number on the event; set STRIPE_API_KEY to look up the Customer's phone")
         raise RecipientError("no phone number on the event or its Customer")
 
+    # -- outcomes ----------------------------------------------------------------------------
+
     def _failed_attempt(self, exc: DeliveryError) -> str:
         error = _error_fields(exc)
-        record = self.rt.store.get_delivery(self.id) or {}
+        if isinstance(exc, AmbiguousError):
+            return self._ambiguous(str(exc), expected=(Status.SENDING,), **error)
+        if isinstance(exc, AccountError):
+            pause_sending(self.rt, exc)
+            self.rt.store.transition(
+                self.id, (Status.SENDING,), Status.PAUSED, clear=TRANSIENT_FIELDS, now=self.rt.clock(), **{"+attempts": -1}, **error
+            )
+            schedule_probe(self.rt)
+            logger.error("sending paused by an account error on %s: %s", self.id, exc)
+            return Status.PAUSED
+        if isinstance(exc, RateLimitedError):
+            return self._throttled(exc, error)
         now = self.rt.clock()
+        record = self.rt.store.get_delivery(self.id) or {}
         first = float(record.get("first_attempt_at") or now)
         decision = decide(exc, attempts=self.attempts, first_attempt_at=first, now=now, settings=self.rt.config.delivery)
         if not decision.retry:
@@ -127,24 +221,57 @@ class Delivery:
                 error["error_message"] = f"{error['error_message']} ({decision.reason})"
             logger.warning("delivery %s failed for good: %s", self.id, exc)
             return self._finish(Status.FAILED, **error)
-        pipe = self.rt.store.recorder()
-        enqueue_delivery(self.rt.queue, self.id, self.rt.config.delivery, pipeline=pipe, delay=decision.delay)
-        self.rt.store.transition(
-            self.id,
-            [Status.SENDING],
-            Status.RETRYING,
-            clear=ERROR_FIELDS,
-            now=now,
-            then=self.rt.store.recorded(pipe),
-            next_attempt_at=repr(now + decision.delay),
-            **error,
-        )
+        self._reschedule((Status.SENDING,), Status.RETRYING, decision.delay, **error)
         logger.info("delivery %s attempt %d failed (%s); retry in %.1f s", self.id, self.attempts, exc, decision.delay)
         return Status.RETRYING
 
-    def _finish(self, status: Status, **fields: Any) -> str:
-        clear = (*ERROR_FIELDS, "next_attempt_at")
-        if not self.rt.store.transition(self.id, [Status.SENDING], status, clear=clear, now=self.rt.clock(), **fields):
+    def _throttled(self, exc: RateLimitedError, error: dict[str, Any]) -> str:
+        """Throttling is not the message's fault: slow the shared limiter, don't count the attempt."""
+        record = self.rt.store.get_delivery(self.id) or {}
+        throttled = int(record.get("throttled") or 0)
+        now = self.rt.clock()
+        if now - float(record.get("first_attempt_at") or now) >= self.rt.config.delivery.give_up_after_seconds:
+            return self._finish(Status.FAILED, **{**error, "error_message": f"{error['error_message']} (gave up: still throttled)"})
+        if exc.code == 131056 and self.to:
+            delay = self.rt.limiter.penalize_pair(self.to, pair_backoff_seconds(throttled))
+        elif exc.retry_after is not None:
+            delay = self.rt.limiter.penalize_number(exc.retry_after)
+        else:
+            base = max(1.0, self.rt.config.delivery.backoff_base_seconds)
+            delay = self.rt.limiter.penalize_number(backoff_delay(throttled + 1, base, 60.0))
+        self._reschedule((Status.SENDING,), Status.RETRYING, delay, **{"+attempts": -1, "+throttled": 1}, **error)
+        logger.info("delivery %s throttled by Meta (%s); retry in %.1f s", self.id, exc.code, delay)
+        return Status.RETRYING
+
+    def _ambiguous(self, reason: str, *, expected: tuple[str, ...], **error: Any) -> str:
+        """Meta may have the message: hold it for reconciliation, then resend or fail it."""
+        wait = self.rt.config.delivery.ambiguous_wait_seconds
+        error.setdefault("error_class", "AmbiguousError")
+        error.setdefault("error_message", reason)
+        self._reschedule(expected, Status.AMBIGUOUS, wait, clear=TRANSIENT_FIELDS, ambiguous_at=repr(self.rt.clock()), **error)
+        logger.warning("delivery %s outcome unknown (%s); deciding in %g s", self.id, reason, wait)
+        return Status.AMBIGUOUS
+
+    def _reschedule(
+        self, expected: tuple[str, ...], status: str, delay: float, *, clear: tuple[str, ...] = TRANSIENT_FIELDS, **fields: Any
+    ) -> None:
+        """Change state and queue the next run of this delivery in one atomic step."""
+        pipe = self.rt.store.recorder()
+        enqueue_delivery(self.rt.queue, self.id, self.rt.config.delivery, pipeline=pipe, delay=delay)
+        now = self.rt.clock()
+        self.rt.store.transition(
+            self.id,
+            expected,
+            Status(status),
+            clear=clear,
+            now=now,
+            then=self.rt.store.recorded(pipe),
+            next_attempt_at=repr(now + delay),
+            **fields,
+        )
+
+    def _finish(self, status: Status, *, expected: tuple[str, ...] = (Status.SENDING,), **fields: Any) -> str:
+        if not self.rt.store.transition(self.id, expected, status, clear=TRANSIENT_FIELDS, now=self.rt.clock(), **fields):
             logger.warning("delivery %s changed under us; %s not recorded", self.id, status)
         if status == Status.SKIPPED:
             logger.info("delivery %s skipped: %s", self.id, fields.get("reason"))
