@@ -1,4 +1,4 @@
-"""The `bridge` command: dev, worker, simulate, check-config, outbox, deliveries."""
+"""The `bridge` command: dev, worker, simulate, check-config, outbox, deliveries, replay, resume."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from bridge.config import load_config
 from bridge.errors import ConfigError
 from bridge.formatting import mask_phone
 from bridge.logging_setup import configure_logging
+from bridge.store import Status
 
 
 def _load_or_exit(path: str | None = None):
@@ -128,7 +129,7 @@ def outbox(limit: int) -> None:
 
 
 @main.command()
-@click.option("--status", type=click.Choice(["queued", "sending", "retrying", "sent", "failed", "skipped", "dry_run"]), default=None)
+@click.option("--status", type=click.Choice([s.value for s in Status]), default=None)
 @click.option("--event", "event_id", default=None, help="Only deliveries of this event (evt_...).")
 @click.option("--since", default=None, help="Only deliveries created at or after this ISO date/time (UTC) or unix time.")
 @click.option("--limit", default=100, show_default=True)
@@ -157,9 +158,48 @@ def deliveries(status: str | None, event_id: str | None, since: str | None, limi
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1])
 
 
+@main.command()
+@click.argument("delivery_ids", nargs=-1, metavar="[DELIVERY_ID]...")
+@click.option("--failed", "all_failed", is_flag=True, help="Replay every failed delivery (with --since: created since then).")
+@click.option("--since", default=None, help="With --failed: only deliveries created at or after this ISO date/time or unix time.")
+@click.option("--force", is_flag=True, help="Also replay deliveries that were already sent (sends again).")
+def replay(delivery_ids: tuple[str, ...], all_failed: bool, since: str | None, force: bool) -> None:
+    """Re-queue deliveries under their own ids (a sent one only with --force)."""
+    from bridge.control import replay as do_replay
+
+    if bool(delivery_ids) == all_failed:
+        raise click.UsageError("give DELIVERY_ID... or --failed, not both")
+    rt = _runtime()
+    if all_failed:
+        records = rt.store.list_deliveries(since=_parse_since(since), limit=1_000_000)
+        delivery_ids = tuple(r["id"] for r in records if r.get("status") == Status.FAILED)
+    results = do_replay(rt, delivery_ids, force=force)
+    for result in results:
+        click.echo(f"{result.delivery}: {result.outcome}")
+    if not results:
+        click.echo("nothing to replay")
+    sys.exit(0 if all(r.outcome.startswith("replayed") for r in results) else 1)
+
+
+@main.command()
+def resume() -> None:
+    """Resume sending after an account error paused it, and re-queue every held delivery."""
+    from bridge.control import pause_info
+    from bridge.control import resume as do_resume
+
+    rt = _runtime()
+    info = pause_info(rt)
+    if info is None:
+        click.echo("sending is not paused")
+    else:
+        click.echo(f"was paused since {datetime.fromtimestamp(info['since'], tz=UTC):%Y-%m-%d %H:%M:%S} UTC: {info.get('reason')}")
+    count = do_resume(rt)
+    click.echo(f"resumed: {count} held deliveries re-queued")
+
+
 def _row(record: dict[str, str]) -> tuple[str, ...]:
     created = datetime.fromtimestamp(float(record.get("created_at", 0)), tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
-    if record.get("status") == "failed":
+    if record.get("status") in ("failed", "paused", "retrying", "ambiguous"):
         code = record.get("error_code")
         detail = (f"#{code} " if code else "") + record.get("error_message", "")
     elif record.get("status") == "skipped":

@@ -21,3 +21,19 @@ def connect(url: str, *, socket_timeout: float | None = None, connect_timeout: f
         options["ssl_cert_reqs"] = ssl.CERT_NONE
         options["ssl_check_hostname"] = False
     return Redis.from_url(url, **options)
+
+
+def persistence_warnings(redis: Redis) -> list[str]:
+    """What in this Redis's setup could lose accepted events or jobs (empty when none)."""
+    warnings = []
+    try:
+        persistence = redis.info("persistence")
+        memory = redis.info("memory")
+    except Exception as exc:
+        return [f"could not read Redis INFO ({type(exc).__name__}); check persistence and eviction yourself"]
+    if not int(persistence.get("aof_enabled", 0)):
+        warnings.append("Redis append-only file is off (appendonly no): a Redis restart can lose queued jobs; enable AOF")
+    policy = memory.get("maxmemory_policy", "noeviction")
+    if policy != "noeviction":
+        warnings.append(f"Redis maxmemory-policy is {policy}: under memory pressure Redis may evict jobs and dedupe marks; use noeviction")
+    return warnings

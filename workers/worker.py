@@ -8,10 +8,15 @@ current job, then exit), which fits Heroku's 30 s grace: a job's timeout is belo
 from __future__ import annotations
 
 import logging
+import time
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import SimpleWorker
 
+from bridge import defaults
 from bridge.config import Config
+from bridge.redis_conn import persistence_warnings
 from bridge.runtime import Runtime, build_runtime
 from workers import context
 
@@ -19,18 +24,43 @@ logger = logging.getLogger(__name__)
 
 
 def make_worker(runtime: Runtime, *, name: str | None = None) -> SimpleWorker:
-    """A SimpleWorker on the runtime's queue that runs jobs against `runtime`."""
+    """A SimpleWorker on the runtime's queue that runs jobs against `runtime`.
+
+    Settings chosen on purpose: finished jobs are kept 10 minutes (the delivery record is the
+    history), and registries are cleaned every minute so a job abandoned by a killed worker is
+    re-run within about a minute of its timeout.
+    """
     context.install(runtime)
-    return SimpleWorker([runtime.queue], connection=runtime.redis, name=name, default_result_ttl=600)
+    return SimpleWorker(
+        [runtime.queue],
+        connection=runtime.redis,
+        name=name,
+        default_result_ttl=defaults.JOB_RESULT_TTL_SECONDS,
+        maintenance_interval=defaults.MAINTENANCE_INTERVAL_SECONDS,
+    )
 
 
 def run(config: Config, *, burst: bool = False, with_scheduler: bool = True) -> bool:
-    """Build the process runtime and work until stopped (or until the queue is empty if `burst`)."""
+    """Build the process runtime and work until stopped (or until the queue is empty if `burst`).
+
+    A Redis outage does not end the process: the worker waits with backoff and starts again.
+    """
     runtime = build_runtime(config, role="worker")
-    worker = make_worker(runtime)
     mode = "dry run (outbox only)" if config.whatsapp.dry_run else f"sending as phone number id {config.whatsapp.phone_number_id}"
-    logger.info("worker %s on queue %s: %s", worker.name, runtime.queue.name, mode)
+    wait = 1.0
     try:
-        return worker.work(burst=burst, with_scheduler=with_scheduler, logging_level=logging.getLevelName(logging.getLogger().level))
+        while True:
+            try:
+                for warning in persistence_warnings(runtime.redis):
+                    logger.warning("%s", warning)
+                worker = make_worker(runtime)
+                logger.info("worker %s on queue %s: %s", worker.name, runtime.queue.name, mode)
+                return worker.work(
+                    burst=burst, with_scheduler=with_scheduler, logging_level=logging.getLevelName(logging.getLogger().level)
+                )
+            except (RedisConnectionError, RedisTimeoutError) as exc:
+                logger.error("Redis unavailable (%s); starting again in %.0f s", type(exc).__name__, wait)
+                time.sleep(wait)
+                wait = min(wait * 2, defaults.REDIS_RECONNECT_MAX_SECONDS)
     finally:
         runtime.close()
