@@ -200,8 +200,7 @@ def resume() -> None:
 def _row(record: dict[str, str]) -> tuple[str, ...]:
     created = datetime.fromtimestamp(float(record.get("created_at", 0)), tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
     if record.get("status") in ("failed", "paused", "retrying", "ambiguous"):
-        code = record.get("error_code")
-        detail = (f"#{code} " if code else "") + record.get("error_message", "")
+        detail = record.get("error_message", "")
     elif record.get("status") == "skipped":
         detail = record.get("reason", "")
     else:

@@ -59,6 +59,8 @@ class RedisServer:
     binary: str = field(default_factory=redis_server_binary)
     directory: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="bridge-redis-"))
     process: subprocess.Popen | None = None
+    persistent: bool = False
+    """With AOF (fsync on every write), as production should run: data survives a restart."""
 
     @property
     def url(self) -> str:

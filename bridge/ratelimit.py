@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from redis import Redis
 
-# KEYS: number key, pair key, delivery key. ARGV: number interval, pair interval, key ttl ms.
+# KEYS: number key, pair key, delivery key.
+# ARGV: number interval, pair interval, key ttl ms, caller's clock (for the delivery record).
 # Returns {"0", attempts} when granted (and marks the delivery requested), else {wait, -1}.
 _ACQUIRE = """
 local t = redis.call('TIME')
@@ -31,8 +32,8 @@ if tonumber(ARGV[2]) > 0 then
   redis.call('SET', KEYS[2], string.format('%.6f', now + tonumber(ARGV[2])), 'PX', ttl + math.floor(tonumber(ARGV[2]) * 1000))
 end
 local attempts = redis.call('HINCRBY', KEYS[3], 'attempts', 1)
-redis.call('HSET', KEYS[3], 'request_at', string.format('%.6f', now))
-if attempts == 1 then redis.call('HSET', KEYS[3], 'first_attempt_at', string.format('%.6f', now)) end
+redis.call('HSET', KEYS[3], 'request_at', ARGV[4])
+if attempts == 1 then redis.call('HSET', KEYS[3], 'first_attempt_at', ARGV[4]) end
 return {'0', attempts}
 """
 
@@ -47,25 +48,30 @@ return string.format('%.6f', until_ - now)
 """
 
 
+SAFETY = 0.98
+
+
 class RateLimiter:
     def __init__(self, redis: Redis, *, prefix: str, phone_number_id: str, messages_per_second: float, pair_interval: float):
         self._acquire = redis.register_script(_ACQUIRE)
         self._penalize = redis.register_script(_PENALIZE)
         self.prefix = prefix
         self.number_key = f"{prefix}:rate:{phone_number_id or 'dry-run'}"
-        self.number_interval = 1.0 / messages_per_second
+        # Aim 2% under the number's limit: requests reach Meta a few ms after their slot, and
+        # that jitter must not push a second over the limit.
+        self.number_interval = 1.0 / (messages_per_second * SAFETY)
         self.pair_interval = pair_interval
         self._ttl_ms = 60_000
 
     def pair_key(self, recipient: str) -> str:
         return f"{self.prefix}:pair:{recipient}"
 
-    def acquire(self, recipient: str, delivery_key: str) -> tuple[float, int]:
+    def acquire(self, recipient: str, delivery_key: str, now: float) -> tuple[float, int]:
         """(0, attempt number) if a send slot was taken and the delivery marked as requested;
         else (seconds to wait, -1) and nothing changed."""
         wait, attempts = self._acquire(
             keys=[self.number_key, self.pair_key(recipient), delivery_key],
-            args=[repr(self.number_interval), repr(self.pair_interval), self._ttl_ms],
+            args=[repr(self.number_interval), repr(self.pair_interval), self._ttl_ms, repr(now)],
         )
         return float(wait), int(attempts)
 

@@ -169,7 +169,7 @@ class Delivery:
     def _take_send_slot(self, to: str) -> float:
         """Wait for the shared rate limits; short waits are slept, longer ones are returned."""
         while True:
-            wait, attempts = self.rt.limiter.acquire(to, self.rt.store.delivery_key(self.id))
+            wait, attempts = self.rt.limiter.acquire(to, self.rt.store.delivery_key(self.id), self.rt.clock())
             if wait <= 0:
                 self.attempts = attempts
                 return 0.0
@@ -200,6 +200,7 @@ class Delivery:
 
     def _failed_attempt(self, exc: DeliveryError) -> str:
         error = _error_fields(exc)
+        error["recipient"] = self.to
         if isinstance(exc, AmbiguousError):
             return self._ambiguous(str(exc), expected=(Status.SENDING,), **error)
         if isinstance(exc, AccountError):
