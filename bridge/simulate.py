@@ -44,5 +44,6 @@ def post_event(url: str, event: dict[str, Any], secret: str, *, timeout: float =
 
 
 def simulate(event_type: str, *, url: str, secret: str, phone: str | None = None) -> tuple[dict[str, Any], httpx.Response]:
+    # A new payment each time, like `stripe trigger`: objects get fresh ids too.
     event = samples.fresh_event(event_type, phone=phone)
     return event, post_event(url, event, secret)

@@ -224,7 +224,7 @@ def test_first_n_attempts_fail_then_exactly_one_message(bridge: Bridge, fake_gra
 
 
 def test_refund_notice_waits_for_the_pending_payment_notice(bridge: Bridge, fake_graph: FakeGraphAPI):
-    payment, refund = samples.fresh_event("payment_intent.succeeded"), samples.fresh_event("charge.refunded")
+    payment, refund = samples.fresh_event("payment_intent.succeeded", payment="p1"), samples.fresh_event("charge.refunded", payment="p1")
     refund["created"] = payment["created"] + 3600
     assert refund["data"]["object"]["payment_intent"] == payment["data"]["object"]["id"]
     bridge.post(refund)  # Stripe delivered them out of order
@@ -234,7 +234,7 @@ def test_refund_notice_waits_for_the_pending_payment_notice(bridge: Bridge, fake
 
 
 def test_older_notice_after_a_newer_one_was_sent_is_skipped_as_superseded(bridge: Bridge, fake_graph: FakeGraphAPI):
-    refund, payment = samples.fresh_event("charge.refunded"), samples.fresh_event("payment_intent.succeeded")
+    refund, payment = samples.fresh_event("charge.refunded", payment="p2"), samples.fresh_event("payment_intent.succeeded", payment="p2")
     payment["created"] = refund["created"] - 3600
     bridge.post(refund)
     bridge.work()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import secrets
 import time
 from functools import cache
@@ -39,12 +40,18 @@ def sample_customer() -> dict[str, Any]:
     return copy.deepcopy(_load("customer"))
 
 
-def fresh_event(event_type: str, *, phone: str | None = None, now: int | None = None) -> dict[str, Any]:
+_OBJECT_ID = re.compile(r'"((?:pi|ch|re|in|cs_test|cs_live|txn|il)_[A-Za-z0-9]{10,})"')
+
+
+def fresh_event(event_type: str, *, phone: str | None = None, now: int | None = None, payment: str | None = None) -> dict[str, Any]:
     """A sample event with a new event id and timestamp, like one `stripe trigger` would cause.
 
-    With `phone`, the number is written wherever the object keeps its phone.
+    With `phone`, the number is written wherever the object keeps its phone. Every object id
+    (PaymentIntent, Charge, Refund, Invoice, ...) gets the suffix `payment` (random by default),
+    so events made with the same `payment` are about the same payment and others are not.
     """
-    event = sample_event(event_type)
+    tag = re.sub(r"[^A-Za-z0-9]", "", payment if payment is not None else secrets.token_hex(4))
+    event = json.loads(_OBJECT_ID.sub(lambda m: f'"{m.group(1)}{tag}"', json.dumps(_load(event_type))))
     event["id"] = "evt_" + secrets.token_hex(12)
     event["created"] = int(time.time() if now is None else now)
     if phone is not None:
