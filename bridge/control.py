@@ -15,7 +15,7 @@ from bridge import defaults
 from bridge.errors import DeliveryError
 from bridge.queueing import enqueue_delivery, enqueue_probe
 from bridge.runtime import Runtime
-from bridge.store import Status
+from bridge.store import ERROR_FIELDS, Status
 
 logger = logging.getLogger(__name__)
 
@@ -30,15 +30,9 @@ RESET_FIELDS = (
     "reason",
     "ambiguous_at",
     "ambiguous_resent",
-    "error_code",
-    "error_subcode",
-    "error_title",
-    "error_details",
-    "error_message",
-    "error_meaning",
-    "error_class",
-    "http_status",
+    *ERROR_FIELDS,
 )
+"""What a replay clears: the delivery starts over under its own id."""
 
 
 def pause_sending(rt: Runtime, exc: DeliveryError) -> None:

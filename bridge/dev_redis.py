@@ -107,13 +107,24 @@ class RedisServer:
         self.process = None
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def choose_redis(env: dict[str, str] | None = None) -> tuple[str, RedisServer | None]:
-    """(url, embedded server or None): $REDIS_TLS_URL/$REDIS_URL, else local, else embedded."""
+    """(url, embedded server or None): $REDIS_TLS_URL/$REDIS_URL, else the local server, else an
+    embedded one, on 6379 when that port is free so other `bridge` commands find it too."""
     env = dict(os.environ) if env is None else env
     url = env.get("REDIS_TLS_URL") or env.get("REDIS_URL")
     if url:
         return url, None
     if answers(LOCAL_URL):
         return LOCAL_URL, None
-    server = RedisServer().start()
+    server = RedisServer(port=6379) if _port_free(6379) else RedisServer()
+    server.start()
     return server.url, server

@@ -13,7 +13,6 @@ import logging
 import os
 import secrets
 import shutil
-import socket
 import threading
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from werkzeug.serving import make_server
 from bridge import defaults
 from bridge.app import create_app
 from bridge.config import config_path, load_config
-from bridge.dev_redis import LOCAL_URL, RedisServer, answers
+from bridge.dev_redis import LOCAL_URL, choose_redis
 
 logger = logging.getLogger(__name__)
 
@@ -40,33 +39,13 @@ def dev_secret() -> str:
     return secret
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _redis() -> tuple[str, RedisServer | None]:
-    url = os.environ.get("REDIS_TLS_URL") or os.environ.get("REDIS_URL")
-    if url:
-        return url, None
-    if answers(LOCAL_URL):
-        return LOCAL_URL, None
-    server = RedisServer(port=6379) if _port_free(6379) else RedisServer()
-    server.start()
-    return server.url, server
-
-
 def run_dev(*, port: int, config_file: str | None = None) -> None:
     """Serve the webhook on 127.0.0.1:`port` in a thread and run the worker until Ctrl-C."""
     path = Path(config_file) if config_file else config_path()
     if not path.exists() and path.name == defaults.CONFIG_PATH and EXAMPLE_CONFIG.is_file():
         shutil.copyfile(EXAMPLE_CONFIG, path)
         print(f"created {path} from config.example.toml")
-    redis_url, server = _redis()
+    redis_url, server = choose_redis()
     secret_from_stripe_cli = os.environ.get("STRIPE_WEBHOOK_SECRET")
     secret = secret_from_stripe_cli or dev_secret()
     env = dict(os.environ, REDIS_URL=redis_url, STRIPE_WEBHOOK_SECRET=secret)

@@ -45,8 +45,17 @@ class Status(StrEnum):
     DRY_RUN = "dry_run"
 
 
-TERMINAL = frozenset({Status.SENT, Status.FAILED, Status.SKIPPED, Status.DRY_RUN})
-CLAIMABLE = frozenset({Status.QUEUED, Status.RETRYING, Status.PAUSED})
+ERROR_FIELDS = (
+    "error_code",
+    "error_subcode",
+    "error_title",
+    "error_details",
+    "error_message",
+    "error_meaning",
+    "error_class",
+    "http_status",
+)
+"""Fields describing a delivery's last error; cleared whenever a new outcome is recorded."""
 
 # Appended to scripts that end by replaying recorded commands: ARGV[i..] holds, for each
 # command, its argument count and then its arguments (RQ's enqueue writes, record writes).
@@ -342,10 +351,6 @@ class Store:
                 record["id"] = _text(delivery)
                 records.append(record)
         return records
-
-    def load_event(self, event_id: str) -> dict[str, Any] | None:
-        body = self.redis.get(self.event_key(event_id))
-        return json.loads(body) if body else None
 
     # dry run
     def push_outbox(self, entry: Mapping[str, Any]) -> None:

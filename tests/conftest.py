@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
 import threading
 import time
 import tomllib
@@ -231,3 +233,23 @@ def served():
     for server in servers:
         server.shutdown()
         server.server_close()
+
+
+def start_process(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    """A child process in its own session (so it and its children can be signalled together)."""
+    with open(log, "wb") as out:
+        return subprocess.Popen(
+            argv, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+
+
+def stop_process(process: subprocess.Popen, sig: int = signal.SIGTERM) -> int:
+    """Signal the process group and wait for the exit code (SIGKILL after 30 s)."""
+    if process.poll() is None:
+        os.killpg(process.pid, sig)
+        try:
+            return process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            return process.wait()
+    return process.returncode

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ from redis import Redis
 
 from bridge import samples
 from bridge.dev_redis import free_port
-from tests.conftest import EXAMPLE_CONFIG, ROOT, SECRET, signed, wait_until
+from tests.conftest import EXAMPLE_CONFIG, ROOT, SECRET, signed, start_process, stop_process, wait_until
 from tests.fake_graph import FakeGraphAPI
 
 pytestmark = pytest.mark.slow
@@ -23,30 +22,6 @@ pytestmark = pytest.mark.slow
 def procfile() -> dict[str, str]:
     lines = (ROOT / "Procfile").read_text().splitlines()
     return dict(line.split(": ", 1) for line in lines if line.strip() and not line.startswith("#"))
-
-
-def start(command: str, env: dict[str, str], log: Path) -> subprocess.Popen:
-    with open(log, "wb") as out:
-        return subprocess.Popen(
-            ["bash", "-c", f"exec {command}"],
-            env=env,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-
-
-def stop(process: subprocess.Popen) -> int:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            return process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            return process.wait()
-    return process.returncode
 
 
 def test_procfile_web_and_worker_send_exactly_one_template_request(redis: Redis, redis_url: str, fake_graph: FakeGraphAPI, tmp_path: Path):
@@ -68,8 +43,8 @@ def test_procfile_web_and_worker_send_exactly_one_template_request(redis: Redis,
     release = subprocess.run(["bash", "-c", commands["release"]], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert release.returncode == 0, release.stderr
 
-    web = start(commands["web"], env, tmp_path / "web.log")
-    worker = start(commands["worker"], env, tmp_path / "worker.log")
+    web = start_process(["bash", "-c", f"exec {commands['web']}"], env, tmp_path / "web.log")
+    worker = start_process(["bash", "-c", f"exec {commands['worker']}"], env, tmp_path / "worker.log")
     try:
         url = f"http://127.0.0.1:{port}"
 
@@ -97,8 +72,8 @@ def test_procfile_web_and_worker_send_exactly_one_template_request(redis: Redis,
         )
         assert len(fake_graph.requests) == 1
     finally:
-        worker_code = stop(worker)
-        web_code = stop(web)
+        worker_code = stop_process(worker)
+        web_code = stop_process(web)
     # SIGTERM is a warm shutdown for both, as on a Heroku dyno restart.
     assert worker_code == 0, (tmp_path / "worker.log").read_text()[-3000:]
     assert web_code == 0, (tmp_path / "web.log").read_text()[-3000:]

@@ -14,7 +14,7 @@ from rq.registry import StartedJobRegistry
 
 from bridge import samples
 from bridge.store import Status
-from tests.conftest import EXAMPLE_CONFIG, ROOT, Bridge, make_config, wait_until
+from tests.conftest import EXAMPLE_CONFIG, Bridge, make_config, start_process, stop_process, wait_until
 from tests.fake_graph import FakeGraphAPI, Reply
 
 pytestmark = pytest.mark.slow
@@ -34,27 +34,7 @@ def worker_env(redis_url: str, fake: FakeGraphAPI, config: Path = EXAMPLE_CONFIG
 
 
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
-    with open(log, "wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "bridge.cli", "worker"],
-            env=env,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-
-
-def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> int:
-    if process.poll() is None:
-        os.killpg(process.pid, sig)
-        try:
-            return process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            return process.wait()
-    return process.returncode
+    return start_process([sys.executable, "-m", "bridge.cli", "worker"], env, log)
 
 
 def test_worker_killed_while_its_request_is_in_flight_loses_nothing(redis, redis_url, fake_graph: FakeGraphAPI, tmp_path: Path):
@@ -65,7 +45,7 @@ def test_worker_killed_while_its_request_is_in_flight_loses_nothing(redis, redis
         event = samples.fresh_event("payment_intent.succeeded")
         bridge.post(event)
         fake_graph.wait_for(1, timeout=30)  # the request is at "Meta", unanswered
-        stop(worker, signal.SIGKILL)  # a dyno dies: no cleanup, no answer
+        stop_process(worker, signal.SIGKILL)  # a dyno dies: no cleanup, no answer
         fake_graph.release()
         record = bridge.deliveries()[0]
         assert record["status"] == Status.SENDING and record.get("request_at")
@@ -80,7 +60,7 @@ def test_worker_killed_while_its_request_is_in_flight_loses_nothing(redis, redis
         assert (record["status"], record["ambiguous_resent"]) == (Status.SENT, "1")
         assert len(fake_graph.requests) == 2 and len(fake_graph.accepted) == 1
     finally:
-        stop(worker, signal.SIGKILL)
+        stop_process(worker, signal.SIGKILL)
         bridge.close()
 
 
@@ -91,11 +71,11 @@ def test_sigterm_lets_the_current_job_finish(redis, redis_url, fake_graph: FakeG
         fake_graph.script(Reply.delay(1.5))
         bridge.post(samples.fresh_event("invoice.paid"))
         fake_graph.wait_for(1, timeout=30)
-        code = stop(worker, signal.SIGTERM)  # Heroku's shutdown: warm, then SIGKILL after 30 s
+        code = stop_process(worker, signal.SIGTERM)  # Heroku's shutdown: warm, then SIGKILL after 30 s
         assert code == 0
         assert bridge.deliveries()[0]["status"] == Status.SENT
     finally:
-        stop(worker, signal.SIGKILL)
+        stop_process(worker, signal.SIGKILL)
         bridge.close()
 
 
@@ -132,5 +112,5 @@ def test_two_workers_share_the_rate_limits(redis, redis_url, fake_graph: FakeGra
         assert {d["status"] for d in bridge.deliveries()} == {Status.SENT}
     finally:
         for w in workers:
-            stop(w)
+            stop_process(w)
         bridge.close()

@@ -25,22 +25,12 @@ from bridge.queueing import enqueue_delivery
 from bridge.recipient import customer_id, phone_on_customer, phone_on_object
 from bridge.retry import backoff_delay, decide
 from bridge.runtime import Runtime
-from bridge.store import Status, split_delivery_id
+from bridge.store import ERROR_FIELDS, Status, split_delivery_id
 from bridge.whatsapp import build_template_payload
 from workers.context import get_runtime
 
 logger = logging.getLogger(__name__)
 
-ERROR_FIELDS = (
-    "error_code",
-    "error_subcode",
-    "error_title",
-    "error_details",
-    "error_message",
-    "error_meaning",
-    "error_class",
-    "http_status",
-)
 TRANSIENT_FIELDS = (*ERROR_FIELDS, "next_attempt_at")
 
 
