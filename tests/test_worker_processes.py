@@ -108,6 +108,7 @@ def test_two_workers_share_the_rate_limits(redis, redis_url, fake_graph: FakeGra
         gaps = [b - a for times in by_customer.values() for a, b in zip(sorted(times), sorted(times)[1:], strict=False)]
         assert len(gaps) == 10  # 5 customers × 3 messages each
         assert min(gaps) >= pair - 0.05, gaps
+        print(f"\nrate: busiest second {max(per_second.values())}/{rate}; closest same-customer gap {min(gaps):.3f}/{pair} s")
         assert len(fake_graph.accepted) == total and len({r.json["biz_opaque_callback_data"] for r in fake_graph.accepted}) == total
         assert {d["status"] for d in bridge.deliveries()} == {Status.SENT}
     finally:
