@@ -84,6 +84,9 @@ class RedisServer:
             "--protected-mode",
             "no",
         ]
+        if self.persistent:
+            args[args.index("--appendonly") + 1] = "yes"
+            args += ["--appendfsync", "always"]
         with open(Path(self.directory) / "redis.log", "ab") as log:  # the child keeps its own copy
             self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout

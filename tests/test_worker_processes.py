@@ -115,3 +115,30 @@ def test_two_workers_share_the_rate_limits(redis, redis_url, fake_graph: FakeGra
         for w in workers:
             stop_process(w)
         bridge.close()
+
+
+def test_worker_rides_out_a_redis_outage(fake_graph: FakeGraphAPI, tmp_path: Path):
+    from bridge.dev_redis import RedisServer
+
+    server = RedisServer(persistent=True).start()
+    bridge = Bridge(make_config(server.url, fake_graph))
+    worker = start_worker(worker_env(server.url, fake_graph), tmp_path / "worker.log")
+    try:
+        bridge.post(samples.fresh_event("invoice.paid"))
+        fake_graph.wait_for(1, timeout=30)
+        server.stop()
+        wait_until(
+            lambda: "Redis" in (tmp_path / "worker.log").read_text() and "retrying" in (tmp_path / "worker.log").read_text(),
+            timeout=30,
+            message="the worker to notice the outage",
+        )
+        assert worker.poll() is None  # still running, not crashed
+        server.start()
+        event = samples.fresh_event("payment_intent.succeeded")
+        wait_until(lambda: bridge.post(event).status_code == 200, timeout=30, message="the web side to reach Redis again")
+        wait_until(lambda: len(fake_graph.accepted) == 2, timeout=60, message="the worker to deliver after Redis came back")
+        assert worker.poll() is None
+    finally:
+        stop_process(worker, signal.SIGKILL)
+        bridge.close()
+        server.stop()
