@@ -1,100 +1,500 @@
-"""The fake Graph API itself: it must catch the mistakes Meta would reject."""
+"""The fake Graph API itself, over real sockets: it must accept what Meta documents, reject what
+Meta would reject (with Meta's error shapes), and play scripted failures faithfully."""
 
 from __future__ import annotations
+
+import copy
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.fake_graph import FakeGraphAPI, Reply
+from tests.fake_graph import ERROR_CODES, FakeGraphAPI, Reply, default_status, error_body, validate_message
 
-VALID = {
+TO = "+14155550123"
+
+POSITIONAL: dict[str, Any] = {
     "messaging_product": "whatsapp",
     "recipient_type": "individual",
-    "to": "+14155550123",
+    "to": TO,
     "type": "template",
     "template": {
         "name": "payment_receipt",
         "language": {"code": "en_US"},
-        "components": [{"type": "body", "parameters": [{"type": "text", "text": "Jenny"}]}],
+        "components": [{"type": "body", "parameters": [{"type": "text", "text": "Jenny"}, {"type": "text", "text": "$19.99"}]}],
+    },
+}
+
+NAMED: dict[str, Any] = {
+    "messaging_product": "whatsapp",
+    "to": "+5511987654321",
+    "type": "template",
+    "biz_opaque_callback_data": "evt_1Q2w3E:payment_received",
+    "template": {
+        "name": "payment_receipt_v2",
+        "language": {"code": "pt_BR", "policy": "deterministic"},
+        "components": [
+            {
+                "type": "header",
+                "parameters": [{"type": "document", "document": {"link": "https://example.com/r.pdf", "filename": "r.pdf"}}],
+            },
+            {
+                "type": "body",
+                "parameters": [
+                    {"type": "text", "parameter_name": "first_name", "text": "Jessica"},
+                    {
+                        "type": "currency",
+                        "parameter_name": "amount",
+                        "currency": {"fallback_value": "R$ 19,99", "code": "BRL", "amount_1000": 19990},
+                    },
+                    {"type": "date_time", "parameter_name": "paid_on", "date_time": {"fallback_value": "5 de agosto de 2025"}},
+                ],
+            },
+            {"type": "button", "sub_type": "url", "index": "0", "parameters": [{"type": "text", "text": "receipts/abc123"}]},
+            {"type": "button", "sub_type": "quick_reply", "index": 1, "parameters": [{"type": "payload", "payload": "STOP_PROMOS"}]},
+        ],
     },
 }
 
 
-def post(fake: FakeGraphAPI, body: dict, token: str | None = None) -> httpx.Response:
-    headers = {"Authorization": f"Bearer {token or fake.token}"}
-    return httpx.post(f"{fake.base_url}{fake.path}", json=body, headers=headers, timeout=5)
+@pytest.fixture
+def fake() -> Iterator[FakeGraphAPI]:
+    with FakeGraphAPI() as server:
+        yield server
 
 
-def with_(**changes) -> dict:
-    body = {**VALID, **changes}
+@pytest.fixture
+def client(fake: FakeGraphAPI) -> Iterator[httpx.Client]:
+    # Plain HTTP only: verify=False spares building a TLS context (~20 ms) per client.
+    with httpx.Client(base_url=fake.base_url, headers={"Authorization": f"Bearer {fake.token}"}, timeout=5, verify=False) as c:
+        yield c
+
+
+def changed(change: Callable[[dict[str, Any]], Any], base: dict[str, Any] = POSITIONAL) -> dict[str, Any]:
+    body = copy.deepcopy(base)
+    change(body)
     return body
 
 
-def test_valid_request_gets_metas_success_body(fake_graph: FakeGraphAPI):
-    response = post(fake_graph, VALID)
+def body_params(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return body["template"]["components"][0]["parameters"]
+
+
+def assert_meta_error(response: httpx.Response, status: int, code: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert error["type"] in {"OAuthException", "GraphMethodException"}
+    assert error["message"].startswith(f"(#{code}) ") or code in {100, 190}
+    assert error["error_data"]["messaging_product"] == "whatsapp"
+    assert re.fullmatch(r"A[A-Za-z0-9_-]{22}", error["fbtrace_id"])
+    return error
+
+
+def send_in_background(fake: FakeGraphAPI, timeout: float = 5) -> tuple[threading.Thread, list[BaseException]]:
+    """POST a valid request from another thread; the list collects the httpx error it ends with, if any."""
+    errors: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            httpx.post(fake.messages_url, json=POSITIONAL, headers={"Authorization": f"Bearer {fake.token}"}, timeout=timeout, verify=False)
+        except httpx.HTTPError as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=send, daemon=True)
+    thread.start()
+    return thread, errors
+
+
+# ---- valid requests ----------------------------------------------------------------------------
+
+
+def test_positional_template_gets_metas_success_body_and_is_recorded(fake: FakeGraphAPI, client: httpx.Client):
+    response = client.post(fake.path, json=POSITIONAL)
+
     assert response.status_code == 200
+    assert response.headers["content-length"] == str(len(response.content))
     body = response.json()
-    assert body["contacts"] == [{"input": "+14155550123", "wa_id": "14155550123"}]
-    assert body["messages"][0]["id"].startswith("wamid.") and body["messages"][0]["message_status"] == "accepted"
-    assert fake_graph.problems == []
+    assert body["messaging_product"] == "whatsapp"
+    assert body["contacts"] == [{"input": TO, "wa_id": "14155550123"}]
+    (message,) = body["messages"]
+    assert re.fullmatch(r"wamid\.[A-Za-z0-9+/]+=*", message["id"])
+    assert message["message_status"] == "accepted"
+
+    (request,) = fake.requests
+    assert (request.method, request.path, request.status, request.wamid) == ("POST", fake.path, 200, message["id"])
+    assert request.json == POSITIONAL and request.body == response.request.content
+    assert request.headers["authorization"] == "Bearer test-token"
+    assert request.headers["content-type"] == "application/json"
+    assert abs(request.received_at - time.time()) < 5 and request.monotonic <= time.monotonic()
+    assert fake.accepted == [request]
+    assert fake.problems == []
 
 
-def named(*params) -> dict:
-    return with_(template={**VALID["template"], "components": [{"type": "body", "parameters": list(params)}]})
+def test_named_template_with_every_documented_parameter_kind_is_accepted(fake: FakeGraphAPI, client: httpx.Client):
+    response = client.post(fake.path, json=NAMED)
+    assert response.status_code == 200, response.text
+    assert response.json()["contacts"] == [{"input": "+5511987654321", "wa_id": "5511987654321"}]
+    assert fake.problems == []
+    assert validate_message(NAMED) == [] and validate_message(POSITIONAL) == []
+
+
+def test_wamids_are_unique_and_wa_id_and_message_status_are_configurable(fake: FakeGraphAPI, client: httpx.Client):
+    ids = {client.post(fake.path, json=POSITIONAL).json()["messages"][0]["id"] for _ in range(5)}
+    assert len(ids) == 5
+
+    fake.wa_id_for = lambda to: "52" + to[4:]  # Mexico: sent +521..., WhatsApp id 52...
+    fake.message_status = None
+    body = client.post(fake.path, json=changed(lambda b: b.update(to="+5215512345678"))).json()
+    assert body["contacts"] == [{"input": "+5215512345678", "wa_id": "525512345678"}]
+    assert "message_status" not in body["messages"][0]
+
+    fake.script(Reply.ok(wamid="wamid.FIXED", message_status="held_for_quality_assessment"))
+    assert client.post(fake.path, json=POSITIONAL).json()["messages"] == [
+        {"id": "wamid.FIXED", "message_status": "held_for_quality_assessment"}
+    ]
+    assert len(fake.accepted) == 7 and fake.problems == []
+
+
+# ---- shape violations --------------------------------------------------------------------------
+
+VIOLATIONS = [
+    # (id, body, expected code, fragment of details)
+    ("no plus", changed(lambda b: b.update(to="14155550123")), 131009, "leading '+'"),
+    ("formatted to", changed(lambda b: b.update(to="+1 (415) 555-0123")), 131009, "E.164"),
+    ("to not a string", changed(lambda b: b.update(to=14155550123)), 131009, "E.164"),
+    ("messaging_product", changed(lambda b: b.update(messaging_product="sms")), 100, "messaging_product"),
+    ("recipient_type group", changed(lambda b: b.update(recipient_type="group")), 100, "recipient_type"),
+    ("type text", changed(lambda b: b.update(type="text")), 100, "type must be 'template'"),
+    ("unknown top-level key", changed(lambda b: b.update(preview_url=True)), 100, "preview_url"),
+    ("empty callback data", changed(lambda b: b.update(biz_opaque_callback_data="")), 100, "biz_opaque_callback_data"),
+    ("long callback data", changed(lambda b: b.update(biz_opaque_callback_data="x" * 513)), 100, "biz_opaque_callback_data"),
+    ("missing template", changed(lambda b: b.pop("template")), 131008, "template is required"),
+    ("template name", changed(lambda b: b["template"].update(name="Payment Receipt")), 100, "template.name"),
+    ("language code", changed(lambda b: b["template"].update(language={"code": "en-US"})), 100, "language.code"),
+    ("language string", changed(lambda b: b["template"].update(language="en_US")), 100, "template.language"),
+    ("language policy", changed(lambda b: b["template"]["language"].update(policy="fallback")), 100, "policy"),
+    ("components not a list", changed(lambda b: b["template"].update(components={"type": "body"})), 100, "components"),
+    ("component type", changed(lambda b: b["template"]["components"][0].update(type="footer")), 100, "header, body, button"),
+    ("empty parameters", changed(lambda b: b["template"]["components"][0].update(parameters=[])), 100, "non-empty list"),
+    (
+        "button without sub_type",
+        changed(
+            lambda b: b["template"]["components"].append({"type": "button", "index": "0", "parameters": [{"type": "text", "text": "x"}]})
+        ),
+        100,
+        "sub_type",
+    ),
+    (
+        "button index 10",
+        changed(
+            lambda b: b["template"]["components"].append(
+                {"type": "button", "sub_type": "url", "index": "10", "parameters": [{"type": "text", "text": "x"}]}
+            )
+        ),
+        100,
+        "index",
+    ),
+    ("parameter type", changed(lambda b: body_params(b).__setitem__(0, {"type": "string", "text": "x"})), 100, "type must be one of"),
+    ("new line", changed(lambda b: body_params(b)[0].update(text="Jenny\nDoe")), 132018, "new-line/tab"),
+    ("tab", changed(lambda b: body_params(b)[0].update(text="Jenny\tDoe")), 132018, "new-line/tab"),
+    ("five spaces", changed(lambda b: body_params(b)[0].update(text="Jenny     Doe")), 132018, "4 consecutive spaces"),
+    ("empty text", changed(lambda b: body_params(b)[0].update(text="")), 132018, "non-empty string"),
+    ("text too long", changed(lambda b: body_params(b)[0].update(text="x" * 1025)), 132005, "1024"),
+    (
+        "mixed named and positional",
+        changed(lambda b: body_params(b)[0].update(parameter_name="first_name")),
+        132018,
+        "mix named",
+    ),
+    ("bad parameter_name", changed(lambda b: [p.update(parameter_name="First-Name") for p in body_params(b)]), 132018, "parameter_name"),
+    (
+        "currency amount as float",
+        changed(
+            lambda b: body_params(b).__setitem__(
+                1, {"type": "currency", "currency": {"fallback_value": "$1", "code": "USD", "amount_1000": 1.5}}
+            )
+        ),
+        132018,
+        "amount_1000",
+    ),
+    (
+        "currency lower-case code",
+        changed(
+            lambda b: body_params(b).__setitem__(
+                1, {"type": "currency", "currency": {"fallback_value": "$1", "code": "usd", "amount_1000": 1000}}
+            )
+        ),
+        132018,
+        "ISO 4217",
+    ),
+    (
+        "date_time without fallback",
+        changed(lambda b: body_params(b).__setitem__(1, {"type": "date_time", "date_time": {"day_of_month": 5}})),
+        132018,
+        "fallback_value",
+    ),
+    (
+        "document without link or id",
+        changed(lambda b: b["template"]["components"][0]["parameters"][0].update(document={"filename": "r.pdf"}), NAMED),
+        132018,
+        "link or an id",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "code", "fragment"), [v[1:] for v in VIOLATIONS], ids=[v[0] for v in VIOLATIONS])
+def test_each_shape_violation_is_rejected_with_metas_code_and_recorded(
+    fake: FakeGraphAPI, client: httpx.Client, body: dict[str, Any], code: int, fragment: str
+):
+    response = client.post(fake.path, json=body)
+
+    error = assert_meta_error(response, 400, code)
+    assert fragment in error["error_data"]["details"]
+    assert fake.problems and any(fragment in p for p in fake.problems), fake.problems
+    (request,) = fake.requests
+    assert (request.status, request.wamid, fake.accepted) == (400, None, [])
+    assert request.problems
+
+
+def test_wrong_content_type_and_non_json_bodies_are_code_100(fake: FakeGraphAPI, client: httpx.Client):
+    as_text = client.post(fake.path, content=json.dumps(POSITIONAL), headers={"Content-Type": "text/plain"})
+    assert "Content-Type" in assert_meta_error(as_text, 400, 100)["error_data"]["details"]
+    not_json = client.post(fake.path, content=b"to=+14155550123", headers={"Content-Type": "application/json"})
+    assert "not valid JSON" in assert_meta_error(not_json, 400, 100)["error_data"]["details"]
+    array = client.post(fake.path, json=[POSITIONAL])
+    assert "JSON object" in assert_meta_error(array, 400, 100)["error_data"]["details"]
+    assert len(fake.problems) == 3 and fake.accepted == []
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong-token", "bearer test-token", "test-token", "Bearer  test-token"])
+def test_missing_or_wrong_token_is_401_code_190(fake: FakeGraphAPI, authorization: str | None):
+    headers = {"Authorization": authorization} if authorization else {}
+    response = httpx.post(fake.messages_url, json=POSITIONAL, headers=headers, timeout=5, verify=False)
+
+    error = assert_meta_error(response, 401, 190)
+    assert error["message"].startswith("Invalid OAuth access token")
+    assert "invalid_token" in response.headers["www-authenticate"]
+    assert len(fake.problems) == 1 and "Authorization" in fake.problems[0]
 
 
 @pytest.mark.parametrize(
-    ("body", "code"),
+    ("method", "path"),
     [
-        (with_(to="14155550123"), 131009),  # without the plus Meta would prefix the business's country code
-        (with_(messaging_product="sms"), 100),
-        (with_(type="text"), 100),
-        (with_(extra=1), 100),
-        (with_(template={"name": "Payment Receipt", "language": {"code": "en_US"}}), 100),
-        (named({"type": "text", "text": "a\nb"}), 132018),
-        (named({"type": "text", "text": ""}), 132018),
-        (named({"type": "text", "text": "a", "parameter_name": "x"}, {"type": "text", "text": "b"}), 132018),
+        ("POST", "/v22.0/106540352242922/messages"),  # another API version than configured
+        ("POST", "/v23.0/999/messages"),  # another phone number id
+        ("POST", "/v23.0/106540352242922/messages?access_token=test-token"),
+        ("GET", "/v23.0/106540352242922/messages"),
+        ("DELETE", "/v23.0/106540352242922/messages"),
     ],
 )
-def test_shape_violations_are_rejected_and_recorded(fake_graph: FakeGraphAPI, body, code):
-    response = post(fake_graph, body)
-    assert response.status_code >= 400
-    assert response.json()["error"]["code"] == code
-    assert len(fake_graph.problems) == 1
+def test_other_paths_and_methods_are_graph_404s(fake: FakeGraphAPI, client: httpx.Client, method: str, path: str):
+    response = client.request(method, path, json=POSITIONAL if method == "POST" else None)
+
+    error = assert_meta_error(response, 404, 100)
+    assert error["message"].startswith("Unsupported ") and error["type"] == "GraphMethodException"
+    assert [r.path for r in fake.requests] == [path] and len(fake.problems) == 1
 
 
-def test_wrong_token_is_190(fake_graph: FakeGraphAPI):
-    response = post(fake_graph, VALID, token="nope")
-    assert (response.status_code, response.json()["error"]["code"]) == (401, 190)
+def test_invalid_requests_do_not_consume_the_script(fake: FakeGraphAPI, client: httpx.Client):
+    fake.script(Reply.error(131026))
+    assert client.post(fake.path, json=changed(lambda b: b.update(to="14155550123"))).json()["error"]["code"] == 131009
+    assert len(fake.scripted) == 1
+    assert client.post(fake.path, json=POSITIONAL).json()["error"]["code"] == 131026
+    assert client.post(fake.path, json=POSITIONAL).status_code == 200
 
 
-def test_scripted_errors_use_metas_status_and_body(fake_graph: FakeGraphAPI):
-    fake_graph.script(Reply.error(131026), Reply.error(130429))
-    first, second = post(fake_graph, VALID), post(fake_graph, VALID)
-    assert (first.status_code, first.json()["error"]["code"]) == (400, 131026)
-    assert (second.status_code, second.json()["error"]["code"]) == (429, 130429)
-    assert first.json()["error"]["fbtrace_id"]
-    assert post(fake_graph, VALID).status_code == 200
+# ---- scripted replies --------------------------------------------------------------------------
+
+REQUIRED_CODES = [0, 1, 2, 3, 4, 10, 100, 190, 200, 368, 80007, 130429, 130472, 131000, 131008, 131009, 131016, 131021, 131026]
+REQUIRED_CODES += [131031, 131042, 131045, 131047, 131048, 131049, 131050, 131051, 131053, 131056, 131057, 132000, 132001]
+REQUIRED_CODES += [132005, 132007, 132012, 132015, 132016, 132018, 133004, 133010]
+EXPECTED_STATUS = {0: 401, 190: 401, 3: 500, 10: 403, 200: 403, 250: 403, 299: 403, 368: 403, 131031: 403}
+EXPECTED_STATUS |= {131000: 500, 131016: 500, 131045: 500, 131057: 500, 2: 503, 133004: 503, 132001: 404}
+EXPECTED_STATUS |= {4: 429, 80007: 429, 130429: 429, 131048: 429, 131056: 429, 1: 400, 100: 400, 131026: 400, 132018: 400}
 
 
-def test_drop_and_hang(fake_graph: FakeGraphAPI):
-    fake_graph.script(Reply.drop(), Reply.hang())
-    with pytest.raises(httpx.RemoteProtocolError):
-        post(fake_graph, VALID)
+def test_every_required_code_has_a_title_and_details():
+    for code in REQUIRED_CODES:
+        title, details = ERROR_CODES[code]
+        assert title and details, code
+    assert {code: default_status(code) for code in EXPECTED_STATUS} == EXPECTED_STATUS
+    assert default_status(999999) == 400
+
+
+def test_scripted_errors_answer_metas_body_with_the_documented_status(fake: FakeGraphAPI, client: httpx.Client):
+    codes = sorted(set(REQUIRED_CODES) | set(EXPECTED_STATUS))
+    fake.script(*(Reply.error(code) for code in codes))
+    for code in codes:
+        response = client.post(fake.path, json=POSITIONAL)
+        error = assert_meta_error(response, default_status(code), code)
+        title, details = ERROR_CODES.get(code, ERROR_CODES[200])
+        assert error["message"] == f"(#{code}) {title}"
+        assert (error["type"], error["error_data"]["details"]) == ("OAuthException", details)
+        assert "error_subcode" not in error
+    assert [r.status for r in fake.requests] == [default_status(c) for c in codes]
+    assert fake.accepted == [] and fake.problems == []
+    assert len({r.headers["authorization"] for r in fake.requests}) == 1
+
+
+def test_scripted_error_overrides(fake: FakeGraphAPI, client: httpx.Client):
+    fake.script(
+        Reply.error(
+            130429, http_status=400, details="Cloud API message throughput has been reached.", subcode=2494055, headers={"Retry-After": "7"}
+        ),
+        Reply.error(131026, message="(#131026) Message undeliverable to +14155550123", type="GraphMethodException"),
+        Reply.error(132001, title="Template name does not exist in the translation", details="template name (x) does not exist in en"),
+    )
+    first = client.post(fake.path, json=POSITIONAL)
+    assert (first.status_code, first.headers["retry-after"]) == (400, "7")
+    assert first.json()["error"]["error_subcode"] == 2494055
+    second = client.post(fake.path, json=POSITIONAL).json()["error"]
+    assert (second["message"], second["type"]) == ("(#131026) Message undeliverable to +14155550123", "GraphMethodException")
+    third = client.post(fake.path, json=POSITIONAL)
+    assert third.status_code == 404 and third.json()["error"]["error_data"]["details"] == "template name (x) does not exist in en"
+    assert error_body(131026)["error"]["fbtrace_id"] != error_body(131026)["error"]["fbtrace_id"]
+
+
+def test_server_error_and_ok_after_failures(fake: FakeGraphAPI, client: httpx.Client):
+    fake.script(Reply.server_error(502, "<html>Bad Gateway</html>"), Reply.server_error(), Reply.ok())
+    bad_gateway = client.post(fake.path, json=POSITIONAL)
+    assert (bad_gateway.status_code, bad_gateway.text) == (502, "<html>Bad Gateway</html>")
+    assert bad_gateway.headers["content-type"].startswith("text/html")
+    assert client.post(fake.path, json=POSITIONAL).status_code == 500
+    assert client.post(fake.path, json=POSITIONAL).status_code == 200
+    assert [r.status for r in fake.requests] == [502, 500, 200] and len(fake.accepted) == 1
+
+
+def test_delay_then_answer(fake: FakeGraphAPI, client: httpx.Client):
+    fake.script(Reply.delay(0.2, then=Reply.error(131000)), Reply.delay(0.1))
+    started = time.monotonic()
+    assert_meta_error(client.post(fake.path, json=POSITIONAL), 500, 131000)
+    assert time.monotonic() - started >= 0.2
+    assert client.post(fake.path, json=POSITIONAL).status_code == 200
+    assert [r.status for r in fake.requests] == [500, 200]
+
+
+def test_delay_longer_than_the_client_timeout_still_counts_as_accepted(fake: FakeGraphAPI, client: httpx.Client):
+    """Meta processes a request whatever the client does: a late answer means a sent message."""
+    fake.script(Reply.delay(0.3))
     with pytest.raises(httpx.ReadTimeout):
-        httpx.post(
-            f"{fake_graph.base_url}{fake_graph.path}", json=VALID, headers={"Authorization": f"Bearer {fake_graph.token}"}, timeout=0.3
-        )
-    fake_graph.release()
+        client.post(fake.path, json=POSITIONAL, timeout=0.05)
+    fake.wait_until(lambda f: len(f.accepted) == 1, timeout=5, message="the late answer")
+    (request,) = fake.accepted
+    assert request.client_closed is True
 
 
-def test_keep_alive_reuses_one_connection(fake_graph: FakeGraphAPI):
-    with httpx.Client(headers={"Authorization": f"Bearer {fake_graph.token}"}) as client:
-        for _ in range(3):
-            assert client.post(f"{fake_graph.base_url}{fake_graph.path}", json=VALID).status_code == 200
-    assert len({r.client_port for r in fake_graph.requests}) == 1
+def test_drop_closes_the_connection_after_reading_the_request(fake: FakeGraphAPI, client: httpx.Client):
+    fake.script(Reply.drop())
+    with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
+        client.post(fake.path, json=POSITIONAL)
+    (request,) = fake.requests
+    assert (request.status, request.wamid, request.json) == (None, None, POSITIONAL)
+    assert client.post(fake.path, json=POSITIONAL).status_code == 200  # the client reconnects
+    assert fake.connections_opened == 2 and len(fake.accepted) == 1
 
 
-def test_wait_for_times_out_with_a_clear_message(fake_graph: FakeGraphAPI):
-    with pytest.raises(AssertionError, match="expected 1 requests"):
-        fake_graph.wait_for(1, timeout=0.05)
+def test_hang_times_the_client_out_until_released(fake: FakeGraphAPI, client: httpx.Client):
+    fake.script(Reply.hang(), Reply.hang())
+    with pytest.raises(httpx.ReadTimeout):
+        client.post(fake.path, json=POSITIONAL, timeout=0.2)
+    assert fake.requests[0].status is None
+
+    # A second hang, this time released while the client is still waiting.
+    sender, outcome = send_in_background(fake)
+    fake.wait_for(2, timeout=5)
+    fake.release()
+    sender.join(timeout=5)
+    assert not sender.is_alive()
+    assert [type(e) for e in outcome] == [httpx.RemoteProtocolError]
+    assert [r.status for r in fake.requests] == [None, None]
+    assert client.post(fake.path, json=POSITIONAL).status_code == 200
+
+
+def test_stop_ends_hangs_and_delays_promptly():
+    fake = FakeGraphAPI().start()
+    fake.script(Reply.hang(), Reply.delay(60))
+    senders = [send_in_background(fake, timeout=10) for _ in range(2)]
+    fake.wait_for(2, timeout=5)
+    started = time.monotonic()
+    fake.stop()
+    for sender, _ in senders:
+        sender.join(timeout=5)
+    assert time.monotonic() - started < 2
+    assert [type(e) for _, errors in senders for e in errors] == [httpx.RemoteProtocolError] * 2
+    assert fake.accepted == [] and [r.status for r in fake.requests] == [None, None]
+    fake.stop()  # idempotent
+
+
+# ---- connections, waiting, reset ---------------------------------------------------------------
+
+
+def test_keep_alive_one_client_uses_one_connection(fake: FakeGraphAPI, client: httpx.Client):
+    fake.script(Reply.error(130429))
+    statuses = [client.post(fake.path, json=POSITIONAL).status_code for _ in range(3)]
+    invalid = client.post(fake.path, json=changed(lambda b: b.update(to="123")))
+
+    assert statuses == [429, 200, 200] and invalid.status_code == 400
+    assert fake.connections_opened == 1 and fake.open_connections == 1
+    assert len({(r.connection_id, r.client_port) for r in fake.requests}) == 1
+
+
+def test_parallel_requests_are_all_recorded_with_unique_wamids(fake: FakeGraphAPI):
+    def send(i: int) -> None:
+        body = changed(lambda b: b.update(to=f"+1415555{i:04d}"))
+        httpx.post(fake.messages_url, json=body, headers={"Authorization": "Bearer test-token"}, timeout=5, verify=False).raise_for_status()
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=5)
+    requests = fake.wait_for(10, timeout=5)
+    assert len({r.wamid for r in requests}) == 10 and len(fake.accepted) == 10
+    assert sorted(r.json["to"] for r in requests) == [f"+1415555{i:04d}" for i in range(10)]
+
+
+def test_wait_for_returns_as_soon_as_requests_arrive(fake: FakeGraphAPI):
+    fake.script(Reply.hang())
+    sender, _ = send_in_background(fake)
+    (request,) = fake.wait_for(1, timeout=5)  # arrived, not answered yet
+    assert request.status is None and request.json["to"] == TO
+    fake.release()
+    sender.join(timeout=5)
+    assert not sender.is_alive()
+
+
+def test_wait_for_times_out_with_what_arrived(fake: FakeGraphAPI, client: httpx.Client):
+    client.post(fake.path, json=POSITIONAL)
+    started = time.monotonic()
+    with pytest.raises(
+        AssertionError, match=r"expected 2 request\(s\) within 0.1 s, got 1: POST /v23.0/106540352242922/messages to='\+14155550123' -> 200"
+    ):
+        fake.wait_for(2, timeout=0.1)
+    assert time.monotonic() - started < 1
+
+
+def test_reset_forgets_requests_problems_and_script(fake: FakeGraphAPI, client: httpx.Client):
+    fake.script(Reply.error(131026), Reply.error(131026))
+    client.post(fake.path, json=POSITIONAL)
+    client.post(fake.path, json=changed(lambda b: b.update(to="0")))
+    fake.reset()
+    assert (fake.requests, fake.problems, fake.scripted, fake.accepted) == ([], [], [], [])
+    assert client.post(fake.path, json=POSITIONAL).status_code == 200
+
+
+def test_base_url_is_the_listening_address():
+    fake = FakeGraphAPI(token="other", phone_number_id="123", api_version="v25.0")
+    with pytest.raises(RuntimeError):
+        _ = fake.base_url
+    with fake:
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+", fake.base_url)
+        assert fake.messages_url == f"{fake.base_url}/v25.0/123/messages"
+        response = httpx.post(fake.messages_url, json=POSITIONAL, headers={"Authorization": "Bearer other"}, timeout=5, verify=False)
+        assert response.status_code == 200
