@@ -1,4 +1,4 @@
-"""The `bridge` command: dev, worker, simulate, check-config, outbox, deliveries, replay, resume."""
+"""The `bridge` command: dev, worker, simulate, check-config, outbox, deliveries, replay, resume, optout."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from bridge.config import load_config
 from bridge.errors import ConfigError
 from bridge.formatting import mask_phone
 from bridge.logging_setup import configure_logging
+from bridge.optouts import Scope
 from bridge.store import Status
 
 
@@ -195,6 +196,75 @@ def resume() -> None:
         click.echo(f"was paused since {datetime.fromtimestamp(info['since'], tz=UTC):%Y-%m-%d %H:%M:%S} UTC: {info.get('reason')}")
     count = do_resume(rt)
     click.echo(f"resumed: {count} held deliveries re-queued")
+
+
+@main.group()
+def optout() -> None:
+    """Customers who must not be messaged: list, add, remove (an explicit opt-in).
+
+    Scope `all`: nothing is sent to the customer. Scope `marketing`: templates Meta treats as
+    marketing are not sent (payment receipts still are); Meta error 131050 adds it by itself.
+    """
+
+
+@optout.command("list")
+@click.option("--scope", type=click.Choice([s.value for s in Scope]), default=None, help="Only this scope.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def optout_list(scope: str | None, as_json: bool) -> None:
+    """List opt-outs, newest first (phone numbers masked)."""
+    rt = _runtime()
+    entries = rt.optouts.list((Scope(scope),) if scope else tuple(Scope))
+    if as_json:
+        for entry in entries:
+            click.echo(json.dumps({"phone": mask_phone(entry.phone), "scope": entry.scope, **entry.info}, sort_keys=True))
+        return
+    if not entries:
+        click.echo("no opt-outs")
+    for entry in entries:
+        at = datetime.fromtimestamp(float(entry.info.get("at") or 0), tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+        detail = entry.info.get("source", "")
+        if entry.info.get("template"):
+            detail += f" (template {entry.info['template']})"
+        click.echo(f"{at}  {entry.scope:<9}  {mask_phone(entry.phone):<16}  {detail}")
+    templates = rt.optouts.marketing_templates()
+    if templates and scope != Scope.ALL:
+        click.echo(f"marketing templates (learned from Meta): {', '.join(sorted(templates))}")
+
+
+def _phone_or_exit(rt, phone: str) -> str:
+    from bridge.errors import RecipientError
+    from bridge.phones import normalize
+
+    try:
+        return normalize(phone, rt.config.whatsapp.default_country)
+    except RecipientError as exc:
+        raise click.BadParameter(str(exc), param_hint="PHONE") from None
+
+
+@optout.command("add")
+@click.argument("phone")
+@click.option("--scope", type=click.Choice([s.value for s in Scope]), default=Scope.ALL.value, show_default=True)
+@click.option("--note", default=None, help="Why (kept with the opt-out).")
+def optout_add(phone: str, scope: str, note: str | None) -> None:
+    """Stop messaging PHONE (E.164, or national with [whatsapp] default_country)."""
+    rt = _runtime()
+    number = _phone_or_exit(rt, phone)
+    rt.optouts.add(number, Scope(scope), at=rt.clock(), source="bridge optout add", note=note)
+    click.echo(f"{mask_phone(number)}: opted out ({scope})")
+
+
+@optout.command("remove")
+@click.argument("phone")
+@click.option("--scope", type=click.Choice([s.value for s in Scope]), default=None, help="Only this scope (default: every scope).")
+def optout_remove(phone: str, scope: str | None) -> None:
+    """Message PHONE again: the customer opted in (again)."""
+    rt = _runtime()
+    number = _phone_or_exit(rt, phone)
+    removed = rt.optouts.remove(number, (Scope(scope),) if scope else tuple(Scope))
+    if not removed:
+        click.echo(f"{mask_phone(number)}: no opt-out to remove")
+        sys.exit(1)
+    click.echo(f"{mask_phone(number)}: opt-out removed ({', '.join(removed)})")
 
 
 def _row(record: dict[str, str]) -> tuple[str, ...]:

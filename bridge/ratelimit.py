@@ -1,4 +1,4 @@
-"""Send rate limits shared by every worker, kept in Redis.
+"""Send rate limits shared by every worker, kept in Redis, and the opt-out check before a send.
 
 Two GCRA limiters (generic cell rate algorithm: one "theoretical arrival time" per key, no
 burst) are checked together in one Lua script that also marks the delivery as requested:
@@ -8,16 +8,31 @@ burst) are checked together in one Lua script that also marks the delivery as re
     never dropped.
 Time comes from Redis (`TIME`), so workers on different machines share one clock.
 When Meta still throttles (130429, 131056), `penalize_*` pushes the key's next slot out.
+The same script first refuses recipients who opted out (`bridge.optouts`), so that check costs
+no extra round trip and a suppressed message never takes a slot from the number's throughput.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from typing import Any
+
 from redis import Redis
 
-# KEYS: number key, pair key, delivery key.
-# ARGV: number interval, pair interval, key ttl ms, caller's clock (for the delivery record).
-# Returns {"0", attempts} when granted (and marks the delivery requested), else {wait, -1}.
+from bridge.optouts import OptOuts, Scope
+
+# KEYS: number key, pair key, delivery key, opt-out (all) hash, opt-out (marketing) hash,
+#       marketing templates set.
+# ARGV: number interval, pair interval, key ttl ms, caller's clock (for the delivery record),
+#       recipient, template.
+# Returns {"0", attempts} when granted (and marks the delivery requested), {wait, -1} when the
+# caller must wait, {"suppressed", scope, info} when the recipient opted out.
 _ACQUIRE = """
+local info = redis.call('HGET', KEYS[4], ARGV[5])
+if info then return {'suppressed', 'all', info} end
+info = redis.call('HGET', KEYS[5], ARGV[5])
+if info and redis.call('SISMEMBER', KEYS[6], ARGV[6]) == 1 then return {'suppressed', 'marketing', info} end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local number_tat = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -51,8 +66,28 @@ return string.format('%.6f', until_ - now)
 SAFETY = 0.98
 
 
+@dataclass(frozen=True)
+class SendSlot:
+    """The answer to "may this message go now?"."""
+
+    wait: float = 0.0
+    """Seconds until a slot is free; 0 when the slot was taken."""
+    attempt: int = 0
+    """The delivery's attempt number, when the slot was taken."""
+    opted_out: Scope | None = None
+    """The opt-out that forbids this send, if any (then nothing was taken)."""
+    opt_out_info: dict[str, Any] | None = None
+
+    @property
+    def granted(self) -> bool:
+        return self.opted_out is None and self.wait <= 0
+
+
 class RateLimiter:
-    def __init__(self, redis: Redis, *, prefix: str, phone_number_id: str, messages_per_second: float, pair_interval: float):
+    def __init__(
+        self, redis: Redis, *, prefix: str, phone_number_id: str, messages_per_second: float, pair_interval: float, optouts: OptOuts
+    ):
+        self._optout_keys = [optouts.key(Scope.ALL), optouts.key(Scope.MARKETING), optouts.marketing_templates_key]
         self._acquire = redis.register_script(_ACQUIRE)
         self._penalize = redis.register_script(_PENALIZE)
         self.prefix = prefix
@@ -66,14 +101,19 @@ class RateLimiter:
     def pair_key(self, recipient: str) -> str:
         return f"{self.prefix}:pair:{recipient}"
 
-    def acquire(self, recipient: str, delivery_key: str, now: float) -> tuple[float, int]:
-        """(0, attempt number) if a send slot was taken and the delivery marked as requested;
-        else (seconds to wait, -1) and nothing changed."""
-        wait, attempts = self._acquire(
-            keys=[self.number_key, self.pair_key(recipient), delivery_key],
-            args=[repr(self.number_interval), repr(self.pair_interval), self._ttl_ms, repr(now)],
+    def acquire(self, recipient: str, template: str, delivery_key: str, now: float) -> SendSlot:
+        """Take a send slot for `template` to `recipient` (marking the delivery as requested), or
+        say how long to wait, or that the recipient opted out; only a taken slot changes anything."""
+        answer = self._acquire(
+            keys=[self.number_key, self.pair_key(recipient), delivery_key, *self._optout_keys],
+            args=[repr(self.number_interval), repr(self.pair_interval), self._ttl_ms, repr(now), recipient, template],
         )
-        return float(wait), int(attempts)
+        first, second = (v.decode() if isinstance(v, bytes) else str(v) for v in answer[:2])
+        if first == "suppressed":
+            return SendSlot(opted_out=Scope(second), opt_out_info=json.loads(answer[2]))
+        if int(second) < 0:
+            return SendSlot(wait=float(first))
+        return SendSlot(attempt=int(second))
 
     def penalize_number(self, seconds: float) -> float:
         """Meta said the number is over its throughput: no worker sends for `seconds`."""

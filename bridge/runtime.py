@@ -17,6 +17,7 @@ from bridge import defaults
 from bridge.config import Config
 from bridge.customers import CustomerLookup
 from bridge.mapping import CompiledMapping, compile_mappings
+from bridge.optouts import OptOuts
 from bridge.ratelimit import RateLimiter
 from bridge.redis_conn import connect
 from bridge.store import Store
@@ -34,6 +35,7 @@ class Runtime:
     whatsapp: WhatsAppClient | None
     customers: CustomerLookup | None
     limiter: RateLimiter
+    optouts: OptOuts
     clock: Callable[[], float] = field(default=time.time)
 
     @property
@@ -71,12 +73,14 @@ def build_runtime(config: Config, *, redis: Redis | None = None, role: str = "we
     customers = None
     if role == "worker" and config.stripe.api_key:
         customers = CustomerLookup(config.stripe.api_key, api_base_url=config.stripe.api_base_url)
+    optouts = OptOuts(redis, prefix=config.redis.key_prefix)
     limiter = RateLimiter(
         redis,
         prefix=config.redis.key_prefix,
         phone_number_id=config.whatsapp.phone_number_id,
         messages_per_second=config.whatsapp.messages_per_second,
         pair_interval=config.whatsapp.pair_interval_seconds,
+        optouts=optouts,
     )
     return Runtime(
         config=config,
@@ -88,5 +92,6 @@ def build_runtime(config: Config, *, redis: Redis | None = None, role: str = "we
         whatsapp=whatsapp,
         customers=customers,
         limiter=limiter,
+        optouts=optouts,
         clock=clock,
     )

@@ -2,8 +2,8 @@
 
 Path of one delivery, top to bottom: claim (atomic; refuses while paused, while an earlier
 notice about the same payment is pending, or when a request may already be at Meta) → `when`
-→ render → recipient → rate-limit slot (shared by all workers) → send, or the outbox in dry
-run → record. Expected failures are recorded on the delivery and the job returns normally;
+→ render → recipient → opt-out check and rate-limit slot (shared by all workers) → send, or
+the outbox in dry run → record. Expected failures are recorded on the delivery and the job returns normally;
 retries, rate-limit waits and ordering waits reschedule the job in the same atomic step as the
 state change, so RQ's failed registry only ever holds real crashes.
 """
@@ -16,12 +16,14 @@ from typing import Any
 
 from bridge import defaults
 from bridge.control import pause_sending, resume, schedule_probe
-from bridge.errors import AccountError, AmbiguousError, DeliveryError, RateLimitedError, RecipientError, RenderError
+from bridge.errors import AccountError, AmbiguousError, DeliveryError, PermanentError, RateLimitedError, RecipientError, RenderError
 from bridge.formatting import mask_phone
 from bridge.mapping import CompiledMapping, build_context
 from bridge.meta_errors import pair_backoff_seconds
+from bridge.optouts import Scope, skip_reason
 from bridge.phones import normalize
 from bridge.queueing import enqueue_delivery
+from bridge.ratelimit import SendSlot
 from bridge.recipient import customer_id, phone_on_customer, phone_on_object
 from bridge.retry import backoff_delay, decide
 from bridge.runtime import Runtime
@@ -64,6 +66,7 @@ class Delivery:
         self.event_id, self.mapping_name = split_delivery_id(delivery)
         self.attempts = 0
         self.to: str | None = None
+        self.template: str | None = None
 
     # -- claiming ----------------------------------------------------------------------------
 
@@ -129,6 +132,7 @@ class Delivery:
         if not mapping.applies(context):
             return self._finish(Status.SKIPPED, reason="the mapping's `when` filter is false for this event")
         message = mapping.render(context)
+        self.template = message.template
         self.to = to = normalize(self._raw_phone(message.recipient, obj, customer), self.rt.config.whatsapp.default_country)
         payload = build_template_payload(to, message.template, message.language, message.parameters, callback_data=self.id)
         if self.rt.whatsapp is None:
@@ -141,9 +145,12 @@ class Delivery:
                 len(message.parameters),
             )
             return self._finish(Status.DRY_RUN, recipient=to)
-        wait = self._take_send_slot(to)
-        if wait > 0:
-            self._reschedule((Status.SENDING,), Status.QUEUED, wait, waiting_for="the send rate limit", recipient=to)
+        slot = self._take_send_slot(to, message.template)
+        if slot.opted_out is not None:
+            reason = skip_reason(slot.opted_out, slot.opt_out_info or {}, message.template)
+            return self._finish(Status.SKIPPED, recipient=to, reason=reason)
+        if not slot.granted:
+            self._reschedule((Status.SENDING,), Status.QUEUED, slot.wait, waiting_for="the send rate limit", recipient=to)
             return Status.QUEUED
         result = self.rt.whatsapp.send(payload)
         return self._finish(
@@ -156,16 +163,15 @@ class Delivery:
             sent_at=repr(self.rt.clock()),
         )
 
-    def _take_send_slot(self, to: str) -> float:
+    def _take_send_slot(self, to: str, template: str) -> SendSlot:
         """Wait for the shared rate limits; short waits are slept, longer ones are returned."""
         while True:
-            wait, attempts = self.rt.limiter.acquire(to, self.rt.store.delivery_key(self.id), self.rt.clock())
-            if wait <= 0:
-                self.attempts = attempts
-                return 0.0
-            if wait > defaults.INLINE_WAIT_MAX_SECONDS:
-                return wait
-            time.sleep(wait)
+            slot = self.rt.limiter.acquire(to, template, self.rt.store.delivery_key(self.id), self.rt.clock())
+            if slot.granted:
+                self.attempts = slot.attempt
+            if slot.granted or slot.opted_out is not None or slot.wait > defaults.INLINE_WAIT_MAX_SECONDS:
+                return slot
+            time.sleep(slot.wait)
 
     def _customer(self, obj: dict[str, Any], mapping: CompiledMapping) -> dict[str, Any] | None:
         """Fetch the Customer only when a template uses it or the object carries no phone."""
@@ -204,6 +210,11 @@ class Delivery:
         if isinstance(exc, RateLimitedError):
             return self._throttled(exc, error)
         now = self.rt.clock()
+        if isinstance(exc, PermanentError) and exc.opt_out and self.to and self.template:
+            # 131050: the customer stopped marketing messages. Never retried, and from now on
+            # no marketing template is sent to them (utility receipts still are).
+            self.rt.optouts.add(self.to, Scope.MARKETING, at=now, source=f"Meta error {exc.code}", template=self.template, delivery=self.id)
+            logger.warning("delivery %s: %s stopped marketing messages; suppressed from now on", self.id, mask_phone(self.to))
         record = self.rt.store.get_delivery(self.id) or {}
         first = float(record.get("first_attempt_at") or now)
         decision = decide(exc, attempts=self.attempts, first_attempt_at=first, now=now, settings=self.rt.config.delivery)

@@ -1,0 +1,104 @@
+"""Customers who must not be messaged, kept in Redis so every worker honours them at once.
+
+Two scopes:
+    marketing  the customer stopped marketing messages from the business (Meta error 131050; the
+               WhatsApp `user_preferences` webhook later). Only templates known to be MARKETING
+               are suppressed: a payment receipt is a UTILITY template and still reaches them.
+               A template is known to be marketing once Meta has answered 131050 for it (Meta
+               sends that code for marketing templates only).
+    all        the customer asked not to be contacted on WhatsApp at all (`bridge optout add`).
+
+Keys (under `[redis] key_prefix`):
+    {p}:optout:{scope}          hash: E.164 number → JSON {at, source, ...}; kept until removed
+    {p}:marketing-templates     set of template names Meta treats as marketing
+
+The check itself runs inside the rate limiter's acquire script (`bridge.ratelimit`): one round
+trip per message, and a suppressed message never takes a send slot.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from redis import Redis
+
+
+class Scope(StrEnum):
+    MARKETING = "marketing"
+    ALL = "all"
+
+
+@dataclass(frozen=True)
+class OptOut:
+    phone: str
+    scope: Scope
+    info: dict[str, Any]
+
+
+class OptOuts:
+    def __init__(self, redis: Redis, *, prefix: str):
+        self.redis = redis
+        self.prefix = prefix
+
+    def key(self, scope: Scope) -> str:
+        return f"{self.prefix}:optout:{scope}"
+
+    @property
+    def marketing_templates_key(self) -> str:
+        return f"{self.prefix}:marketing-templates"
+
+    def add(self, phone: str, scope: Scope, *, at: float, source: str, template: str | None = None, **details: Any) -> None:
+        """Record that `phone` (E.164) opted out of `scope`; the first record is kept.
+
+        With `template` (Meta answered 131050 for it), the template is also remembered as a
+        marketing template, in the same step.
+        """
+        info = {"at": at, "source": source, "template": template, **details}
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hsetnx(self.key(scope), phone, json.dumps({k: v for k, v in info.items() if v is not None}, sort_keys=True))
+        if template is not None and scope == Scope.MARKETING:
+            pipe.sadd(self.marketing_templates_key, template)
+        pipe.execute()
+
+    def remove(self, phone: str, scopes: tuple[Scope, ...] = tuple(Scope)) -> list[Scope]:
+        """Forget `phone`'s opt-outs in `scopes` (an explicit opt-in); returns the scopes removed."""
+        pipe = self.redis.pipeline(transaction=True)
+        for scope in scopes:
+            pipe.hdel(self.key(scope), phone)
+        return [scope for scope, removed in zip(scopes, pipe.execute(), strict=True) if removed]
+
+    def list(self, scopes: tuple[Scope, ...] = tuple(Scope)) -> list[OptOut]:
+        """Every opt-out in `scopes`, newest first."""
+        found = []
+        for scope in scopes:
+            for phone, raw in self.redis.hgetall(self.key(scope)).items():
+                found.append(OptOut(_text(phone), scope, json.loads(raw)))
+        return sorted(found, key=lambda o: float(o.info.get("at") or 0), reverse=True)
+
+    def marketing_templates(self) -> set[str]:
+        return {_text(t) for t in self.redis.smembers(self.marketing_templates_key)}
+
+
+def skip_reason(scope: str, info: Mapping[str, Any], template: str) -> str:
+    """Why a delivery was not sent to a customer who opted out (kept on the skipped record)."""
+    when = _date(info.get("at"))
+    source = info.get("source") or "unknown"
+    if scope == Scope.MARKETING:
+        return f"opted out: the customer stopped marketing messages ({source}, {when}) and Meta treats template {template} as marketing"
+    return f"opted out: the customer asked not to be messaged on WhatsApp ({source}, {when})"
+
+
+def _date(value: Any) -> str:
+    try:
+        return datetime.fromtimestamp(float(value), tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+    except (TypeError, ValueError, OverflowError, OSError):
+        return "unknown date"
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
