@@ -18,7 +18,8 @@ from pathlib import Path
 from redis import Redis
 from redis.exceptions import RedisError
 
-LOCAL_URL = "redis://127.0.0.1:6379/0"
+LOCAL_PORT = 6379
+LOCAL_URL = f"redis://127.0.0.1:{LOCAL_PORT}/0"
 
 
 def answers(url: str, timeout: float = 0.5) -> bool:
@@ -119,15 +120,16 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def choose_redis(env: dict[str, str] | None = None) -> tuple[str, RedisServer | None]:
+def choose_redis(env: dict[str, str] | None = None, *, local_port: int = LOCAL_PORT) -> tuple[str, RedisServer | None]:
     """(url, embedded server or None): $REDIS_TLS_URL/$REDIS_URL, else the local server, else an
-    embedded one, on 6379 when that port is free so other `bridge` commands find it too."""
+    embedded one, on the local port when it is free so other `bridge` commands find it too."""
     env = dict(os.environ) if env is None else env
     url = env.get("REDIS_TLS_URL") or env.get("REDIS_URL")
     if url:
         return url, None
-    if answers(LOCAL_URL):
-        return LOCAL_URL, None
-    server = RedisServer(port=6379) if _port_free(6379) else RedisServer()
+    local_url = f"redis://127.0.0.1:{local_port}/0"
+    if answers(local_url):
+        return local_url, None
+    server = RedisServer(port=local_port) if _port_free(local_port) else RedisServer()
     server.start()
     return server.url, server
