@@ -190,6 +190,16 @@ def resume() -> None:
 
     rt = _runtime()
     info = pause_info(rt)
+    number = rt.config.whatsapp.phone_number_id
+    others = [n for n in rt.store.paused_numbers() if n != (number or "dry-run")]
+    if info is None and others:
+        # Resuming with another number's config would re-queue held messages into a pause.
+        click.echo(
+            f"sending is paused for phone number id {', '.join(others)}, not for the configured "
+            f"{number or '(none: dry run)'}: run this with the worker's WHATSAPP_PHONE_NUMBER_ID",
+            err=True,
+        )
+        sys.exit(1)
     if info is None:
         click.echo("sending is not paused")
     else:

@@ -231,6 +231,11 @@ class Store:
     def pause_key(self, phone_number_id: str) -> str:
         return f"{self.prefix}:paused:{phone_number_id or 'dry-run'}"
 
+    def paused_numbers(self) -> list[str]:
+        """Phone number ids whose sending is paused right now."""
+        head = self.pause_key("x")[:-1]
+        return sorted(_text(key).removeprefix(head) for key in self.redis.scan_iter(match=head + "*"))
+
     @property
     def outbox_key(self) -> str:
         return f"{self.prefix}:outbox"

@@ -112,8 +112,8 @@ def test_permanent_codes_fail_with_zero_retries(bridge: Bridge, fake_graph: Fake
     assert record["error_details"] == "details from Meta" and record["error_meaning"]
 
 
-def test_expired_token_pauses_sending_keeps_jobs_and_resume_delivers_each_once(bridge: Bridge, fake_graph: FakeGraphAPI):
-    from bridge.control import resume
+def test_expired_token_pauses_sending_keeps_jobs_and_resume_delivers_each_once(bridge: Bridge, fake_graph: FakeGraphAPI, redis_url: str):
+    from tests.test_cli import run_bridge
 
     fake_graph.script(Reply.error(190, http_status=401))
     events = [samples.fresh_event(t) for t in ("payment_intent.succeeded", "invoice.paid", "charge.refunded")]
@@ -128,7 +128,14 @@ def test_expired_token_pauses_sending_keeps_jobs_and_resume_delivers_each_once(b
     assert json.loads(rt.redis.get(rt.pause_key))["code"] == 190
     assert len(bridge.scheduled()) == 1  # one probe, not a retry per job
 
-    assert resume(rt) == 3
+    env = {"REDIS_URL": redis_url, "BRIDGE_CONFIG": "config.example.toml"}
+    wrong = run_bridge("resume", env=env)  # without the worker's phone number id
+    assert wrong.returncode == 1 and f"paused for phone number id {fake_graph.phone_number_id}, not for" in wrong.stderr
+    assert {r["status"] for r in bridge.deliveries()} == {Status.PAUSED}  # nothing touched
+    resumed = run_bridge("resume", env={**env, "WHATSAPP_PHONE_NUMBER_ID": fake_graph.phone_number_id})
+    assert resumed.returncode == 0, resumed.stderr
+    assert "was paused since" in resumed.stdout and "(#190)" in resumed.stdout
+    assert "resumed: 3 held deliveries re-queued" in resumed.stdout
     bridge.work()
     assert {r["status"] for r in bridge.deliveries()} == {Status.SENT}
     assert len(fake_graph.accepted) == 3
@@ -218,6 +225,27 @@ def test_first_n_attempts_fail_then_exactly_one_message(bridge: Bridge, fake_gra
     assert [r.status for r in fake_graph.requests] == statuses
     record = one_record(bridge)
     assert (record["status"], record["attempts"]) == (Status.SENT, attempts)
+
+
+def test_timeouts_are_held_as_ambiguous_then_resent_once(redis, redis_url, fake_graph: FakeGraphAPI):
+    """A read timeout is the documented exception: Meta may have the message (here it does)."""
+    config = make_config(redis_url, fake_graph, whatsapp={"timeout_seconds": 0.3}, delivery={"ambiguous_wait_seconds": 600})
+    bridge = Bridge(config)
+    try:
+        fake_graph.script(Reply.delay(0.6))  # answers 200, but after the client gave up
+        bridge.post(samples.fresh_event("invoice.paid"))
+        bridge.work()
+        assert one_record(bridge)["status"] == Status.AMBIGUOUS
+        fake_graph.wait_until(lambda f: len(f.accepted) == 1, timeout=5, message="the late answer")
+        assert [delay for _, delay in bridge.scheduled()] == [pytest.approx(600, abs=1)]
+        bridge.advance()  # ten minutes later, no status webhook has reconciled it
+        bridge.work()
+        record = one_record(bridge)
+        assert (record["status"], record["attempts"], record["ambiguous_resent"]) == (Status.SENT, "2", "1")
+        assert len(fake_graph.requests) == 2 and len(fake_graph.accepted) == 2  # at most twice, and recorded so
+        assert {r.json["biz_opaque_callback_data"] for r in fake_graph.requests} == {record["id"]}
+    finally:
+        bridge.close()
 
 
 # -- ordering -----------------------------------------------------------------------------------
