@@ -8,13 +8,14 @@ from typing import Any
 
 import stripe
 
-from bridge.errors import TransientError
+from bridge.errors import PermanentError, TransientError
 
 logger = logging.getLogger(__name__)
 
 
 class CustomerLookup:
-    """Retrieves Customers by id; a missing or deleted Customer is None, outages are transient."""
+    """Retrieves Customers by id; a missing or deleted Customer is None, outages are transient,
+    a rejected key or request is permanent."""
 
     def __init__(self, api_key: str, *, api_base_url: str | None = None):
         base = {"api": api_base_url} if api_base_url else None
@@ -26,10 +27,16 @@ class CustomerLookup:
         except stripe.InvalidRequestError as exc:
             if exc.http_status == 404:
                 return None
-            raise TransientError(f"Stripe refused the customer lookup: {exc.code or exc.http_status}") from None
+            raise PermanentError(f"Stripe refused the Customer lookup: {exc.code or exc.http_status}") from None
+        except (stripe.AuthenticationError, stripe.PermissionError) as exc:
+            # Retrying cannot help until the key is fixed; the failed records can then be replayed.
+            raise PermanentError(
+                f"Stripe rejected STRIPE_API_KEY for the Customer lookup (HTTP {exc.http_status}); "
+                "fix the key, then `bridge replay --failed`"
+            ) from None
         except stripe.StripeError as exc:
-            # Outages, rate limits and key problems alike: retried, then recorded as failed.
-            raise TransientError(f"Stripe customer lookup failed: {type(exc).__name__}") from None
+            # Outages, rate limits, network errors: retried with backoff, then recorded as failed.
+            raise TransientError(f"Stripe Customer lookup failed: {type(exc).__name__}") from None
         data = customer.to_dict()
         if data.get("deleted"):
             return None

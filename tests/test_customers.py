@@ -17,11 +17,19 @@ from tests.fake_graph import FakeGraphAPI
 API_KEY = "rk_test_51FakeKeyForTests"
 
 
-class FakeStripe:
-    """GET /v1/customers/{id}: the sample Customer (with a chosen phone), or Stripe's 404."""
+STRIPE_ERRORS = {
+    401: {"error": {"message": "Invalid API Key provided: rk_test_****ests", "type": "invalid_request_error"}},
+    500: {"error": {"message": "An unknown error occurred", "type": "api_error"}},
+}
 
-    def __init__(self, phone: str | None):
+
+class FakeStripe:
+    """GET /v1/customers/{id}: the sample Customer (with a chosen phone), or Stripe's 404; or,
+    with `fail_with`, Stripe's error body for that status to every request."""
+
+    def __init__(self, phone: str | None, fail_with: int | None = None):
         self.phone = phone
+        self.fail_with = fail_with
         self.requests: list[tuple[str, str | None]] = []
         fake = self
 
@@ -34,7 +42,9 @@ class FakeStripe:
             def do_GET(self) -> None:
                 fake.requests.append((self.path, self.headers.get("Authorization")))
                 customer = samples.sample_customer()
-                if self.path == f"/v1/customers/{customer['id']}" and self.headers.get("Authorization") == f"Bearer {API_KEY}":
+                if fake.fail_with is not None:
+                    status, body = fake.fail_with, STRIPE_ERRORS[fake.fail_with]
+                elif self.path == f"/v1/customers/{customer['id']}" and self.headers.get("Authorization") == f"Bearer {API_KEY}":
                     customer["phone"] = fake.phone
                     status, body = 200, customer
                 else:
@@ -102,6 +112,52 @@ def test_unknown_customer_is_skipped(redis, redis_url, fake_graph: FakeGraphAPI,
         assert record["status"] == Status.SKIPPED and "no phone number" in record["reason"]
     finally:
         bridge.close()
+
+
+def invoice_needing_a_lookup() -> dict:
+    event = samples.fresh_event("invoice.paid")
+    event["data"]["object"].update(customer_phone=None, customer=samples.sample_customer()["id"])
+    return event
+
+
+def test_stripe_outage_is_retried_then_recorded_as_failed(redis, redis_url, fake_graph: FakeGraphAPI):
+    fake_stripe = FakeStripe(phone=None, fail_with=500)
+    stripe_settings = {"api_key": API_KEY, "api_base_url": fake_stripe.url}
+    bridge = Bridge(make_config(redis_url, fake_graph, stripe=stripe_settings, delivery={"max_attempts": 3}))
+    try:
+        bridge.post(invoice_needing_a_lookup())
+        bridge.work_all()
+        record = bridge.deliveries()[0]
+        assert (record["status"], record["attempts"], record["error_class"]) == (Status.FAILED, "3", "TransientError")
+        assert record["error_message"] == "Stripe Customer lookup failed: APIError (gave up after 3 attempts)"
+        assert len(fake_stripe.requests) == 3 * 2  # the SDK itself retries a 500 once
+        assert fake_graph.requests == []
+    finally:
+        bridge.close()
+        fake_stripe.stop()
+
+
+def test_rejected_stripe_key_fails_at_once_and_can_be_replayed(redis, redis_url, fake_graph: FakeGraphAPI):
+    from bridge.control import replay
+
+    fake_stripe = FakeStripe(phone="+5511987654321", fail_with=401)
+    bridge = Bridge(make_config(redis_url, fake_graph, stripe={"api_key": API_KEY, "api_base_url": fake_stripe.url}))
+    try:
+        bridge.post(invoice_needing_a_lookup())
+        bridge.work()
+        record = bridge.deliveries()[0]
+        assert (record["status"], record["attempts"], record["error_class"]) == (Status.FAILED, "1", "PermanentError")
+        assert "Stripe rejected STRIPE_API_KEY" in record["error_message"] and API_KEY not in record["error_message"]
+        assert bridge.scheduled() == [] and len(fake_stripe.requests) == 1
+
+        fake_stripe.fail_with = None  # the merchant fixed the key
+        assert [r.outcome for r in replay(bridge.worker_runtime, [record["id"]])] == ["replayed (was failed)"]
+        bridge.work()
+        assert bridge.deliveries()[0]["status"] == Status.SENT
+        assert [r.json["to"] for r in fake_graph.accepted] == ["+5511987654321"]
+    finally:
+        bridge.close()
+        fake_stripe.stop()
 
 
 def _without_when(mapping):

@@ -217,6 +217,11 @@ class Delivery:
             logger.warning("delivery %s: %s stopped marketing messages; suppressed from now on", self.id, mask_phone(self.to))
         record = self.rt.store.get_delivery(self.id) or {}
         first = float(record.get("first_attempt_at") or now)
+        if self.attempts == 0:
+            # Failed before any request went out (the Stripe Customer lookup): count the attempt
+            # here, or an outage or a wrong key would be retried forever.
+            self.attempts = int(record.get("attempts") or 0) + 1
+            error.update({"+attempts": 1, "first_attempt_at": repr(first)})
         decision = decide(exc, attempts=self.attempts, first_attempt_at=first, now=now, settings=self.rt.config.delivery)
         if not decision.retry:
             if exc.retryable:
