@@ -42,7 +42,7 @@ def pause_sending(rt: Runtime, exc: DeliveryError) -> None:
         "reason": str(exc),
         "meaning": exc.meaning,
         "since": rt.clock(),
-        "probe_interval": defaults.PAUSE_PROBE_SECONDS,
+        "probe_interval": rt.config.delivery.pause_probe_seconds,
     }
     if rt.redis.set(rt.pause_key, json.dumps(info), nx=True):
         logger.error("sending paused for phone number id %s: %s", rt.config.whatsapp.phone_number_id, exc)
@@ -53,14 +53,20 @@ def pause_info(rt: Runtime) -> dict | None:
     return json.loads(raw) if raw else None
 
 
+def probe_marker_key(rt: Runtime) -> str:
+    """Set while a probe job is scheduled, so there is only ever one."""
+    return f"{rt.store.prefix}:probe-scheduled"
+
+
 def schedule_probe(rt: Runtime) -> None:
     """Make sure one probe is scheduled while paused (doubling the interval each time)."""
     info = pause_info(rt)
     if info is None:
         return
     interval = float(info.get("probe_interval") or rt.config.delivery.pause_probe_seconds)
-    marker = f"{rt.store.prefix}:probe-scheduled"
-    if not rt.redis.set(marker, "1", nx=True, ex=max(1, int(interval))):
+    # The probe job deletes the marker when it starts; the expiry only matters if the job was
+    # lost (no scheduler running), so that a later pause can schedule another.
+    if not rt.redis.set(probe_marker_key(rt), "1", nx=True, ex=int(interval) + 60):
         return
     pipe = rt.redis.pipeline(transaction=False)
     enqueue_probe(rt.queue, rt.config.delivery, pipeline=pipe, delay=interval)
@@ -71,7 +77,7 @@ def schedule_probe(rt: Runtime) -> None:
 
 def resume(rt: Runtime, *, reason: str = "bridge resume") -> int:
     """Lift the pause and re-queue every held delivery; returns how many were re-queued."""
-    rt.redis.delete(rt.pause_key, f"{rt.store.prefix}:probe-scheduled")
+    rt.redis.delete(rt.pause_key, probe_marker_key(rt))
     count = 0
     for raw in rt.redis.smembers(rt.store.paused_deliveries_key):
         delivery = raw.decode() if isinstance(raw, bytes) else str(raw)

@@ -84,6 +84,9 @@ PAUSE_PROBE_SECONDS = 60
 
 PAUSE_PROBE_MAX_SECONDS = 3600
 
+PROBE_CANDIDATES = 5
+"""A probe tries up to this many held messages to find one that reaches Meta."""
+
 RQ_RETRY_INTERVALS = (30, 120, 600)
 """RQ re-runs a job that crashed or was abandoned by a dead worker after these delays."""
 

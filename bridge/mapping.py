@@ -121,6 +121,9 @@ class CompiledMapping:
     """(parameter name or None, config key, compiled template) in send order."""
     recipient: Any | None
     uses_customer: bool
+    """Some template or `when` names `customer`: the Customer must be fetched before rendering."""
+    when_uses_customer: bool = False
+    """`when` names `customer`; otherwise it is decided before any Customer lookup."""
 
     @property
     def name(self) -> str:
@@ -226,9 +229,11 @@ def _compile_one(settings: MappingSettings, source: str) -> tuple[CompiledMappin
             return None
 
     when = None
+    when_names: set[str] = set()
     if settings.when is not None:
         try:
-            referenced.update(meta.find_undeclared_variables(ENVIRONMENT.parse("{{ " + settings.when + " }}")))
+            when_names = meta.find_undeclared_variables(ENVIRONMENT.parse("{{ " + settings.when + " }}"))
+            referenced.update(when_names)
             when = ENVIRONMENT.compile_expression(settings.when, undefined_to_none=False)
         except TemplateSyntaxError as exc:
             problems.append(ConfigProblem(source, f"{label}.when", f"expression syntax error: {exc.message}"))
@@ -245,4 +250,5 @@ def _compile_one(settings: MappingSettings, source: str) -> tuple[CompiledMappin
         body=body,
         recipient=recipient,
         uses_customer="customer" in referenced,
+        when_uses_customer="customer" in when_names,
     ), []

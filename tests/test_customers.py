@@ -160,6 +160,45 @@ def test_rejected_stripe_key_fails_at_once_and_can_be_replayed(redis, redis_url,
         fake_stripe.stop()
 
 
+def test_no_customer_lookup_for_events_the_mapping_skips(redis, redis_url, fake_graph: FakeGraphAPI, fake_stripe: FakeStripe):
+    bridge = Bridge(make_config(redis_url, fake_graph, stripe={"api_key": API_KEY, "api_base_url": fake_stripe.url}))
+    try:
+        # A PaymentIntent from Checkout: no shipping, no phone, a Customer. The example mapping's
+        # `when = "object.shipping is not none"` is false, so the Customer is never fetched.
+        event = samples.fresh_event("payment_intent.succeeded")
+        event["data"]["object"].update(shipping=None, customer=samples.sample_customer()["id"])
+        bridge.post(event)
+        bridge.work()
+        record = bridge.deliveries()[0]
+        assert record["status"] == Status.SKIPPED and "`when`" in record["reason"]
+        assert fake_stripe.requests == [] and fake_graph.requests == []
+    finally:
+        bridge.close()
+
+
+def test_a_when_that_names_the_customer_is_decided_after_the_lookup(redis, redis_url, fake_graph: FakeGraphAPI, fake_stripe: FakeStripe):
+    mapping = {
+        "name": "vip_receipt",
+        "events": ["invoice.paid"],
+        "template": "invoice_paid",
+        "language": "en_US",
+        "when": "customer is not none and customer.name == 'Jenny Rosen'",
+        "body": ["{{ customer.name }}"],
+    }
+    stripe_settings = {"api_key": API_KEY, "api_base_url": fake_stripe.url}
+    bridge = Bridge(make_config(redis_url, fake_graph, stripe=stripe_settings, mappings=[mapping]))
+    try:
+        event = samples.fresh_event("invoice.paid")
+        event["data"]["object"].update(customer_phone=None, customer=samples.sample_customer()["id"])
+        bridge.post(event)
+        bridge.work()
+        assert len(fake_stripe.requests) == 1
+        (request,) = fake_graph.accepted
+        assert (request.json["to"], request.json["template"]["components"][0]["parameters"][0]["text"]) == ("+5511987654321", "Jenny Rosen")
+    finally:
+        bridge.close()
+
+
 def _without_when(mapping):
     from dataclasses import replace
 

@@ -142,13 +142,23 @@ def test_expired_token_pauses_sending_keeps_jobs_and_resume_delivers_each_once(b
     assert sorted(r.json["biz_opaque_callback_data"] for r in fake_graph.accepted) == sorted(r["id"] for r in bridge.deliveries())
 
 
-def test_probe_resumes_sending_by_itself_when_the_account_recovers(bridge: Bridge, fake_graph: FakeGraphAPI):
+def test_probe_resumes_sending_by_itself_when_the_account_recovers(redis, redis_url, fake_graph: FakeGraphAPI):
+    bridge = Bridge(make_config(redis_url, fake_graph, delivery={"pause_probe_seconds": 30}))
+    try:
+        _probe_resumes_sending(bridge, fake_graph)
+    finally:
+        bridge.close()
+
+
+def _probe_resumes_sending(bridge: Bridge, fake_graph: FakeGraphAPI):
     fake_graph.script(Reply.error(131042), Reply.error(131042))
     for t in ("payment_intent.succeeded", "invoice.paid"):
         bridge.post(samples.fresh_event(t))
     bridge.work()
-    bridge.advance()  # the probe is due: it fails again, stays paused, schedules the next probe
+    assert [delay for _, delay in bridge.scheduled()] == [pytest.approx(30, abs=1)]  # [delivery] pause_probe_seconds
+    assert bridge.advance() == [pytest.approx(30, abs=1)]  # the probe is due: it fails again, stays paused
     bridge.work()
+    assert [delay for _, delay in bridge.scheduled()] == [pytest.approx(60, abs=1)]  # and probes again, twice as late
     assert {r["status"] for r in bridge.deliveries()} == {Status.PAUSED}
     assert len(fake_graph.requests) == 2
     bridge.advance()  # billing fixed: the next probe goes through and resumes the rest
@@ -156,6 +166,28 @@ def test_probe_resumes_sending_by_itself_when_the_account_recovers(bridge: Bridg
     assert {r["status"] for r in bridge.deliveries()} == {Status.SENT}
     assert len(fake_graph.accepted) == 2
     assert not bridge.worker_runtime.redis.exists(bridge.worker_runtime.pause_key)
+
+
+def test_probe_does_not_resume_on_held_messages_that_never_reach_meta(bridge: Bridge, fake_graph: FakeGraphAPI, caplog):
+    fake_graph.script(Reply.error(190, http_status=401), Reply.error(190, http_status=401))
+    bridge.post(samples.fresh_event("payment_intent.succeeded"))
+    bridge.work()  # paused
+    for _ in range(4):  # held too, but they have no phone: they will be skipped without asking Meta
+        without_phone = samples.fresh_event("invoice.paid")
+        without_phone["data"]["object"]["customer_phone"] = None
+        bridge.post(without_phone)
+    bridge.work()
+    held = bridge.worker_runtime.redis.scard(bridge.store.paused_deliveries_key)
+    assert held == 5
+
+    bridge.advance()
+    bridge.work()  # the probe picks at random; the skipped ones must not count as proof
+    records = bridge.deliveries()
+    assert [r["status"] for r in records if r["event_type"] == "payment_intent.succeeded"] == [Status.PAUSED]
+    assert {r["status"] for r in records if r["event_type"] == "invoice.paid"} <= {Status.PAUSED, Status.SKIPPED}
+    assert len(fake_graph.requests) == 2  # the first 190, then the probe's own 190
+    assert "sending resumed" not in caplog.text
+    assert bridge.worker_runtime.redis.exists(bridge.worker_runtime.pause_key)
 
 
 # -- duplicates ---------------------------------------------------------------------------------

@@ -91,6 +91,10 @@ def test_sandbox_blocks_python_internals():
 def test_uses_customer_is_detected():
     assert compile_one(body=["{{ customer.name }}"]).uses_customer
     assert not compile_one(body=["{{ object.id }}"]).uses_customer
+    in_body = compile_one(when="object.amount > 0", body=["{{ customer.name }}"])
+    assert in_body.uses_customer and not in_body.when_uses_customer
+    in_when = compile_one(when="customer.metadata.vip == 'yes'", body=["{{ object.id }}"])
+    assert in_when.uses_customer and in_when.when_uses_customer
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from bridge import defaults
-from bridge.control import pause_sending, resume, schedule_probe
+from bridge.control import pause_sending, probe_marker_key, resume, schedule_probe
 from bridge.errors import AccountError, AmbiguousError, DeliveryError, PermanentError, RateLimitedError, RecipientError, RenderError
 from bridge.formatting import mask_phone
 from bridge.mapping import CompiledMapping, build_context
@@ -42,20 +42,29 @@ def deliver(delivery: str) -> str:
 
 
 def probe() -> str:
-    """While sending is paused: retry one held message; if it goes through, resume everything."""
+    """While sending is paused: retry a held message; if Meta takes it, resume everything.
+
+    Only an answer from Meta about the message itself (sent, or refused for a reason of the
+    message's own) proves the account works again; a held message that never reaches Meta
+    (skipped, not renderable, waiting for its turn) says nothing, so another one is tried.
+    """
     rt = get_runtime()
+    rt.redis.delete(probe_marker_key(rt))  # this is the scheduled probe: let the next be scheduled
     if not rt.redis.exists(rt.pause_key):
         return "not paused"
-    held = rt.redis.srandmember(rt.store.paused_deliveries_key)
-    if held is None:
-        return "nothing held"
-    delivery = held.decode() if isinstance(held, bytes) else str(held)
-    status = Delivery(rt, delivery, mode="probe").run()
-    if status in (Status.SENT, Status.FAILED, Status.SKIPPED):
-        # Meta answered about the message itself, so the account works again.
-        resumed = resume(rt, reason=f"probe with {delivery} answered {status}")
-        return f"resumed {resumed}"
-    return status
+    for _ in range(defaults.PROBE_CANDIDATES):
+        held = rt.redis.srandmember(rt.store.paused_deliveries_key)
+        if held is None:
+            return "nothing held"
+        delivery = Delivery(rt, held.decode() if isinstance(held, bytes) else str(held), mode="probe")
+        status = delivery.run()
+        if delivery.account_works:
+            resumed = resume(rt, reason=f"probe with {delivery.id} answered {status}")
+            return f"resumed {resumed}"
+        if status == Status.PAUSED:
+            return status  # still an account error; the failed attempt scheduled the next probe
+    schedule_probe(rt)
+    return "no held message reached Meta"
 
 
 class Delivery:
@@ -67,6 +76,8 @@ class Delivery:
         self.attempts = 0
         self.to: str | None = None
         self.template: str | None = None
+        self.account_works = False
+        """Set once Meta has answered about this message itself (sent, or refused for its own reasons)."""
 
     # -- claiming ----------------------------------------------------------------------------
 
@@ -127,10 +138,16 @@ class Delivery:
 
     def _deliver(self, event: dict[str, Any], mapping: CompiledMapping) -> str:
         obj = event["data"]["object"]
-        customer = self._customer(obj, mapping)
-        context = build_context(event, customer, language=mapping.settings.language, timezone=self.rt.config.whatsapp.timezone)
+        language, timezone = mapping.settings.language, self.rt.config.whatsapp.timezone
+        # `when` is decided before the Customer lookup unless it needs the Customer: no Stripe
+        # call (and no waiting out a Stripe outage) for events the mapping skips anyway.
+        customer = self._customer(obj, mapping) if mapping.when_uses_customer else None
+        context = build_context(event, customer, language=language, timezone=timezone)
         if not mapping.applies(context):
             return self._finish(Status.SKIPPED, reason="the mapping's `when` filter is false for this event")
+        if not mapping.when_uses_customer:
+            customer = self._customer(obj, mapping)
+            context = build_context(event, customer, language=language, timezone=timezone)
         message = mapping.render(context)
         self.template = message.template
         self.to = to = normalize(self._raw_phone(message.recipient, obj, customer), self.rt.config.whatsapp.default_country)
@@ -153,6 +170,7 @@ class Delivery:
             self._reschedule((Status.SENDING,), Status.QUEUED, slot.wait, waiting_for="the send rate limit", recipient=to)
             return Status.QUEUED
         result = self.rt.whatsapp.send(payload)
+        self.account_works = True
         return self._finish(
             Status.SENT,
             expected=(Status.SENDING,),
@@ -207,6 +225,8 @@ class Delivery:
             schedule_probe(self.rt)
             logger.error("sending paused by an account error on %s: %s", self.id, exc)
             return Status.PAUSED
+        # Throttling or a refusal of this message means Meta accepted the account's request.
+        self.account_works = exc.http_status is not None and isinstance(exc, RateLimitedError | PermanentError)
         if isinstance(exc, RateLimitedError):
             return self._throttled(exc, error)
         now = self.rt.clock()
