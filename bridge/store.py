@@ -208,7 +208,6 @@ class Store:
         self._accept = redis.register_script(_ACCEPT)
         self._claim = redis.register_script(_CLAIM)
         self._transition = redis.register_script(_TRANSITION)
-        self._encoder = redis.get_encoder()
 
     # keys
     def event_key(self, event_id: str) -> str:
@@ -328,11 +327,14 @@ class Store:
         pipe.reset()
         return commands
 
-    def _flatten(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
+    @staticmethod
+    def _flatten(commands: Sequence[Sequence[Any]]) -> list[Any]:
+        # The parts are already valid Redis arguments (they were written as commands), and
+        # redis-py encodes them once when the script is called: no second encoding pass here.
         args: list[Any] = []
         for command in commands:
             args.append(len(command))
-            args.extend(self._encoder.encode(part) for part in command)
+            args.extend(command)
         return args
 
     def get_delivery(self, delivery: str) -> dict[str, str] | None:
