@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from bridge import defaults
 from bridge.errors import DeliveryError
 from bridge.queueing import enqueue_delivery, enqueue_probe
+from bridge.redis_conn import text
 from bridge.runtime import Runtime
 from bridge.store import ERROR_FIELDS, Status
 
@@ -80,7 +81,7 @@ def resume(rt: Runtime, *, reason: str = "bridge resume") -> int:
     rt.redis.delete(rt.pause_key, probe_marker_key(rt))
     count = 0
     for raw in rt.redis.smembers(rt.store.paused_deliveries_key):
-        delivery = raw.decode() if isinstance(raw, bytes) else str(raw)
+        delivery = text(raw)
         if _requeue(rt, delivery, expected=(Status.PAUSED,), reset=False):
             count += 1
         else:

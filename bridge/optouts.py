@@ -27,6 +27,8 @@ from typing import Any
 
 from redis import Redis
 
+from bridge.redis_conn import text
+
 
 class Scope(StrEnum):
     MARKETING = "marketing"
@@ -77,11 +79,11 @@ class OptOuts:
         found = []
         for scope in scopes:
             for phone, raw in self.redis.hgetall(self.key(scope)).items():
-                found.append(OptOut(_text(phone), scope, json.loads(raw)))
+                found.append(OptOut(text(phone), scope, json.loads(raw)))
         return sorted(found, key=lambda o: float(o.info.get("at") or 0), reverse=True)
 
     def marketing_templates(self) -> set[str]:
-        return {_text(t) for t in self.redis.smembers(self.marketing_templates_key)}
+        return {text(t) for t in self.redis.smembers(self.marketing_templates_key)}
 
 
 def skip_reason(scope: str, info: Mapping[str, Any], template: str) -> str:
@@ -98,7 +100,3 @@ def _date(value: Any) -> str:
         return datetime.fromtimestamp(float(value), tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
     except (TypeError, ValueError, OverflowError, OSError):
         return "unknown date"
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

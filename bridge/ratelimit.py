@@ -21,6 +21,7 @@ from typing import Any
 from redis import Redis
 
 from bridge.optouts import OptOuts, Scope
+from bridge.redis_conn import text
 
 # KEYS: number key, pair key, delivery key, opt-out (all) hash, opt-out (marketing) hash,
 #       marketing templates set.
@@ -108,7 +109,7 @@ class RateLimiter:
             keys=[self.number_key, self.pair_key(recipient), delivery_key, *self._optout_keys],
             args=[repr(self.number_interval), repr(self.pair_interval), self._ttl_ms, repr(now), recipient, template],
         )
-        first, second = (v.decode() if isinstance(v, bytes) else str(v) for v in answer[:2])
+        first, second = (text(v) for v in answer[:2])
         if first == "suppressed":
             return SendSlot(opted_out=Scope(second), opt_out_info=json.loads(answer[2]))
         if int(second) < 0:

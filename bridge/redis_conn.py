@@ -23,6 +23,13 @@ def connect(url: str, *, socket_timeout: float | None = None, connect_timeout: f
     return Redis.from_url(url, **options)
 
 
+def text(value: Any) -> str:
+    """A Redis reply as text: bytes decoded, None (and a Lua `false`) as ""."""
+    if value is None or value is False:
+        return ""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def persistence_warnings(redis: Redis) -> list[str]:
     """What in this Redis's setup could lose accepted events or jobs (empty when none)."""
     warnings = []

@@ -31,6 +31,7 @@ from redis.client import Pipeline
 from redis.exceptions import RedisError
 
 from bridge.errors import StoreUnavailable
+from bridge.redis_conn import text
 
 
 class Status(StrEnum):
@@ -233,7 +234,7 @@ class Store:
     def paused_numbers(self) -> list[str]:
         """Phone number ids whose sending is paused right now."""
         head = self.pause_key("x")[:-1]
-        return sorted(_text(key).removeprefix(head) for key in self.redis.scan_iter(match=head + "*"))
+        return sorted(text(key).removeprefix(head) for key in self.redis.scan_iter(match=head + "*"))
 
     @property
     def outbox_key(self) -> str:
@@ -279,7 +280,7 @@ class Store:
             args=[repr(now or time.time()), self.prefix, order_wait, mode, delivery],
         )
         event = json.loads(body) if body else None
-        return Claim(outcome=_text(outcome), status=_text(status), event=event)
+        return Claim(outcome=text(outcome), status=text(status), event=event)
 
     def transition(
         self,
@@ -314,7 +315,7 @@ class Store:
         ]
         args.extend(self._flatten(then))
         result = self._transition(keys=[self.delivery_key(delivery)], args=args)
-        return _text(result) == "ok"
+        return text(result) == "ok"
 
     def recorder(self) -> Pipeline:
         """A pipeline that is never executed: RQ writes its enqueue commands onto it."""
@@ -341,7 +342,7 @@ class Store:
         raw = self.redis.hgetall(self.delivery_key(delivery))
         if not raw:
             return None
-        record = {_text(k): _text(v) for k, v in raw.items()}
+        record = {text(k): text(v) for k, v in raw.items()}
         record["id"] = delivery
         return record
 
@@ -350,12 +351,12 @@ class Store:
         ids = self.redis.zrevrangebyscore(self.deliveries_key, "+inf", since if since is not None else "-inf", start=0, num=limit)
         pipe = self.redis.pipeline(transaction=False)
         for delivery in ids:
-            pipe.hgetall(self.delivery_key(_text(delivery)))
+            pipe.hgetall(self.delivery_key(text(delivery)))
         records = []
         for delivery, raw in zip(ids, pipe.execute(), strict=True):
             if raw:
-                record = {_text(k): _text(v) for k, v in raw.items()}
-                record["id"] = _text(delivery)
+                record = {text(k): text(v) for k, v in raw.items()}
+                record["id"] = text(delivery)
                 records.append(record)
         return records
 
@@ -368,9 +369,3 @@ class Store:
 
     def outbox(self, limit: int = 20) -> list[dict[str, Any]]:
         return [json.loads(item) for item in self.redis.lrange(self.outbox_key, 0, limit - 1)]
-
-
-def _text(value: Any) -> str:
-    if value is None or value is False:
-        return ""
-    return value.decode() if isinstance(value, bytes) else str(value)

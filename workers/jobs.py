@@ -25,6 +25,7 @@ from bridge.phones import normalize
 from bridge.queueing import enqueue_delivery
 from bridge.ratelimit import SendSlot
 from bridge.recipient import customer_id, phone_on_customer, phone_on_object
+from bridge.redis_conn import text
 from bridge.retry import backoff_delay, decide
 from bridge.runtime import Runtime
 from bridge.store import ERROR_FIELDS, Status, split_delivery_id
@@ -56,7 +57,7 @@ def probe() -> str:
         held = rt.redis.srandmember(rt.store.paused_deliveries_key)
         if held is None:
             return "nothing held"
-        delivery = Delivery(rt, held.decode() if isinstance(held, bytes) else str(held), mode="probe")
+        delivery = Delivery(rt, text(held), mode="probe")
         status = delivery.run()
         if delivery.account_works:
             resumed = resume(rt, reason=f"probe with {delivery.id} answered {status}")
