@@ -44,8 +44,10 @@ OUTBOX_MAX = 1000
 JOB_TIMEOUT_SECONDS = 25
 """RQ job timeout: one send plus rate-limit waits, and under Heroku's 30 s SIGTERM grace."""
 
-JOB_RESULT_TTL_SECONDS = 600
-"""Finished RQ jobs are kept briefly; the delivery record, not the job, is the history."""
+JOB_RESULT_TTL_SECONDS = 10
+"""Finished RQ jobs are kept only briefly: the delivery record, not the job, is the history, and
+a finished job holds about 6.5 KB of Redis (at 80 messages/s, 10 s of them is ~5 MB; RQ's old
+default of 10 minutes would be ~300 MB). Not 0: RQ deletes such jobs eagerly, ~12% slower."""
 
 JOB_FAILURE_TTL_SECONDS = 30 * 24 * 3600
 """Jobs that crash unexpectedly stay in RQ's failed registry long enough to be inspected."""

@@ -28,7 +28,8 @@ def test_valid_event_is_queued(bridge: Bridge, redis: Redis):
     (record,) = bridge.deliveries()
     assert record["status"] == Status.QUEUED
     assert record["event_type"] == "payment_intent.succeeded"
-    assert json.loads(redis.get(f"bridge:event:{event['id']}")) == event
+    assert bridge.store.get_event(event["id"]) == event
+    assert redis.strlen(f"bridge:event:{event['id']}") < len(json.dumps(event, indent=2)) / 2  # kept compressed
 
 
 def test_dedupe_mark_lasts_at_least_30_days(bridge: Bridge, redis: Redis):
@@ -176,4 +177,32 @@ def test_redis_outage_answers_503_and_the_retry_is_delivered_once(own_redis: Red
         assert len(fake_graph.accepted) == 1
         assert [d["status"] for d in bridge.deliveries()] == [Status.SENT]
     finally:
+        bridge.close()
+
+
+def test_a_full_redis_answers_503_and_nothing_is_half_written(own_redis: RedisServer, fake_graph: FakeGraphAPI):
+    """With `maxmemory-policy noeviction` (as production must run), Redis refuses writes when full."""
+    bridge = Bridge(make_config(own_redis.url, fake_graph))
+    admin = Redis.from_url(own_redis.url)
+    try:
+        admin.config_set("maxmemory", admin.info("memory")["used_memory"] + 1_000_000)
+        chunk = b"x" * 100_000
+        for i in range(100):  # fill it up, as months of events would
+            try:
+                admin.set(f"filler:{i}", chunk)
+            except Exception:
+                break
+        else:
+            raise AssertionError("Redis never filled up")
+        event = samples.fresh_event("invoice.paid")
+        response = bridge.post(event)
+        assert response.status_code == 503
+        assert admin.keys("bridge:*") == [] and bridge.queued_jobs() == 0
+
+        admin.config_set("maxmemory", 0)  # the operator moves to a bigger plan
+        assert bridge.post(event).get_json() == {"status": "queued"}  # Stripe's retry gets through
+        bridge.work()
+        assert len(fake_graph.accepted) == 1
+    finally:
+        admin.close()
         bridge.close()

@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 def make_worker(runtime: Runtime, *, name: str | None = None) -> SimpleWorker:
     """A SimpleWorker on the runtime's queue that runs jobs against `runtime`.
 
-    Settings chosen on purpose: finished jobs are kept 10 minutes (the delivery record is the
+    Settings chosen on purpose: finished jobs are kept only 10 s (the delivery record is the
     history), and registries are cleaned every minute so a job abandoned by a killed worker is
     re-run within about a minute of its timeout.
     """
