@@ -57,12 +57,14 @@ def run_dev(*, port: int, config_file: str | None = None) -> None:
     web.start()
     redis_hint = "" if redis_url == LOCAL_URL else f"REDIS_URL={redis_url} "
     mode = "DRY RUN: messages go to the outbox" if config.whatsapp.dry_run else "LIVE: messages are sent to WhatsApp"
+    # A secret from the environment may be a real endpoint's: never print it whole.
+    shown = f"{secret[:10]}…" if secret_from_stripe_cli else secret
     secret_origin = "from STRIPE_WEBHOOK_SECRET" if secret_from_stripe_cli else f"generated, in {defaults.DEV_WEBHOOK_SECRET_FILE}"
     print(
         f"""
 bridge dev: {mode}
   webhook   http://127.0.0.1:{port}/stripe/webhook
-  secret    {secret}  ({secret_origin})
+  secret    {shown}  ({secret_origin})
   redis     {redis_url}{"  (embedded)" if server else ""}
   config    {path}
 

@@ -235,11 +235,11 @@ def served():
         server.server_close()
 
 
-def start_process(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+def start_process(argv: list[str], env: dict[str, str], log: Path, cwd: Path = ROOT) -> subprocess.Popen:
     """A child process in its own session (so it and its children can be signalled together)."""
     with open(log, "wb") as out:
         return subprocess.Popen(
-            argv, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            argv, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
         )
 
 

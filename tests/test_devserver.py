@@ -1,0 +1,79 @@
+"""`bridge dev` as the README's first command runs it: web + worker, dry run, then `simulate` and `outbox`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bridge.dev_redis import free_port
+from tests.conftest import EXAMPLE_CONFIG, start_process, stop_process, wait_until
+from tests.test_cli import run_bridge
+
+pytestmark = pytest.mark.slow
+
+
+def dev_env(redis_url: str, port: int, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "WHATSAPP_", "BRIDGE_", "REDIS_"))}
+    return {**env, "REDIS_URL": redis_url, "PORT": str(port), **extra}
+
+
+def start_dev(env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen, Path]:
+    """`bridge dev` in a fresh folder (no config.toml), waiting until its banner is printed."""
+    log = cwd / "dev.log"
+    dev = start_process([sys.executable, "-m", "bridge.cli", "dev"], env, log, cwd=cwd)
+    wait_until(lambda: "try it" in log.read_text() or dev.poll() is not None, timeout=30, message="bridge dev to start")
+    assert dev.poll() is None, log.read_text()
+    return dev, log
+
+
+def test_dev_serves_simulate_and_fills_the_outbox(redis, redis_url: str, tmp_path: Path):
+    port = free_port()
+    env = dev_env(redis_url, port)
+    dev, log = start_dev(env, tmp_path)
+    try:
+        wait_until(lambda: _healthy(port), timeout=10, message="the web server")
+        banner = log.read_text()
+        assert "DRY RUN" in banner and f"http://127.0.0.1:{port}/stripe/webhook" in banner
+        assert (tmp_path / "config.toml").read_text() == EXAMPLE_CONFIG.read_text()
+        secret = (tmp_path / ".bridge" / "dev_webhook_secret").read_text().strip()
+        assert secret.startswith("whsec_dev_") and secret in banner  # a generated dev secret is shown
+
+        simulated = run_bridge("simulate", "payment_intent.succeeded", "--phone", "+5511987654321", env=env, cwd=tmp_path)
+        assert simulated.returncode == 0, simulated.stderr
+        assert simulated.stdout.rstrip().endswith('200 {"status":"queued"}')
+
+        def outbox() -> list[dict]:
+            result = run_bridge("outbox", "--limit", "5", env=env, cwd=tmp_path)
+            return [] if "outbox is empty" in result.stdout else [json.loads(result.stdout)]
+
+        (entry,) = wait_until(outbox, timeout=20, message="the worker to write the outbox")
+        request = entry["request"]
+        assert (request["to"], request["template"]["name"]) == ("+5511987654321", "payment_receipt")
+        assert [p["text"] for p in request["template"]["components"][0]["parameters"]] == ["Jenny Rosen", "$19.99", "6735"]
+        assert "+551********21" in log.read_text() and "5511987654321" not in log.read_text()
+    finally:
+        assert stop_process(dev, signal.SIGINT) == 0  # Ctrl-C stops web and worker cleanly
+
+
+def test_dev_never_prints_a_secret_from_the_environment(redis, redis_url: str, tmp_path: Path):
+    real = "whsec_from_stripe_listen_0123456789abcdef"
+    dev, log = start_dev(dev_env(redis_url, free_port(), STRIPE_WEBHOOK_SECRET=real), tmp_path)
+    try:
+        assert real not in log.read_text() and "whsec_from…" in log.read_text()
+        assert not (tmp_path / ".bridge").exists()  # no dev secret generated
+    finally:
+        stop_process(dev, signal.SIGINT)
+
+
+def _healthy(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
