@@ -22,8 +22,8 @@ test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check bridge workers tests
-	$(BIN)/ruff format --check bridge workers tests
+	$(BIN)/ruff check bridge workers tests bench
+	$(BIN)/ruff format --check bridge workers tests bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
