@@ -190,6 +190,19 @@ def test_probe_does_not_resume_on_held_messages_that_never_reach_meta(bridge: Br
     assert bridge.worker_runtime.redis.exists(bridge.worker_runtime.pause_key)
 
 
+def test_a_probe_that_meets_a_meta_outage_asks_once_and_waits(bridge: Bridge, fake_graph: FakeGraphAPI):
+    fake_graph.script(Reply.error(190, http_status=401), Reply.server_error(503), Reply.server_error(503))
+    for t in ("payment_intent.succeeded", "invoice.paid", "charge.refunded"):
+        bridge.post(samples.fresh_event(t))
+    bridge.work()  # paused by the 190
+    bridge.advance()
+    bridge.work()  # the probe's request meets a 503: it proves nothing either way
+    assert len(fake_graph.requests) == 2  # one request per probe, not one per held message
+    assert bridge.worker_runtime.redis.exists(bridge.worker_runtime.pause_key)
+    assert {r["status"] for r in bridge.deliveries()} == {Status.PAUSED}
+    assert len(bridge.scheduled()) == 1  # the next probe
+
+
 # -- duplicates ---------------------------------------------------------------------------------
 
 

@@ -3,9 +3,9 @@
 Path of one delivery, top to bottom: claim (atomic; refuses while paused, while an earlier
 notice about the same payment is pending, or when a request may already be at Meta) → `when`
 → render → recipient → opt-out check and rate-limit slot (shared by all workers) → send, or
-the outbox in dry run → record. Expected failures are recorded on the delivery and the job returns normally;
-retries, rate-limit waits and ordering waits reschedule the job in the same atomic step as the
-state change, so RQ's failed registry only ever holds real crashes.
+the outbox in dry run → record. Expected failures are recorded on the delivery and the job
+returns normally; retries, rate-limit waits and ordering waits reschedule the job in the same
+atomic step as the state change, so RQ's failed registry only ever holds real crashes.
 """
 
 from __future__ import annotations
@@ -62,10 +62,10 @@ def probe() -> str:
         if delivery.account_works:
             resumed = resume(rt, reason=f"probe with {delivery.id} answered {status}")
             return f"resumed {resumed}"
-        if status == Status.PAUSED:
-            return status  # still an account error; the failed attempt scheduled the next probe
+        if delivery.attempts:
+            break  # a request went out and proved nothing (an account error again, a 5xx): wait
     schedule_probe(rt)
-    return "no held message reached Meta"
+    return "still paused"
 
 
 class Delivery:
