@@ -235,6 +235,13 @@ def served():
         server.server_close()
 
 
+def process_env(**values: str) -> dict[str, str]:
+    """This process's environment without the bridge's own settings, plus `values`: a child
+    process sees only the configuration the test gives it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "WHATSAPP_", "BRIDGE_", "REDIS_"))}
+    return {**env, **values}
+
+
 def start_process(argv: list[str], env: dict[str, str], log: Path, cwd: Path = ROOT) -> subprocess.Popen:
     """A child process in its own session (so it and its children can be signalled together)."""
     with open(log, "wb") as out:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -13,15 +12,14 @@ import httpx
 import pytest
 
 from bridge.dev_redis import free_port
-from tests.conftest import EXAMPLE_CONFIG, start_process, stop_process, wait_until
+from tests.conftest import EXAMPLE_CONFIG, process_env, start_process, stop_process, wait_until
 from tests.test_cli import run_bridge
 
 pytestmark = pytest.mark.slow
 
 
 def dev_env(redis_url: str, port: int, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "WHATSAPP_", "BRIDGE_", "REDIS_"))}
-    return {**env, "REDIS_URL": redis_url, "PORT": str(port), **extra}
+    return process_env(REDIS_URL=redis_url, PORT=str(port), **extra)
 
 
 def start_dev(env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen, Path]:

@@ -13,7 +13,7 @@ from redis import Redis
 
 from bridge import samples
 from bridge.dev_redis import free_port
-from tests.conftest import EXAMPLE_CONFIG, ROOT, SECRET, signed, start_process, stop_process, wait_until
+from tests.conftest import EXAMPLE_CONFIG, ROOT, SECRET, process_env, signed, start_process, stop_process, wait_until
 from tests.fake_graph import FakeGraphAPI
 
 pytestmark = pytest.mark.slow
@@ -26,19 +26,20 @@ def procfile() -> dict[str, str]:
 
 def test_procfile_web_and_worker_send_exactly_one_template_request(redis: Redis, redis_url: str, fake_graph: FakeGraphAPI, tmp_path: Path):
     port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "WHATSAPP_", "BRIDGE_", "REDIS_"))},
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "PORT": str(port),
-        "WEB_CONCURRENCY": "2",
-        "BRIDGE_CONFIG": str(EXAMPLE_CONFIG),
-        "REDIS_URL": redis_url,
-        "STRIPE_WEBHOOK_SECRET": SECRET,
-        "WHATSAPP_ACCESS_TOKEN": fake_graph.token,
-        "WHATSAPP_PHONE_NUMBER_ID": fake_graph.phone_number_id,
-        "WHATSAPP_API_BASE_URL": fake_graph.base_url,
-        "WHATSAPP_API_VERSION": fake_graph.api_version,
-    }
+    env = process_env(
+        **{
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            "PORT": str(port),
+            "WEB_CONCURRENCY": "2",
+            "BRIDGE_CONFIG": str(EXAMPLE_CONFIG),
+            "REDIS_URL": redis_url,
+            "STRIPE_WEBHOOK_SECRET": SECRET,
+            "WHATSAPP_ACCESS_TOKEN": fake_graph.token,
+            "WHATSAPP_PHONE_NUMBER_ID": fake_graph.phone_number_id,
+            "WHATSAPP_API_BASE_URL": fake_graph.base_url,
+            "WHATSAPP_API_VERSION": fake_graph.api_version,
+        }
+    )
     commands = procfile()
     release = subprocess.run(["bash", "-c", commands["release"]], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert release.returncode == 0, release.stderr

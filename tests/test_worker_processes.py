@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -14,23 +13,24 @@ from rq.registry import StartedJobRegistry
 
 from bridge import samples
 from bridge.store import Status
-from tests.conftest import EXAMPLE_CONFIG, Bridge, make_config, start_process, stop_process, wait_until
+from tests.conftest import EXAMPLE_CONFIG, Bridge, make_config, process_env, start_process, stop_process, wait_until
 from tests.fake_graph import FakeGraphAPI, Reply
 
 pytestmark = pytest.mark.slow
 
 
 def worker_env(redis_url: str, fake: FakeGraphAPI, config: Path = EXAMPLE_CONFIG) -> dict[str, str]:
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "WHATSAPP_", "BRIDGE_", "REDIS_"))},
-        "BRIDGE_CONFIG": str(config),
-        "REDIS_URL": redis_url,
-        "STRIPE_WEBHOOK_SECRET": "whsec_unused_by_the_worker",
-        "WHATSAPP_ACCESS_TOKEN": fake.token,
-        "WHATSAPP_PHONE_NUMBER_ID": fake.phone_number_id,
-        "WHATSAPP_API_BASE_URL": fake.base_url,
-        "WHATSAPP_API_VERSION": fake.api_version,
-    }
+    return process_env(
+        **{
+            "BRIDGE_CONFIG": str(config),
+            "REDIS_URL": redis_url,
+            "STRIPE_WEBHOOK_SECRET": "whsec_unused_by_the_worker",
+            "WHATSAPP_ACCESS_TOKEN": fake.token,
+            "WHATSAPP_PHONE_NUMBER_ID": fake.phone_number_id,
+            "WHATSAPP_API_BASE_URL": fake.base_url,
+            "WHATSAPP_API_VERSION": fake.api_version,
+        }
+    )
 
 
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
