@@ -25,11 +25,11 @@ sys.path.insert(0, str(ROOT))
 from redis import Redis  # noqa: E402
 from rq import Queue, SimpleWorker  # noqa: E402
 
-from bridge import samples  # noqa: E402
 from bridge.config import parse_config  # noqa: E402
-from bridge.dev_redis import free_port  # noqa: E402
+from bridge.dev.dev_redis import free_port  # noqa: E402
+from bridge.stripe_events import samples  # noqa: E402
+from bridge.worker import make_worker  # noqa: E402
 from tests.conftest import SECRET, Bridge, example_raw, wait_until  # noqa: E402
-from workers.worker import make_worker  # noqa: E402
 
 FAKE = """
 import sys, time

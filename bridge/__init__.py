@@ -9,9 +9,9 @@ if TYPE_CHECKING:
 
 
 def create_app(config: Any = None) -> Flask:
-    """The Flask app factory (gunicorn: `bridge:create_app()`); see `bridge.app.create_app`."""
-    # Imported here so `import bridge.formatting` and `bridge --help` don't load Flask and RQ.
-    from bridge.app import create_app as factory
+    """The Flask app factory (gunicorn: `bridge:create_app()`); see `bridge.web.app.create_app`."""
+    # Imported here so `import bridge.config` and `bridge --help` don't load Flask and RQ.
+    from bridge.web.app import create_app as factory
 
     return factory(config)
 

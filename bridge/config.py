@@ -73,7 +73,7 @@ class DeliverySettings:
 
 @dataclass(frozen=True)
 class MappingSettings:
-    """One `[[mappings]]` entry, as written; `bridge.mapping` compiles it."""
+    """One `[[mappings]]` entry, as written; `bridge.mappings.compile` compiles it."""
 
     name: str
     events: tuple[str, ...]

@@ -6,6 +6,7 @@ mappings compiled, and Redis and HTTP clients created once per process, never pe
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,14 +15,14 @@ from redis import Redis
 from rq import Queue
 
 from bridge import defaults
-from bridge.config import Config
-from bridge.customers import CustomerLookup
-from bridge.mapping import CompiledMapping, compile_mappings
-from bridge.optouts import OptOuts
-from bridge.ratelimit import RateLimiter
+from bridge.config import Config, load_config
+from bridge.delivery.gate import RateLimiter
+from bridge.delivery.optouts import OptOuts
+from bridge.delivery.store import Store
+from bridge.mappings.compile import CompiledMapping, compile_mappings
 from bridge.redis_conn import connect
-from bridge.store import Store
-from bridge.whatsapp import WhatsAppClient
+from bridge.stripe_events.customers import CustomerLookup
+from bridge.whatsapp.client import WhatsAppClient
 
 
 @dataclass
@@ -95,3 +96,24 @@ def build_runtime(config: Config, *, redis: Redis | None = None, role: str = "we
         optouts=optouts,
         clock=clock,
     )
+
+
+# The worker process's Runtime: RQ calls job functions by name, so they find it here.
+_process_runtime: Runtime | None = None
+_process_lock = threading.Lock()
+
+
+def install_process_runtime(runtime: Runtime | None) -> None:
+    """Use `runtime` for every job this process runs (`bridge worker` and the tests call this)."""
+    global _process_runtime
+    _process_runtime = runtime
+
+
+def process_runtime() -> Runtime:
+    """The process's Runtime, built from the environment's config the first time if none was installed."""
+    global _process_runtime
+    if _process_runtime is None:
+        with _process_lock:
+            if _process_runtime is None:
+                _process_runtime = build_runtime(load_config(), role="worker")
+    return _process_runtime

@@ -24,16 +24,15 @@ from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 from werkzeug.serving import make_server
 
-from bridge import samples
-from bridge.app import create_app
 from bridge.config import Config, parse_config
-from bridge.dev_redis import RedisServer, answers
-from bridge.runtime import Runtime, build_runtime
-from bridge.signature import sign_payload
-from bridge.store import Store
+from bridge.delivery.store import Store
+from bridge.dev.dev_redis import RedisServer, answers
+from bridge.runtime import Runtime, build_runtime, install_process_runtime
+from bridge.stripe_events import samples
+from bridge.stripe_events.signature import sign_payload
+from bridge.web.app import create_app
+from bridge.worker import make_worker
 from tests.fake_graph import FakeGraphAPI
-from workers import context
-from workers.worker import make_worker
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = ROOT / "config.example.toml"
@@ -176,7 +175,7 @@ class Bridge:
         return self.store.list_deliveries()
 
     def close(self) -> None:
-        context.install(None)
+        install_process_runtime(None)
         self.worker_runtime.close()
         self.app.extensions["bridge"].close()
 

@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bridge import samples
-from bridge.store import Status
+from bridge.delivery.store import Status
+from bridge.stripe_events import samples
 from tests.conftest import Bridge, make_config
 from tests.fake_graph import FakeGraphAPI
 
@@ -138,7 +138,7 @@ def test_stripe_outage_is_retried_then_recorded_as_failed(redis, redis_url, fake
 
 
 def test_rejected_stripe_key_fails_at_once_and_can_be_replayed(redis, redis_url, fake_graph: FakeGraphAPI):
-    from bridge.control import replay
+    from bridge.delivery.control import replay
 
     fake_stripe = FakeStripe(phone="+5511987654321", fail_with=401)
     bridge = Bridge(make_config(redis_url, fake_graph, stripe={"api_key": API_KEY, "api_base_url": fake_stripe.url}))

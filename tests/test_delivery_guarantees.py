@@ -9,11 +9,11 @@ import httpx
 import pytest
 from redis import Redis
 
-from bridge import samples
 from bridge.config import DeliverySettings
+from bridge.delivery.policy import backoff_delay, decide
+from bridge.delivery.store import Status
 from bridge.errors import PermanentError, RateLimitedError, TransientError
-from bridge.retry import backoff_delay, decide
-from bridge.store import Status
+from bridge.stripe_events import samples
 from tests.conftest import Bridge, make_config, signed
 from tests.fake_graph import FakeGraphAPI, Reply
 
@@ -322,7 +322,7 @@ def test_older_notice_after_a_newer_one_was_sent_is_skipped_as_superseded(bridge
 
 
 def test_redis_restarted_mid_load_loses_nothing(fake_graph: FakeGraphAPI):
-    from bridge.dev_redis import RedisServer
+    from bridge.dev.dev_redis import RedisServer
 
     server = RedisServer(persistent=True).start()
     bridge = Bridge(make_config(server.url, fake_graph))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from redis import Redis
 
-from bridge.dev_redis import RedisServer, answers, choose_redis, free_port, redis_server_binary
+from bridge.dev.dev_redis import RedisServer, answers, choose_redis, free_port, redis_server_binary
 
 
 def test_redis_url_from_the_environment_wins():

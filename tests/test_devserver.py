@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bridge.dev_redis import free_port
+from bridge.dev.dev_redis import free_port
 from tests.conftest import EXAMPLE_CONFIG, process_env, start_process, stop_process, wait_until
 from tests.test_cli import run_bridge
 

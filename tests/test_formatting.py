@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from bridge.errors import RecipientError
-from bridge.formatting import amount_1000, format_money, format_timestamp, mask_phone, minor_unit_exponent
-from bridge.phones import normalize
+from bridge.mappings.filters import amount_1000, format_money, format_timestamp, minor_unit_exponent
+from bridge.whatsapp.phones import mask_phone, normalize
 
 
 @pytest.mark.parametrize(

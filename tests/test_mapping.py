@@ -4,7 +4,7 @@ import pytest
 
 from bridge.config import parse_config
 from bridge.errors import ConfigError, RenderError
-from bridge.mapping import build_context, compile_mappings
+from bridge.mappings.compile import build_context, compile_mappings
 
 
 def compile_one(**mapping):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bridge.errors import AccountError, PermanentError, RateLimitedError, TransientError
-from bridge.meta_errors import CODES, classify, classify_webhook_error, lookup, pair_backoff_seconds
+from bridge.whatsapp.errors import CODES, classify, classify_webhook_error, lookup, pair_backoff_seconds
 from tests.fake_graph import error_body
 
 TRANSIENT = {1, 2, 131000, 131016, 131057, 133004}

@@ -6,9 +6,9 @@ import json
 
 from redis import Redis
 
-from bridge import samples
-from bridge.optouts import Scope
-from bridge.store import Status
+from bridge.delivery.optouts import Scope
+from bridge.delivery.store import Status
+from bridge.stripe_events import samples
 from tests.conftest import Bridge
 from tests.fake_graph import FakeGraphAPI, Reply
 from tests.test_cli import run_bridge

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bridge import samples
-from bridge.store import Status
+from bridge.delivery.store import Status
+from bridge.stripe_events import samples
 from tests.conftest import Bridge, event_of
 from tests.fake_graph import FakeGraphAPI, Reply
 
@@ -230,7 +230,7 @@ def test_dry_run_writes_the_request_to_the_outbox(dry_bridge: Bridge, fake_graph
 
 
 def test_a_delivery_already_sent_is_not_sent_again(bridge: Bridge, fake_graph: FakeGraphAPI):
-    from bridge.queueing import enqueue_delivery
+    from bridge.delivery.queueing import enqueue_delivery
 
     event = samples.fresh_event("payment_intent.succeeded")
     bridge.post(event)

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from redis import Redis
 
-from bridge import samples
-from bridge.dev_redis import free_port
+from bridge.dev.dev_redis import free_port
+from bridge.stripe_events import samples
 from tests.conftest import EXAMPLE_CONFIG, ROOT, SECRET, process_env, signed, start_process, stop_process, wait_until
 from tests.fake_graph import FakeGraphAPI
 

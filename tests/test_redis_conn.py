@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from redis import Redis
 
-from bridge import samples
 from bridge.config import load_config
-from bridge.dev_redis import RedisServer, free_port, redis_server_binary
+from bridge.delivery.store import Status
+from bridge.dev.dev_redis import RedisServer, free_port, redis_server_binary
 from bridge.redis_conn import connect, persistence_warnings
-from bridge.store import Status
+from bridge.stripe_events import samples
 from tests.conftest import EXAMPLE_CONFIG, SECRET, Bridge, stop_process, wait_until
 from tests.fake_graph import FakeGraphAPI
 

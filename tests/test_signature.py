@@ -7,7 +7,7 @@ import pytest
 import stripe
 
 from bridge.errors import PayloadError, SignatureError
-from bridge.signature import parse_event, sign_payload, verify_event, verify_signature
+from bridge.stripe_events.signature import parse_event, sign_payload, verify_event, verify_signature
 
 BODY = json.dumps({"id": "evt_1", "object": "event", "type": "invoice.paid", "data": {"object": {"id": "in_1"}}}).encode()
 

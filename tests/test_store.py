@@ -6,8 +6,8 @@ import json
 
 from redis import Redis
 
-from bridge import samples
-from bridge.store import pack_event, unpack_event
+from bridge.delivery.store import pack_event, unpack_event
+from bridge.stripe_events import samples
 from tests.conftest import Bridge
 
 

@@ -9,9 +9,9 @@ import httpx
 import pytest
 from redis import Redis
 
-from bridge import samples
-from bridge.dev_redis import RedisServer
-from bridge.store import Status
+from bridge.delivery.store import Status
+from bridge.dev.dev_redis import RedisServer
+from bridge.stripe_events import samples
 from tests.conftest import ROLLED_SECRET, SECRET, Bridge, make_config, signed
 from tests.fake_graph import FakeGraphAPI
 

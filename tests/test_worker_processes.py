@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from rq.registry import StartedJobRegistry
 
-from bridge import samples
-from bridge.store import Status
+from bridge.delivery.store import Status
+from bridge.stripe_events import samples
 from tests.conftest import EXAMPLE_CONFIG, Bridge, make_config, process_env, start_process, stop_process, wait_until
 from tests.fake_graph import FakeGraphAPI, Reply
 
@@ -118,7 +118,7 @@ def test_two_workers_share_the_rate_limits(redis, redis_url, fake_graph: FakeGra
 
 
 def test_worker_rides_out_a_redis_outage(fake_graph: FakeGraphAPI, tmp_path: Path):
-    from bridge.dev_redis import RedisServer
+    from bridge.dev.dev_redis import RedisServer
 
     server = RedisServer(persistent=True).start()
     bridge = Bridge(make_config(server.url, fake_graph))

@@ -1,1 +1,1 @@
-"""RQ job functions and the worker entry point of the bridge."""
+"""What RQ imports by name: the job functions (`workers.jobs`). The worker process is `bridge.worker`."""

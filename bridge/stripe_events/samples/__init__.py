@@ -12,7 +12,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from bridge.recipient import PHONE_PATHS
+from bridge.stripe_events.recipient import PHONE_PATHS
 
 
 @cache

@@ -1,4 +1,4 @@
-"""`bridge worker`: an RQ worker on the bridge's queue, one process, no fork per job.
+"""The worker process (`bridge worker`): an RQ worker on the bridge's queue, one process, no fork per job.
 
 SimpleWorker runs jobs in this process, so the config, Redis connection and pooled HTTP client
 are built once and reused by every job. RQ handles SIGTERM as a warm shutdown (finish the
@@ -17,8 +17,7 @@ from rq import SimpleWorker
 from bridge import defaults
 from bridge.config import Config
 from bridge.redis_conn import persistence_warnings
-from bridge.runtime import Runtime, build_runtime
-from workers import context
+from bridge.runtime import Runtime, build_runtime, install_process_runtime
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +29,7 @@ def make_worker(runtime: Runtime, *, name: str | None = None) -> SimpleWorker:
     history), and registries are cleaned every minute so a job abandoned by a killed worker is
     re-run within about a minute of its timeout.
     """
-    context.install(runtime)
+    install_process_runtime(runtime)
     return SimpleWorker(
         [runtime.queue],
         connection=runtime.redis,

@@ -12,11 +12,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bridge import defaults
+from bridge.delivery.queueing import enqueue_delivery, enqueue_probe
+from bridge.delivery.store import ERROR_FIELDS, Status
 from bridge.errors import DeliveryError
-from bridge.queueing import enqueue_delivery, enqueue_probe
 from bridge.redis_conn import text
 from bridge.runtime import Runtime
-from bridge.store import ERROR_FIELDS, Status
 
 logger = logging.getLogger(__name__)
 

@@ -1,10 +1,12 @@
-"""Phone numbers → E.164 with the plus, the only form safe to send to the Cloud API.
+"""Phone numbers: E.164 with the plus (the only form safe to send to the Cloud API), and masking.
 
 Without the `+`, Meta prefixes the business number's own country code and can reach the wrong
 person, so every recipient passes through `normalize` before a send.
 """
 
 from __future__ import annotations
+
+import re
 
 import phonenumbers
 
@@ -27,3 +29,14 @@ def normalize(raw: object, default_country: str | None = None) -> str:
     if not phonenumbers.is_valid_number(number):
         raise RecipientError("phone number is not a valid number for its country")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def mask_phone(phone: str | None) -> str:
+    """Mask all but the country calling code's first digits and the last two: +1415*****23."""
+    if not phone:
+        return ""
+    digits = re.sub(r"\D", "", phone)
+    if len(digits) <= 4:
+        return "*" * len(digits)
+    keep_head = 1 if len(digits) <= 8 else 3
+    return "+" + digits[:keep_head] + "*" * (len(digits) - keep_head - 2) + digits[-2:]

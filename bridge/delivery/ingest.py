@@ -12,11 +12,11 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from bridge.delivery.queueing import enqueue_delivery
+from bridge.delivery.store import delivery_id
 from bridge.errors import StoreUnavailable
-from bridge.ordering import order_key
-from bridge.queueing import enqueue_delivery
 from bridge.runtime import Runtime
-from bridge.store import delivery_id
+from bridge.stripe_events.ordering import order_key
 
 logger = logging.getLogger(__name__)
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bridge import samples
 from bridge.config import Config, load_config
 from bridge.errors import ConfigError, ConfigProblem, RecipientError, RenderError
-from bridge.mapping import CompiledMapping, build_context, compile_mappings
-from bridge.phones import normalize
-from bridge.recipient import phone_on_customer, phone_on_object
+from bridge.mappings.compile import CompiledMapping, build_context, compile_mappings
+from bridge.stripe_events import samples
+from bridge.stripe_events.recipient import phone_on_customer, phone_on_object
+from bridge.whatsapp.phones import normalize
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Pure formatting helpers used by the mapping language: money, dates and masked phone numbers."""
+"""Pure formatting used by the mapping language's filters: money in minor units, and dates."""
 
 from __future__ import annotations
 
@@ -83,14 +83,3 @@ def format_timestamp(
     if with_time:
         return _babel_format_datetime(moment, format=fmt, locale=locale)
     return _babel_format_date(moment.date(), format=fmt, locale=locale)
-
-
-def mask_phone(phone: str | None) -> str:
-    """Mask all but the country calling code's first digits and the last two: +1415*****23."""
-    if not phone:
-        return ""
-    digits = re.sub(r"\D", "", phone)
-    if len(digits) <= 4:
-        return "*" * len(digits)
-    keep_head = 1 if len(digits) <= 8 else 3
-    return "+" + digits[:keep_head] + "*" * (len(digits) - keep_head - 2) + digits[-2:]

@@ -9,9 +9,10 @@ from typing import Any
 
 import httpx
 
-from bridge import defaults, samples
+from bridge import defaults
 from bridge.config import ConfigError, load_config
-from bridge.signature import sign_payload
+from bridge.stripe_events import samples
+from bridge.stripe_events.signature import sign_payload
 
 
 def find_secret(env: dict[str, str] | None = None) -> str | None:

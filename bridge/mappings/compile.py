@@ -9,12 +9,10 @@ rejects with 132018 after the customer has paid.
 from __future__ import annotations
 
 import re
-import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import stripe
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta, pass_context
 from jinja2.exceptions import SecurityError, TemplateError
 from jinja2.runtime import Context
@@ -22,24 +20,15 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from bridge.config import Config, MappingSettings
 from bridge.errors import ConfigError, ConfigProblem, RenderError
-from bridge.formatting import amount_1000, format_money, format_timestamp, major_amount
+from bridge.mappings.filters import amount_1000, format_money, format_timestamp, major_amount
+from bridge.stripe_events.event_types import KNOWN_EVENT_TYPES
+from bridge.whatsapp.payload import Parameter
 
 MAX_PARAMETER_CHARS = 1024
 """Meta rejects a body longer than 1024 characters (132005); no single parameter may exceed it."""
 
 _NEWLINES_TABS = re.compile(r"\s*[\r\n\t]+\s*")
 _LONG_SPACES = re.compile(r" {5,}")
-
-
-def _known_event_types() -> frozenset[str]:
-    """Every event type the pinned stripe SDK knows, read from its typed Event class."""
-    try:
-        return frozenset(typing.get_args(stripe.Event.__annotations__["type"]))
-    except (AttributeError, KeyError, TypeError):  # pragma: no cover - SDK layout changed
-        return frozenset()
-
-
-KNOWN_EVENT_TYPES = _known_event_types()
 
 
 class _StripeEnvironment(ImmutableSandboxedEnvironment):
@@ -93,14 +82,6 @@ def make_environment() -> ImmutableSandboxedEnvironment:
 
 
 ENVIRONMENT = make_environment()
-
-
-@dataclass(frozen=True)
-class Parameter:
-    """One rendered body parameter: `name` is set for named templates, None for positional."""
-
-    text: str
-    name: str | None = None
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,13 @@ from pathlib import Path
 from werkzeug.serving import make_server
 
 from bridge import defaults
-from bridge.app import create_app
 from bridge.config import config_path, load_config
-from bridge.dev_redis import LOCAL_URL, choose_redis
+from bridge.dev.dev_redis import LOCAL_URL, choose_redis
+from bridge.web.app import create_app
 
 logger = logging.getLogger(__name__)
 
-EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config.example.toml"
+EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "config.example.toml"
 
 
 def dev_secret() -> str:
@@ -76,7 +76,7 @@ with the Stripe CLI:
 """,
         flush=True,
     )
-    from workers.worker import run
+    from bridge.worker import run
 
     try:
         run(config, burst=False, with_scheduler=True)

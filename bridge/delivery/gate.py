@@ -20,7 +20,7 @@ from typing import Any
 
 from redis import Redis
 
-from bridge.optouts import OptOuts, Scope
+from bridge.delivery.optouts import OptOuts, Scope
 from bridge.redis_conn import text
 
 # KEYS: number key, pair key, delivery key, opt-out (all) hash, opt-out (marketing) hash,

@@ -1,0 +1,32 @@
+"""The `bridge` command; each group of subcommands lives in its own module of this package."""
+
+from __future__ import annotations
+
+import click
+
+from bridge.cli import check, deliveries, optouts, run
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Stripe → WhatsApp notification bridge.
+
+    Settings come from the TOML file at $BRIDGE_CONFIG (default ./config.toml), overridden by
+    environment variables: REDIS_URL / REDIS_TLS_URL, STRIPE_WEBHOOK_SECRET (comma-separated),
+    STRIPE_API_KEY, WHATSAPP_ACCESS_TOKEN (empty: dry run), WHATSAPP_PHONE_NUMBER_ID,
+    WHATSAPP_API_BASE_URL, WHATSAPP_API_VERSION, PORT.
+    """
+
+
+for command in (
+    run.dev,
+    run.worker,
+    run.simulate,
+    check.check_config,
+    deliveries.outbox,
+    deliveries.deliveries,
+    deliveries.replay,
+    deliveries.resume,
+    optouts.optout,
+):
+    main.add_command(command)

@@ -1,0 +1,50 @@
+"""What every `bridge` command shares: loading the config, the Runtime, parsing arguments."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+
+import click
+
+from bridge.config import Config, load_config
+from bridge.errors import ConfigError, RecipientError
+from bridge.runtime import Runtime, build_runtime
+from bridge.whatsapp.phones import normalize
+
+
+def load_or_exit(path: str | None = None) -> Config:
+    """The config, or every problem printed as `file: key: problem` and exit 1."""
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        sys.exit(1)
+
+
+def cli_runtime() -> Runtime:
+    return build_runtime(load_or_exit(), role="cli")
+
+
+def phone_or_exit(rt: Runtime, phone: str) -> str:
+    try:
+        return normalize(phone, rt.config.whatsapp.default_country)
+    except RecipientError as exc:
+        raise click.BadParameter(str(exc), param_hint="PHONE") from None
+
+
+def parse_since(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is neither an ISO date/time nor a unix timestamp", param_hint="--since") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()

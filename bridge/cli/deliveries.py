@@ -1,0 +1,123 @@
+"""`bridge outbox`, `deliveries`, `replay` and `resume`: watching deliveries and acting on them."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+
+import click
+
+from bridge.cli.common import cli_runtime, parse_since
+from bridge.delivery.store import Status
+from bridge.whatsapp.phones import mask_phone
+
+
+@click.command()
+@click.option("--limit", default=10, show_default=True, help="How many messages to show, newest first.")
+def outbox(limit: int) -> None:
+    """Show the dry-run outbox: the requests the worker would have sent."""
+    rt = cli_runtime()
+    entries = rt.store.outbox(limit)
+    if not entries:
+        click.echo("outbox is empty")
+    for entry in entries:
+        click.echo(json.dumps(entry, indent=2, ensure_ascii=False))
+
+
+@click.command()
+@click.option("--status", type=click.Choice([s.value for s in Status]), default=None)
+@click.option("--event", "event_id", default=None, help="Only deliveries of this event (evt_...).")
+@click.option("--since", default=None, help="Only deliveries created at or after this ISO date/time (UTC) or unix time.")
+@click.option("--limit", default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def deliveries(status: str | None, event_id: str | None, since: str | None, limit: int, as_json: bool) -> None:
+    """List delivery records (phone numbers masked)."""
+    rt = cli_runtime()
+    records = rt.store.list_deliveries(since=parse_since(since), limit=100_000 if (status or event_id) else limit)
+    records = [r for r in records if (status is None or r.get("status") == status) and (event_id is None or r.get("event_id") == event_id)][
+        :limit
+    ]
+    for record in records:
+        if "recipient" in record:
+            record["recipient"] = mask_phone(record["recipient"])
+    if as_json:
+        for record in records:
+            click.echo(json.dumps(record, sort_keys=True))
+        return
+    if not records:
+        click.echo("no deliveries")
+        return
+    columns = ("created", "status", "id", "template", "recipient", "attempts", "detail")
+    rows = [columns] + [_row(r) for r in records]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(columns) - 1)]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1])
+
+
+@click.command()
+@click.argument("delivery_ids", nargs=-1, metavar="[DELIVERY_ID]...")
+@click.option("--failed", "all_failed", is_flag=True, help="Replay every failed delivery (with --since: created since then).")
+@click.option("--since", default=None, help="With --failed: only deliveries created at or after this ISO date/time or unix time.")
+@click.option("--force", is_flag=True, help="Also replay deliveries that were already sent (sends again).")
+def replay(delivery_ids: tuple[str, ...], all_failed: bool, since: str | None, force: bool) -> None:
+    """Re-queue deliveries under their own ids (a sent one only with --force)."""
+    from bridge.delivery.control import replay as do_replay
+
+    if bool(delivery_ids) == all_failed:
+        raise click.UsageError("give DELIVERY_ID... or --failed, not both")
+    rt = cli_runtime()
+    if all_failed:
+        records = rt.store.list_deliveries(since=parse_since(since), limit=1_000_000)
+        delivery_ids = tuple(r["id"] for r in records if r.get("status") == Status.FAILED)
+    results = do_replay(rt, delivery_ids, force=force)
+    for result in results:
+        click.echo(f"{result.delivery}: {result.outcome}")
+    if not results:
+        click.echo("nothing to replay")
+    sys.exit(0 if all(r.outcome.startswith("replayed") for r in results) else 1)
+
+
+@click.command()
+def resume() -> None:
+    """Resume sending after an account error paused it, and re-queue every held delivery."""
+    from bridge.delivery.control import pause_info
+    from bridge.delivery.control import resume as do_resume
+
+    rt = cli_runtime()
+    info = pause_info(rt)
+    number = rt.config.whatsapp.phone_number_id
+    others = [n for n in rt.store.paused_numbers() if n != (number or "dry-run")]
+    if info is None and others:
+        # Resuming with another number's config would re-queue held messages into a pause.
+        click.echo(
+            f"sending is paused for phone number id {', '.join(others)}, not for the configured "
+            f"{number or '(none: dry run)'}: run this with the worker's WHATSAPP_PHONE_NUMBER_ID",
+            err=True,
+        )
+        sys.exit(1)
+    if info is None:
+        click.echo("sending is not paused")
+    else:
+        click.echo(f"was paused since {datetime.fromtimestamp(info['since'], tz=UTC):%Y-%m-%d %H:%M:%S} UTC: {info.get('reason')}")
+    count = do_resume(rt)
+    click.echo(f"resumed: {count} held deliveries re-queued")
+
+
+def _row(record: dict[str, str]) -> tuple[str, ...]:
+    created = datetime.fromtimestamp(float(record.get("created_at", 0)), tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+    if record.get("status") in ("failed", "paused", "retrying", "ambiguous"):
+        detail = record.get("error_message", "")
+    elif record.get("status") == "skipped":
+        detail = record.get("reason", "")
+    else:
+        detail = record.get("wamid", "")
+    return (
+        created,
+        record.get("status", ""),
+        record["id"],
+        record.get("template", ""),
+        record.get("recipient", ""),
+        record.get("attempts", "0"),
+        detail,
+    )

@@ -1,0 +1,65 @@
+"""`bridge dev`, `bridge worker` and `bridge simulate`: running the bridge and feeding it events."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from bridge import defaults
+from bridge.cli.common import load_or_exit
+from bridge.logging_setup import configure_logging
+from bridge.stripe_events import samples
+
+
+@click.command()
+@click.option("--port", type=int, default=None, help="Port for the web server (default $PORT or 5000).")
+@click.option(
+    "--config", "config_path", default=None, help="Config file (default $BRIDGE_CONFIG, ./config.toml, else config.example.toml)."
+)
+def dev(port: int | None, config_path: str | None) -> None:
+    """Run web and worker together on embedded defaults (dry run, local or embedded Redis)."""
+    from bridge.dev.devserver import run_dev
+
+    configure_logging()
+    run_dev(port=port or int(os.environ.get("PORT") or defaults.DEV_PORT), config_file=config_path)
+
+
+@click.command()
+@click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
+def worker(burst: bool) -> None:
+    """Run an RQ worker on the bridge's queue (SIGTERM: finish the current job, then exit)."""
+    from bridge.worker import run
+
+    configure_logging()
+    run(load_or_exit(), burst=burst)
+
+
+@click.command()
+@click.argument("event_type", type=click.Choice(samples.event_types()), metavar="EVENT_TYPE")
+@click.option("--phone", default=None, help="Customer phone to put on the event, E.164 (+14155550123).")
+@click.option("--url", default=None, help="Webhook URL (default http://127.0.0.1:$PORT/stripe/webhook).")
+@click.option("--secret", default=None, help="Signing secret (default STRIPE_WEBHOOK_SECRET, the config's, or bridge dev's).")
+def simulate(event_type: str, phone: str | None, url: str | None, secret: str | None) -> None:
+    """Post a realistic, signed sample EVENT_TYPE event to a running bridge (an offline `stripe trigger`).
+
+    EVENT_TYPE is one of the sample types listed above.
+    """
+    import httpx
+
+    from bridge.dev.simulate import find_secret
+    from bridge.dev.simulate import simulate as post
+
+    url = url or f"http://127.0.0.1:{os.environ.get('PORT') or defaults.DEV_PORT}/stripe/webhook"
+    secret = secret or find_secret()
+    if not secret:
+        click.echo("no signing secret: pass --secret, set STRIPE_WEBHOOK_SECRET, or start `bridge dev` first", err=True)
+        sys.exit(2)
+    try:
+        event, response = post(event_type, url=url, secret=secret, phone=phone)
+    except httpx.HTTPError as exc:
+        click.echo(f"could not reach {url}: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"{event['id']} {event_type} → {url}: {response.status_code} {response.text.strip()}")
+    sys.exit(0 if response.status_code == 200 else 1)

@@ -1,0 +1,1 @@
+"""Deliveries: accepting events, the delivery record and its states, sending, retries, control."""

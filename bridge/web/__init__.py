@@ -1,0 +1,1 @@
+"""The web process: the Flask app and its webhook routes (served by gunicorn)."""

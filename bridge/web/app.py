@@ -1,0 +1,33 @@
+"""The Flask app factory: `create_app(config=None)`, served by gunicorn as `bridge:create_app()`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, jsonify
+
+from bridge import defaults
+from bridge.config import Config, load_config, parse_config
+from bridge.logging_setup import configure_logging
+from bridge.runtime import build_runtime
+from bridge.web.errors import register_error_handlers
+from bridge.web.stripe_webhook import stripe_webhook
+
+
+def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
+    """Build the web app. `config` is a Config, TOML-shaped data, or None to load from the env."""
+    configure_logging()
+    if config is None:
+        config = load_config()
+    elif not isinstance(config, Config):
+        config = parse_config(config)
+    app = Flask("bridge")
+    # Werkzeug refuses a larger Content-Length, but silently cuts a chunked body at this
+    # length: one byte over the limit lets the view tell "too large" from "exactly 1 MiB".
+    app.config["MAX_CONTENT_LENGTH"] = defaults.MAX_BODY_BYTES + 1
+    app.extensions["bridge"] = build_runtime(config, role="web")
+    app.register_blueprint(stripe_webhook)
+    app.add_url_rule("/healthz", "healthz", lambda: (jsonify(status="ok"), 200))
+    register_error_handlers(app)
+    return app

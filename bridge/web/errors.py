@@ -1,0 +1,25 @@
+"""JSON error answers: every error the web process gives is `{"error": "..."}` with its status."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, jsonify
+
+
+def error_response(status: int, message: str) -> tuple[Response, int]:
+    return jsonify(error=message), status
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Werkzeug's HTML error pages become JSON, so no client ever parses HTML from the bridge."""
+
+    @app.errorhandler(413)
+    def too_large(_exc):
+        return error_response(413, "body larger than 1 MiB")
+
+    @app.errorhandler(404)
+    def not_found(_exc):
+        return error_response(404, "not found")
+
+    @app.errorhandler(405)
+    def not_allowed(_exc):
+        return error_response(405, "method not allowed")

@@ -1,0 +1,58 @@
+"""`POST /stripe/webhook`: verify, dedupe and enqueue in milliseconds; never talk to WhatsApp here.
+
+Order of the view (as dj-stripe's): size limit → signature over the raw bytes → parse → one
+atomic Redis step that dedupes and enqueues → 200. Nothing is stored on any non-200 answer.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, current_app, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from bridge import defaults
+from bridge.delivery import ingest
+from bridge.errors import PayloadError, SignatureError, StoreUnavailable
+from bridge.runtime import Runtime
+from bridge.stripe_events.signature import verify_event
+from bridge.web.errors import error_response
+
+logger = logging.getLogger(__name__)
+
+stripe_webhook = Blueprint("stripe_webhook", __name__)
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["bridge"]
+
+
+@stripe_webhook.post("/stripe/webhook")
+def receive():
+    """Verify, dedupe and enqueue; answer 503 when Redis is away so Stripe retries."""
+    rt = runtime()
+    if request.content_length is not None and request.content_length > defaults.MAX_BODY_BYTES:
+        return error_response(413, "body larger than 1 MiB")
+    try:
+        payload = request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        return error_response(413, "body larger than 1 MiB")
+    if len(payload) > defaults.MAX_BODY_BYTES:  # a chunked body, cut at the limit + 1
+        return error_response(413, "body larger than 1 MiB")
+    stripe_settings = rt.config.stripe
+    try:
+        event = verify_event(
+            payload, request.headers.get("Stripe-Signature"), stripe_settings.webhook_secrets, stripe_settings.tolerance_seconds
+        )
+    except SignatureError as exc:
+        logger.warning("rejected webhook: %s", exc)
+        return error_response(400, f"signature verification failed: {exc}")
+    except PayloadError as exc:
+        logger.warning("rejected webhook: %s", exc)
+        return error_response(400, str(exc))
+    try:
+        outcome = ingest.accept(rt, event, payload)
+    except StoreUnavailable as exc:
+        logger.error("Redis unavailable, answering 503 so Stripe retries %s: %s", event["id"], exc)
+        return error_response(503, "temporarily unavailable, retry later")
+    return jsonify(status=str(outcome)), 200
