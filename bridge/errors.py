@@ -5,7 +5,8 @@
     ├── SignatureError         missing, invalid or stale Stripe-Signature header
     ├── PayloadError           the body is not a Stripe event
     ├── StoreUnavailable       Redis cannot be reached (web answers 503, worker backs off)
-    ├── RenderError            a mapping could not be rendered for an event (permanent)
+    ├── RenderError            a mapping could not be rendered for an event (permanent: failed)
+    │   └── MissingDataError   the event lacks what the mapping needs (an empty object): skipped
     ├── RecipientError         no usable phone number for a delivery (recorded as skipped)
     └── DeliveryError          the WhatsApp Cloud API refused or failed a send
         ├── TransientError     retry with backoff (5xx, network errors, codes 1, 2, 131000, ...)
@@ -65,6 +66,11 @@ class RenderError(BridgeError):
         self.mapping = mapping
         self.key = key
         super().__init__(message)
+
+
+class MissingDataError(RenderError):
+    """The event carries no data where the mapping reads it (`shipping: {}`): not a mistake of the
+    mapping, so the delivery is recorded as skipped with this reason rather than failed."""
 
 
 class RecipientError(BridgeError):
