@@ -1,11 +1,47 @@
-"""Redis connections from a URL, including Heroku's `rediss://` with self-signed certificates."""
+"""Redis connections from a URL (including Heroku's `rediss://`), and the one place that
+translates redis-py's errors into the bridge's own (`StoreUnavailable`)."""
 
 from __future__ import annotations
 
+import functools
 import ssl
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, ParamSpec, TypeVar
 
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from bridge.errors import StoreUnavailable
+
+OUTAGES: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutError)
+"""Errors meaning "Redis is not there right now": the worker process waits and starts again."""
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@contextmanager
+def unavailable_on_redis_error(action: str) -> Iterator[None]:
+    """Any redis-py error inside becomes StoreUnavailable(action): the web answers 503, a job is re-run."""
+    try:
+        yield
+    except RedisError as exc:
+        raise StoreUnavailable(f"Redis unavailable while {action}: {type(exc).__name__}") from exc
+
+
+def translates_redis_errors(method: Callable[P, R]) -> Callable[P, R]:
+    """Decorator form of `unavailable_on_redis_error`, for the methods of the Redis-backed stores."""
+    action = method.__name__.strip("_").replace("_", " ")
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with unavailable_on_redis_error(action):
+            return method(*args, **kwargs)
+
+    return wrapper
 
 
 def connect(url: str, *, socket_timeout: float | None = None, connect_timeout: float = 2.0) -> Redis:

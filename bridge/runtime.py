@@ -1,7 +1,8 @@
 """The objects a bridge process shares: built once per process by `build_runtime`.
 
-The web app and the worker build the same Runtime from the same Config, so config is parsed,
-mappings compiled, and Redis and HTTP clients created once per process, never per request/job.
+The web app, the worker and the CLI build the same Runtime from the same Config, so config is
+parsed, mappings compiled, and Redis and HTTP clients created once per process, never per
+request or job.
 """
 
 from __future__ import annotations
@@ -10,38 +11,54 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from redis import Redis
 from rq import Queue
 
 from bridge import defaults
 from bridge.config import Config, load_config
-from bridge.delivery.gate import RateLimiter
+from bridge.delivery.gate import Gate
 from bridge.delivery.optouts import OptOuts
 from bridge.delivery.store import Store
+from bridge.keys import Keys
 from bridge.mappings.compile import CompiledMapping, compile_mappings
 from bridge.redis_conn import connect
 from bridge.stripe_events.customers import CustomerLookup
 from bridge.whatsapp.client import WhatsAppClient
 
 
+class Role(StrEnum):
+    """What a process does decides what it opens: only the worker talks to Meta and Stripe."""
+
+    WEB = "web"
+    WORKER = "worker"
+    CLI = "cli"
+
+
 @dataclass
 class Runtime:
     config: Config
     redis: Redis
+    keys: Keys
     store: Store
     queue: Queue
     mappings: dict[str, CompiledMapping]
     by_event_type: dict[str, tuple[CompiledMapping, ...]]
     whatsapp: WhatsAppClient | None
+    """None in dry run, and outside the worker."""
     customers: CustomerLookup | None
-    limiter: RateLimiter
+    gate: Gate
     optouts: OptOuts
     clock: Callable[[], float] = field(default=time.time)
 
     @property
+    def phone_number_id(self) -> str:
+        return self.config.whatsapp.phone_number_id
+
+    @property
     def pause_key(self) -> str:
-        return self.store.pause_key(self.config.whatsapp.phone_number_id)
+        return self.keys.paused(self.phone_number_id)
 
     def close(self) -> None:
         if self.whatsapp is not None:
@@ -49,53 +66,53 @@ class Runtime:
         self.redis.close()
 
 
-def build_runtime(config: Config, *, redis: Redis | None = None, role: str = "web", clock: Callable[[], float] = time.time) -> Runtime:
-    """Compile mappings and open connections for one process (`role` is web or worker)."""
+def build_runtime(config: Config, *, redis: Redis | None = None, role: Role = Role.WEB, clock: Callable[[], float] = time.time) -> Runtime:
+    """Compile mappings and open connections for one process."""
+    role = Role(role)
     mappings = compile_mappings(config)
     if redis is None:
         # The worker blocks on Redis for jobs, so only the web side gets a short socket timeout.
-        timeout = defaults.REDIS_SOCKET_TIMEOUT_SECONDS if role == "web" else None
+        timeout = defaults.REDIS_SOCKET_TIMEOUT_SECONDS if role is Role.WEB else None
         redis = connect(config.redis.url, socket_timeout=timeout)
+    keys = Keys(config.redis.key_prefix)
+    worker = role is Role.WORKER
+    whatsapp = config.whatsapp
+    return Runtime(
+        config=config,
+        redis=redis,
+        keys=keys,
+        store=Store(
+            redis,
+            keys=keys,
+            event_ttl=config.redis.event_ttl_seconds,
+            delivery_ttl=config.redis.delivery_ttl_seconds,
+            outbox_max=defaults.OUTBOX_MAX,
+        ),
+        queue=Queue(config.redis.queue, connection=redis, default_timeout=config.delivery.job_timeout_seconds),
+        mappings={m.name: m for m in mappings},
+        by_event_type=_by_event_type(mappings),
+        whatsapp=WhatsAppClient(whatsapp) if worker and not whatsapp.dry_run else None,
+        customers=CustomerLookup(config.stripe.api_key, api_base_url=config.stripe.api_base_url)
+        if worker and config.stripe.api_key
+        else None,
+        gate=Gate(
+            redis,
+            keys=keys,
+            phone_number_id=whatsapp.phone_number_id,
+            messages_per_second=whatsapp.messages_per_second,
+            pair_interval=whatsapp.pair_interval_seconds,
+        ),
+        optouts=OptOuts(redis, keys=keys),
+        clock=clock,
+    )
+
+
+def _by_event_type(mappings: list[CompiledMapping]) -> dict[str, tuple[CompiledMapping, ...]]:
     by_type: dict[str, list[CompiledMapping]] = {}
     for mapping in mappings:
         for event_type in mapping.settings.events:
             by_type.setdefault(event_type, []).append(mapping)
-    store = Store(
-        redis,
-        prefix=config.redis.key_prefix,
-        event_ttl=config.redis.event_ttl_seconds,
-        delivery_ttl=config.redis.delivery_ttl_seconds,
-        outbox_max=defaults.OUTBOX_MAX,
-    )
-    queue = Queue(config.redis.queue, connection=redis, default_timeout=config.delivery.job_timeout_seconds)
-    whatsapp = None
-    if role == "worker" and not config.whatsapp.dry_run:
-        whatsapp = WhatsAppClient(config.whatsapp)
-    customers = None
-    if role == "worker" and config.stripe.api_key:
-        customers = CustomerLookup(config.stripe.api_key, api_base_url=config.stripe.api_base_url)
-    optouts = OptOuts(redis, prefix=config.redis.key_prefix)
-    limiter = RateLimiter(
-        redis,
-        prefix=config.redis.key_prefix,
-        phone_number_id=config.whatsapp.phone_number_id,
-        messages_per_second=config.whatsapp.messages_per_second,
-        pair_interval=config.whatsapp.pair_interval_seconds,
-        optouts=optouts,
-    )
-    return Runtime(
-        config=config,
-        redis=redis,
-        store=store,
-        queue=queue,
-        mappings={m.name: m for m in mappings},
-        by_event_type={k: tuple(v) for k, v in by_type.items()},
-        whatsapp=whatsapp,
-        customers=customers,
-        limiter=limiter,
-        optouts=optouts,
-        clock=clock,
-    )
+    return {event_type: tuple(found) for event_type, found in by_type.items()}
 
 
 # The worker process's Runtime: RQ calls job functions by name, so they find it here.
@@ -115,5 +132,5 @@ def process_runtime() -> Runtime:
     if _process_runtime is None:
         with _process_lock:
             if _process_runtime is None:
-                _process_runtime = build_runtime(load_config(), role="worker")
+                _process_runtime = build_runtime(load_config(), role=Role.WORKER)
     return _process_runtime

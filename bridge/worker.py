@@ -10,14 +10,13 @@ from __future__ import annotations
 import logging
 import time
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import SimpleWorker
 
 from bridge import defaults
 from bridge.config import Config
-from bridge.redis_conn import persistence_warnings
-from bridge.runtime import Runtime, build_runtime, install_process_runtime
+from bridge.errors import StoreUnavailable
+from bridge.redis_conn import OUTAGES, persistence_warnings
+from bridge.runtime import Role, Runtime, build_runtime, install_process_runtime
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +43,7 @@ def run(config: Config, *, burst: bool = False, with_scheduler: bool = True) -> 
 
     A Redis outage does not end the process: the worker waits with backoff and starts again.
     """
-    runtime = build_runtime(config, role="worker")
+    runtime = build_runtime(config, role=Role.WORKER)
     mode = "dry run (outbox only)" if config.whatsapp.dry_run else f"sending as phone number id {config.whatsapp.phone_number_id}"
     wait = 1.0
     try:
@@ -52,12 +51,15 @@ def run(config: Config, *, burst: bool = False, with_scheduler: bool = True) -> 
             try:
                 for warning in persistence_warnings(runtime.redis):
                     logger.warning("%s", warning)
+                upgraded = runtime.store.upgrade(now=runtime.clock())
+                if upgraded:
+                    logger.info("indexed %d delivery records written by an older version", upgraded)
                 worker = make_worker(runtime)
                 logger.info("worker %s on queue %s: %s", worker.name, runtime.queue.name, mode)
                 return worker.work(
                     burst=burst, with_scheduler=with_scheduler, logging_level=logging.getLevelName(logging.getLogger().level)
                 )
-            except (RedisConnectionError, RedisTimeoutError) as exc:
+            except (*OUTAGES, StoreUnavailable) as exc:
                 logger.error("Redis unavailable (%s); starting again in %.0f s", type(exc).__name__, wait)
                 time.sleep(wait)
                 wait = min(wait * 2, defaults.REDIS_RECONNECT_MAX_SECONDS)

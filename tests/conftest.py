@@ -27,7 +27,7 @@ from werkzeug.serving import make_server
 from bridge.config import Config, parse_config
 from bridge.delivery.store import Store
 from bridge.dev.dev_redis import RedisServer, answers
-from bridge.runtime import Runtime, build_runtime, install_process_runtime
+from bridge.runtime import Role, Runtime, build_runtime, install_process_runtime
 from bridge.stripe_events import samples
 from bridge.stripe_events.signature import sign_payload
 from bridge.web.app import create_app
@@ -117,7 +117,7 @@ class Bridge:
         self.config = config
         self.app = create_app(config)
         self.client = self.app.test_client()
-        self.worker_runtime: Runtime = build_runtime(config, role="worker")
+        self.worker_runtime: Runtime = build_runtime(config, role=Role.WORKER)
         self.store: Store = self.worker_runtime.store
 
     def post(

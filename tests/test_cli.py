@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bridge.delivery.store import Status
+from bridge.delivery.records import Status
 from tests.conftest import EXAMPLE_CONFIG, ROOT, SECRET, Bridge
 
 BRIDGE = [sys.executable, "-m", "bridge.cli"]

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bridge.delivery.store import Status
+from bridge.delivery.records import Status
 from bridge.stripe_events import samples
 from tests.conftest import Bridge, make_config
 from tests.fake_graph import FakeGraphAPI
@@ -128,7 +128,7 @@ def test_stripe_outage_is_retried_then_recorded_as_failed(redis, redis_url, fake
         bridge.post(invoice_needing_a_lookup())
         bridge.work_all()
         record = bridge.deliveries()[0]
-        assert (record["status"], record["attempts"], record["error_class"]) == (Status.FAILED, "3", "TransientError")
+        assert (record["status"], record["attempts"], record["error_class"]) == (Status.FAILED, 3, "TransientError")
         assert record["error_message"] == "Stripe Customer lookup failed: APIError (gave up after 3 attempts)"
         assert len(fake_stripe.requests) == 3 * 2  # the SDK itself retries a 500 once
         assert fake_graph.requests == []
@@ -146,7 +146,7 @@ def test_rejected_stripe_key_fails_at_once_and_can_be_replayed(redis, redis_url,
         bridge.post(invoice_needing_a_lookup())
         bridge.work()
         record = bridge.deliveries()[0]
-        assert (record["status"], record["attempts"], record["error_class"]) == (Status.FAILED, "1", "PermanentError")
+        assert (record["status"], record["attempts"], record["error_class"]) == (Status.FAILED, 1, "PermanentError")
         assert "Stripe rejected STRIPE_API_KEY" in record["error_message"] and API_KEY not in record["error_message"]
         assert bridge.scheduled() == [] and len(fake_stripe.requests) == 1
 

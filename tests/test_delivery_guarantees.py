@@ -11,7 +11,7 @@ from redis import Redis
 
 from bridge.config import DeliverySettings
 from bridge.delivery.policy import backoff_delay, decide
-from bridge.delivery.store import Status
+from bridge.delivery.records import Status
 from bridge.errors import PermanentError, RateLimitedError, TransientError
 from bridge.stripe_events import samples
 from tests.conftest import Bridge, make_config, signed
@@ -58,7 +58,7 @@ def test_transient_errors_give_up_after_72_hours_by_the_workers_clock(redis, red
         bridge.advance()
         bridge.work()
         record = one_record(bridge)
-        assert (record["status"], record["attempts"]) == (Status.FAILED, "2")
+        assert (record["status"], record["attempts"]) == (Status.FAILED, 2)
         assert "gave up after 259200 s" in record["error_message"]
         assert bridge.scheduled() == []
     finally:
@@ -74,7 +74,7 @@ def test_transient_code_is_retried_and_delivered_once(bridge: Bridge, fake_graph
     bridge.work()
     assert [r.status for r in fake_graph.requests] == [500, 503, 502, 200]
     record = one_record(bridge)
-    assert (record["status"], record["attempts"]) == (Status.SENT, "4")
+    assert (record["status"], record["attempts"]) == (Status.SENT, 4)
     assert len(fake_graph.accepted) == 1
 
 
@@ -91,7 +91,7 @@ def test_rate_limited_codes_wait_and_are_not_counted_as_failures(bridge: Bridge,
         rounds += 1
         assert rounds < 10
     record = one_record(bridge)
-    assert (record["attempts"], record["throttled"]) == ("1", "3")
+    assert (record["attempts"], record["throttled"]) == (1, 3)
     assert len(fake_graph.requests) == 4 and len(fake_graph.accepted) == 1
 
 
@@ -105,9 +105,9 @@ def test_permanent_codes_fail_with_zero_retries(bridge: Bridge, fake_graph: Fake
     record = one_record(bridge)
     assert (record["status"], record["error_code"], record["error_class"], record["attempts"]) == (
         Status.FAILED,
-        str(code),
+        code,
         "PermanentError",
-        "1",
+        1,
     )
     assert record["error_details"] == "details from Meta" and record["error_meaning"]
 
@@ -123,7 +123,7 @@ def test_expired_token_pauses_sending_keeps_jobs_and_resume_delivers_each_once(b
     assert len(fake_graph.requests) == 1  # the first 190 pauses everything: no more calls to Meta
     records = bridge.deliveries()
     assert {r["status"] for r in records} == {Status.PAUSED}
-    assert any(r.get("error_code") == "190" for r in records)
+    assert any(r.get("error_code") == 190 for r in records)
     rt = bridge.worker_runtime
     assert json.loads(rt.redis.get(rt.pause_key))["code"] == 190
     assert len(bridge.scheduled()) == 1  # one probe, not a retry per job
@@ -177,7 +177,7 @@ def test_probe_does_not_resume_on_held_messages_that_never_reach_meta(bridge: Br
         without_phone["data"]["object"]["customer_phone"] = None
         bridge.post(without_phone)
     bridge.work()
-    held = bridge.worker_runtime.redis.scard(bridge.store.paused_deliveries_key)
+    held = bridge.worker_runtime.redis.scard(bridge.store.keys.paused_deliveries)
     assert held == 5
 
     bridge.advance()
@@ -235,7 +235,7 @@ def test_dropped_connection_is_ambiguous_then_resent_once(redis, redis_url, fake
         bridge.advance()
         bridge.work()
         record = one_record(bridge)
-        assert (record["status"], record["ambiguous_resent"], record["attempts"]) == (Status.SENT, "1", "2")
+        assert (record["status"], record["ambiguous_resent"], record["attempts"]) == (Status.SENT, True, 2)
         assert len(fake_graph.requests) == 2
     finally:
         bridge.close()
@@ -258,9 +258,9 @@ def test_on_ambiguous_fail_records_a_failure_instead_of_resending(redis, redis_u
 @pytest.mark.parametrize(
     ("faults", "statuses", "attempts"),
     [
-        ([Reply.server_error(500)] * 3, [500, 500, 500, 200], "4"),
-        ([Reply.error(2)] * 2, [503, 503, 200], "3"),
-        ([Reply.error(131000), Reply.server_error(503), Reply.error(131016)], [500, 503, 500, 200], "4"),
+        ([Reply.server_error(500)] * 3, [500, 500, 500, 200], 4),
+        ([Reply.error(2)] * 2, [503, 503, 200], 3),
+        ([Reply.error(131000), Reply.server_error(503), Reply.error(131016)], [500, 503, 500, 200], 4),
     ],
 )
 def test_first_n_attempts_fail_then_exactly_one_message(bridge: Bridge, fake_graph: FakeGraphAPI, faults, statuses, attempts):
@@ -286,7 +286,7 @@ def test_timeouts_are_held_as_ambiguous_then_resent_once(redis, redis_url, fake_
         bridge.advance()  # ten minutes later, no status webhook has reconciled it
         bridge.work()
         record = one_record(bridge)
-        assert (record["status"], record["attempts"], record["ambiguous_resent"]) == (Status.SENT, "2", "1")
+        assert (record["status"], record["attempts"], record["ambiguous_resent"]) == (Status.SENT, 2, True)
         assert len(fake_graph.requests) == 2 and len(fake_graph.accepted) == 2  # at most twice, and recorded so
         assert {r.json["biz_opaque_callback_data"] for r in fake_graph.requests} == {record["id"]}
     finally:
@@ -367,14 +367,14 @@ def test_deliveries_and_replay_cli(bridge: Bridge, fake_graph: FakeGraphAPI, red
     assert delivery in table.stdout and "(#132001)" in table.stdout and "+141******23" in table.stdout
     assert "4155550123" not in table.stdout
     (line,) = run_bridge("deliveries", "--event", event["id"], "--json", env=env).stdout.splitlines()
-    assert json.loads(line)["error_code"] == "132001"
+    assert json.loads(line)["error_code"] == 132001
     assert run_bridge("deliveries", "--since", "2999-01-01", env=env).stdout.strip() == "no deliveries"
 
     replayed = run_bridge("replay", delivery, env=env)
     assert (replayed.returncode, replayed.stdout.strip()) == (0, f"{delivery}: replayed (was failed)")
     bridge.work()
     assert one_record(bridge)["status"] == Status.SENT
-    assert one_record(bridge)["replays"] == "1"
+    assert one_record(bridge)["replays"] == 1
 
     again = run_bridge("replay", delivery, env=env)
     assert again.returncode == 1 and "not replayed: status sent (use --force" in again.stdout

@@ -7,7 +7,7 @@ import json
 from redis import Redis
 
 from bridge.delivery.optouts import Scope
-from bridge.delivery.store import Status
+from bridge.delivery.records import Status
 from bridge.stripe_events import samples
 from tests.conftest import Bridge
 from tests.fake_graph import FakeGraphAPI, Reply
@@ -27,7 +27,7 @@ def test_131050_suppresses_that_customers_marketing_templates_only(bridge: Bridg
     bridge.post(promo)
     bridge.work()
     refused = record_of(bridge, promo)
-    assert (refused["status"], refused["error_code"]) == (Status.FAILED, "131050")
+    assert (refused["status"], refused["error_code"]) == (Status.FAILED, 131050)
     assert bridge.scheduled() == [] and len(fake_graph.requests) == 1
 
     (optout,) = bridge.worker_runtime.optouts.list()
@@ -44,7 +44,7 @@ def test_131050_suppresses_that_customers_marketing_templates_only(bridge: Bridg
     bridge.work()
 
     skipped = record_of(bridge, again)
-    assert skipped["status"] == Status.SKIPPED and skipped["attempts"] == "0"
+    assert skipped["status"] == Status.SKIPPED and skipped["attempts"] == 0
     assert skipped["reason"].startswith("opted out: the customer stopped marketing messages (Meta error 131050, ")
     assert "template payment_receipt" in skipped["reason"]
     assert (record_of(bridge, receipt)["status"], record_of(bridge, someone_else)["status"]) == (Status.SENT, Status.SENT)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.delivery.store import Status
+from bridge.delivery.records import Status
 from bridge.stripe_events import samples
 from tests.conftest import Bridge, event_of
 from tests.fake_graph import FakeGraphAPI, Reply
@@ -84,7 +84,7 @@ def test_each_sample_event_sends_the_exact_template_request(bridge: Bridge, fake
     assert record["wa_id"] == PHONE.removeprefix("+")
     assert record["message_status"] == "accepted"
     assert record["recipient"] == PHONE
-    assert record["attempts"] == "1"
+    assert record["attempts"] == 1
 
 
 @pytest.mark.parametrize(
@@ -120,11 +120,11 @@ def test_permanent_error_is_recorded_with_metas_code_and_not_retried(bridge: Bri
     assert bridge.queued_jobs() == 0
     (record,) = bridge.deliveries()
     assert record["status"] == Status.FAILED
-    assert record["error_code"] == "131026"
+    assert record["error_code"] == 131026
     assert record["error_class"] == "PermanentError"
     assert record["error_meaning"]
     assert "131026" in record["error_message"]
-    assert record["attempts"] == "1"
+    assert record["attempts"] == 1
 
 
 def test_template_parameter_error_is_permanent(bridge: Bridge, fake_graph: FakeGraphAPI):
@@ -134,7 +134,7 @@ def test_template_parameter_error_is_permanent(bridge: Bridge, fake_graph: FakeG
     bridge.post(samples.fresh_event("payment_intent.succeeded"))
     bridge.work()
     (record,) = bridge.deliveries()
-    assert (record["status"], record["error_code"]) == (Status.FAILED, "132000")
+    assert (record["status"], record["error_code"]) == (Status.FAILED, 132000)
     assert "localizable_params" in record["error_details"]
     assert len(fake_graph.requests) == 1
 
@@ -146,7 +146,7 @@ def test_server_error_then_success_delivers_once(bridge: Bridge, fake_graph: Fak
     assert [r.status for r in fake_graph.requests] == [500, 200]
     (record,) = bridge.deliveries()
     assert record["status"] == Status.SENT
-    assert record["attempts"] == "2"
+    assert record["attempts"] == 2
     assert "error_code" not in record and "error_message" not in record
     assert len(fake_graph.accepted) == 1
 
@@ -167,7 +167,7 @@ def test_throttling_is_retried(bridge: Bridge, fake_graph: FakeGraphAPI):
     assert [r.status for r in fake_graph.requests] == [400, 429, 200]
     (record,) = bridge.deliveries()
     assert record["status"] == Status.SENT
-    assert (record["attempts"], record["throttled"]) == ("1", "2")  # throttling is not a failed attempt
+    assert (record["attempts"], record["throttled"]) == (1, 2)  # throttling is not a failed attempt
 
 
 def test_transient_errors_give_up_after_max_attempts(redis, redis_url, fake_graph: FakeGraphAPI):
@@ -181,7 +181,7 @@ def test_transient_errors_give_up_after_max_attempts(redis, redis_url, fake_grap
         assert len(fake_graph.requests) == 3
         (record,) = bridge.deliveries()
         assert record["status"] == Status.FAILED
-        assert record["error_code"] == "131000"
+        assert record["error_code"] == 131000
         assert "gave up after 3 attempts" in record["error_message"]
     finally:
         bridge.close()

@@ -12,7 +12,7 @@ import pytest
 from redis import Redis
 
 from bridge.config import load_config
-from bridge.delivery.store import Status
+from bridge.delivery.records import Status
 from bridge.dev.dev_redis import RedisServer, free_port, redis_server_binary
 from bridge.redis_conn import connect, persistence_warnings
 from bridge.stripe_events import samples

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from redis import Redis
 
-from bridge.delivery.store import Status
+from bridge.delivery.records import Status
 from bridge.dev.dev_redis import RedisServer
 from bridge.stripe_events import samples
 from tests.conftest import ROLLED_SECRET, SECRET, Bridge, make_config, signed

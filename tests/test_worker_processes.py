@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from rq.registry import StartedJobRegistry
 
-from bridge.delivery.store import Status
+from bridge.delivery.records import Status
 from bridge.stripe_events import samples
 from tests.conftest import EXAMPLE_CONFIG, Bridge, make_config, process_env, start_process, stop_process, wait_until
 from tests.fake_graph import FakeGraphAPI, Reply
@@ -57,7 +57,7 @@ def test_worker_killed_while_its_request_is_in_flight_loses_nothing(redis, redis
         record = bridge.deliveries()[0]
         # Documented ambiguous case: the first request may or may not have reached the
         # customer; after ambiguous_wait_seconds (0 here) it is resent once, and recorded so.
-        assert (record["status"], record["ambiguous_resent"]) == (Status.SENT, "1")
+        assert (record["status"], record["ambiguous_resent"]) == (Status.SENT, True)
         assert len(fake_graph.requests) == 2 and len(fake_graph.accepted) == 1
     finally:
         stop_process(worker, signal.SIGKILL)

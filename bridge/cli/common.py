@@ -9,7 +9,7 @@ import click
 
 from bridge.config import Config, load_config
 from bridge.errors import ConfigError, RecipientError
-from bridge.runtime import Runtime, build_runtime
+from bridge.runtime import Role, Runtime, build_runtime
 from bridge.whatsapp.phones import normalize
 
 
@@ -24,7 +24,7 @@ def load_or_exit(path: str | None = None) -> Config:
 
 
 def cli_runtime() -> Runtime:
-    return build_runtime(load_or_exit(), role="cli")
+    return build_runtime(load_or_exit(), role=Role.CLI)
 
 
 def phone_or_exit(rt: Runtime, phone: str) -> str:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import click
 
 from bridge.cli.common import cli_runtime, parse_since
-from bridge.delivery.store import Status
+from bridge.delivery.records import Field, Status
+from bridge.runtime import Runtime
 from bridge.whatsapp.phones import mask_phone
 
 
@@ -26,24 +29,25 @@ def outbox(limit: int) -> None:
 
 
 @click.command()
-@click.option("--status", type=click.Choice([s.value for s in Status]), default=None)
+@click.option("--status", type=click.Choice([s.value for s in Status]), default=None, help="Only deliveries in this status.")
 @click.option("--event", "event_id", default=None, help="Only deliveries of this event (evt_...).")
 @click.option("--since", default=None, help="Only deliveries created at or after this ISO date/time (UTC) or unix time.")
-@click.option("--limit", default=100, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(min=1), help="At most this many, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line, numbers as numbers.")
 def deliveries(status: str | None, event_id: str | None, since: str | None, limit: int, as_json: bool) -> None:
-    """List delivery records (phone numbers masked)."""
+    """List delivery records, newest first (phone numbers masked).
+
+    Filters are answered from Redis's indexes: only the matching records are read.
+    """
     rt = cli_runtime()
-    records = rt.store.list_deliveries(since=parse_since(since), limit=100_000 if (status or event_id) else limit)
-    records = [r for r in records if (status is None or r.get("status") == status) and (event_id is None or r.get("event_id") == event_id)][
-        :limit
-    ]
+    status_filter = Status(status) if status else None
+    records = rt.store.query(status=status_filter, event_id=event_id, since=parse_since(since), limit=limit).items
     for record in records:
         if "recipient" in record:
             record["recipient"] = mask_phone(record["recipient"])
     if as_json:
         for record in records:
-            click.echo(json.dumps(record, sort_keys=True))
+            click.echo(json.dumps(record, sort_keys=True, ensure_ascii=False))
         return
     if not records:
         click.echo("no deliveries")
@@ -68,8 +72,7 @@ def replay(delivery_ids: tuple[str, ...], all_failed: bool, since: str | None, f
         raise click.UsageError("give DELIVERY_ID... or --failed, not both")
     rt = cli_runtime()
     if all_failed:
-        records = rt.store.list_deliveries(since=parse_since(since), limit=1_000_000)
-        delivery_ids = tuple(r["id"] for r in records if r.get("status") == Status.FAILED)
+        delivery_ids = tuple(_all_ids(rt, Status.FAILED, parse_since(since)))
     results = do_replay(rt, delivery_ids, force=force)
     for result in results:
         click.echo(f"{result.delivery}: {result.outcome}")
@@ -104,20 +107,25 @@ def resume() -> None:
     click.echo(f"resumed: {count} held deliveries re-queued")
 
 
-def _row(record: dict[str, str]) -> tuple[str, ...]:
-    created = datetime.fromtimestamp(float(record.get("created_at", 0)), tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
-    if record.get("status") in ("failed", "paused", "retrying", "ambiguous"):
-        detail = record.get("error_message", "")
-    elif record.get("status") == "skipped":
-        detail = record.get("reason", "")
+def _all_ids(rt: Runtime, status: Status, since: float | None) -> Iterator[str]:
+    """Every delivery id in `status` (created since `since`), page by page through the index."""
+    cursor = None
+    while True:
+        page = rt.store.query(status=status, since=since, cursor=cursor, limit=500)
+        yield from (record["id"] for record in page.items)
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
+def _row(record: dict[str, Any]) -> tuple[str, ...]:
+    created = datetime.fromtimestamp(float(record.get(Field.CREATED_AT, 0)), tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+    status = record.get(Field.STATUS, "")
+    if status in (Status.FAILED, Status.PAUSED, Status.RETRYING, Status.AMBIGUOUS):
+        detail = record.get(Field.ERROR_MESSAGE, "")
+    elif status == Status.SKIPPED:
+        detail = record.get(Field.REASON, "")
     else:
-        detail = record.get("wamid", "")
-    return (
-        created,
-        record.get("status", ""),
-        record["id"],
-        record.get("template", ""),
-        record.get("recipient", ""),
-        record.get("attempts", "0"),
-        detail,
-    )
+        detail = record.get(Field.WAMID, "")
+    columns = (Field.TEMPLATE, Field.RECIPIENT)
+    return (created, status, record["id"], *(str(record.get(c, "")) for c in columns), str(record.get(Field.ATTEMPTS, 0)), detail)

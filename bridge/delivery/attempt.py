@@ -2,10 +2,10 @@
 
 Path, top to bottom: claim (atomic; refuses while paused, while an earlier notice about the
 same payment is pending, or when a request may already be at Meta) → `when` → render →
-recipient → opt-out check and rate-limit slot (shared by all workers) → send, or the outbox in
-dry run → record. Expected failures are recorded on the delivery and the job returns normally;
-retries, rate-limit waits and ordering waits reschedule the job in the same atomic step as the
-state change, so RQ's failed registry only ever holds real crashes.
+recipient → the gate (opt-outs and the rate limits shared by all workers) → send, or the
+outbox in dry run → record. Dry run takes every step but the request itself, so a rehearsal
+shows what production will do. Expected failures are recorded on the delivery and the job
+returns normally (`bridge.delivery.outcomes`), so RQ's failed registry only ever holds crashes.
 """
 
 from __future__ import annotations
@@ -15,95 +15,123 @@ import time
 from typing import Any
 
 from bridge import defaults
-from bridge.delivery.control import pause_sending, schedule_probe
+from bridge.delivery.control import schedule_probe
 from bridge.delivery.gate import SendSlot
-from bridge.delivery.optouts import Scope, skip_reason
-from bridge.delivery.policy import backoff_delay, decide
-from bridge.delivery.queueing import enqueue_delivery
-from bridge.delivery.store import ERROR_FIELDS, Status, split_delivery_id
-from bridge.errors import AccountError, AmbiguousError, DeliveryError, PermanentError, RateLimitedError, RecipientError, RenderError
-from bridge.mappings.compile import CompiledMapping, build_context
+from bridge.delivery.optouts import skip_reason
+from bridge.delivery.outcomes import Outcomes, status_of
+from bridge.delivery.policy import AttemptHistory
+from bridge.delivery.records import ClaimMode, ClaimOutcome, Field, Status, split_delivery_id
+from bridge.delivery.store import Claim
+from bridge.errors import DeliveryError, MissingDataError, RecipientError, RenderError, StoreUnavailable
+from bridge.mappings.compile import CompiledMapping, RenderedMessage, build_context
 from bridge.runtime import Runtime
 from bridge.stripe_events.recipient import customer_id, phone_on_customer, phone_on_object
-from bridge.whatsapp.errors import pair_backoff_seconds
 from bridge.whatsapp.payload import build_template_payload
 from bridge.whatsapp.phones import mask_phone, normalize
 
 logger = logging.getLogger(__name__)
 
-TRANSIENT_FIELDS = (*ERROR_FIELDS, "next_attempt_at")
-
 
 class Delivery:
-    def __init__(self, runtime: Runtime, delivery: str, *, mode: str = "normal"):
+    def __init__(self, runtime: Runtime, delivery: str, *, mode: ClaimMode = ClaimMode.NORMAL):
         self.rt = runtime
         self.id = delivery
         self.mode = mode
         self.event_id, self.mapping_name = split_delivery_id(delivery)
+        self.outcomes = Outcomes(runtime, delivery)
         self.attempts = 0
+        """The attempt number the gate gave this attempt; 0 until a request goes out."""
         self.to: str | None = None
         self.template: str | None = None
         self.account_works = False
         """Set once Meta has answered about this message itself (sent, or refused for its own reasons)."""
 
-    # -- claiming ----------------------------------------------------------------------------
-
     def run(self) -> str:
-        delivery = self.rt.config.delivery
-        claim = self.rt.store.claim(
-            self.id, pause_key=self.rt.pause_key, order_wait=delivery.order_wait_seconds, mode=self.mode, now=self.rt.clock()
-        )
-        if claim.outcome == "ambiguous":
-            if delivery.on_ambiguous != "resend":
-                return self._finish(
-                    Status.FAILED,
-                    expected=(Status.AMBIGUOUS,),
-                    error_class="AmbiguousError",
-                    error_message=(
-                        f"outcome unknown after {delivery.ambiguous_wait_seconds:g} s without reconciliation; "
-                        "not resent ([delivery] on_ambiguous = fail)"
-                    ),
-                )
-            claim = self.rt.store.claim(
-                self.id, pause_key=self.rt.pause_key, order_wait=delivery.order_wait_seconds, mode="resend_ambiguous", now=self.rt.clock()
-            )
-            if claim.outcome == "claimed":
+        """Claim the delivery and, if it is ours, attempt it; returns the resulting status."""
+        claim = self._claim(self.mode)
+        if claim.outcome is ClaimOutcome.AMBIGUOUS:
+            if self.rt.config.delivery.on_ambiguous != "resend":
+                return self._fail_ambiguous()
+            claim = self._claim(ClaimMode.RESEND_AMBIGUOUS)
+            if claim.outcome is ClaimOutcome.CLAIMED:
                 logger.warning("delivery %s: resending after an ambiguous outcome", self.id)
-        if claim.outcome == "in_flight":
-            return self._ambiguous("the worker stopped while the request was in flight", expected=(Status.SENDING,))
-        if claim.outcome == "paused":
+        if claim.outcome is not ClaimOutcome.CLAIMED:
+            return self._not_claimed(claim)
+        return self._attempt(claim.event)
+
+    def _claim(self, mode: ClaimMode) -> Claim:
+        rt = self.rt
+        return rt.store.claim(self.id, pause_key=rt.pause_key, order_wait=rt.config.delivery.order_wait_seconds, mode=mode, now=rt.clock())
+
+    def _not_claimed(self, claim: Claim) -> str:
+        if claim.outcome is ClaimOutcome.IN_FLIGHT:
+            return self.outcomes.hold_ambiguous("the worker stopped while the request was in flight", expected=(Status.SENDING,))
+        if claim.outcome is ClaimOutcome.PAUSED:
             schedule_probe(self.rt)
             logger.info("delivery %s held: sending is paused", self.id)
             return Status.PAUSED
-        if claim.outcome == "wait_order":
-            self._reschedule(
-                (claim.status,),
-                claim.status,
-                defaults.ORDER_RECHECK_SECONDS,
-                clear=("next_attempt_at",),
-                waiting_for="an earlier notice about this payment",
+        if claim.outcome is ClaimOutcome.WAIT_ORDER:
+            waiting = "an earlier notice about this payment"
+            self.outcomes.reschedule(
+                (claim.status,), Status(claim.status), defaults.ORDER_RECHECK_SECONDS, clear=(Field.NEXT_ATTEMPT_AT,), waiting_for=waiting
             )
             return "waiting"
-        if claim.outcome != "claimed":
-            logger.info("delivery %s not claimed: %s (%s)", self.id, claim.outcome, claim.status)
-            return claim.status if claim.outcome == "terminal" else claim.outcome
-        if claim.event is None:
-            return self._finish(Status.FAILED, error_message="the event is no longer stored (older than [redis] event_ttl_seconds)")
+        logger.info("delivery %s not claimed: %s (%s)", self.id, claim.outcome, claim.status)
+        return claim.status if claim.outcome is ClaimOutcome.TERMINAL else claim.outcome
+
+    def _fail_ambiguous(self) -> str:
+        wait = self.rt.config.delivery.ambiguous_wait_seconds
+        message = f"outcome unknown after {wait:g} s without reconciliation; not resent ([delivery] on_ambiguous = fail)"
+        return self.outcomes.finish(Status.FAILED, expected=(Status.AMBIGUOUS,), error_class="AmbiguousError", error_message=message)
+
+    def _attempt(self, event: dict[str, Any] | None) -> str:
+        finish = self.outcomes.finish
+        if event is None:
+            return finish(Status.FAILED, error_message="the event is no longer stored (older than [redis] event_ttl_seconds)")
         mapping = self.rt.mappings.get(self.mapping_name)
         if mapping is None:
-            return self._finish(Status.FAILED, error_message=f"mapping {self.mapping_name!r} is no longer configured")
+            return finish(Status.FAILED, error_message=f"mapping {self.mapping_name!r} is no longer configured")
         try:
-            return self._deliver(claim.event, mapping)
+            return self._deliver(event, mapping)
+        except MissingDataError as exc:
+            return finish(Status.SKIPPED, reason=str(exc))
         except RenderError as exc:
-            return self._finish(Status.FAILED, error_class="RenderError", error_message=str(exc))
+            return finish(Status.FAILED, error_class="RenderError", error_message=str(exc))
         except RecipientError as exc:
-            return self._finish(Status.SKIPPED, reason=str(exc))
+            return finish(Status.SKIPPED, reason=str(exc))
         except DeliveryError as exc:
-            return self._failed_attempt(exc)
+            return self._failed(exc)
+        except StoreUnavailable:
+            raise  # Redis is away: RQ re-runs the job, and the claim decides what that may do
+        except Exception as exc:
+            return self._unexpected(exc)
 
-    # -- one attempt -------------------------------------------------------------------------
+    def _unexpected(self, exc: Exception) -> str:
+        """A bug must not leave the delivery in `sending`, holding back later notices about the payment."""
+        logger.exception("delivery %s: unexpected error", self.id)
+        message = f"unexpected error in the bridge: {type(exc).__name__}; replay after fixing"
+        if self.attempts:  # the request may have gone out: never resend blindly
+            return self.outcomes.hold_ambiguous(message, expected=(Status.SENDING,))
+        return self.outcomes.finish(Status.FAILED, error_class=type(exc).__name__, error_message=message)
 
     def _deliver(self, event: dict[str, Any], mapping: CompiledMapping) -> str:
+        message = self._render(event, mapping)
+        if message is None:
+            return self.outcomes.finish(Status.SKIPPED, reason="the mapping's `when` filter is false for this event")
+        self.template = message.template
+        to = self.to or ""
+        payload = build_template_payload(to, message.template, message.language, message.parameters, callback_data=self.id)
+        slot = self._take_send_slot(to, message.template)
+        if slot.opted_out is not None:
+            reason = skip_reason(slot.opted_out, slot.opt_out_info or {}, message.template)
+            return self.outcomes.finish(Status.SKIPPED, recipient=self.to, reason=reason)
+        if not slot.granted:
+            waiting = "the send rate limit"
+            return self.outcomes.reschedule((Status.SENDING,), Status.QUEUED, slot.wait, waiting_for=waiting, recipient=self.to)
+        return self._send(payload, message)
+
+    def _render(self, event: dict[str, Any], mapping: CompiledMapping) -> RenderedMessage | None:
+        """The message for this event, or None when the mapping's `when` says no; sets `self.to`."""
         obj = event["data"]["object"]
         language, timezone = mapping.settings.language, self.rt.config.whatsapp.timezone
         # `when` is decided before the Customer lookup unless it needs the Customer: no Stripe
@@ -111,47 +139,38 @@ class Delivery:
         customer = self._customer(obj, mapping) if mapping.when_uses_customer else None
         context = build_context(event, customer, language=language, timezone=timezone)
         if not mapping.applies(context):
-            return self._finish(Status.SKIPPED, reason="the mapping's `when` filter is false for this event")
+            return None
         if not mapping.when_uses_customer:
             customer = self._customer(obj, mapping)
             context = build_context(event, customer, language=language, timezone=timezone)
         message = mapping.render(context)
-        self.template = message.template
-        self.to = to = normalize(self._raw_phone(message.recipient, obj, customer), self.rt.config.whatsapp.default_country)
-        payload = build_template_payload(to, message.template, message.language, message.parameters, callback_data=self.id)
+        self.to = normalize(self._raw_phone(message.recipient, obj, customer), self.rt.config.whatsapp.default_country)
+        return message
+
+    def _send(self, payload: dict[str, Any], message: RenderedMessage) -> str:
+        """The request itself; in dry run, the outbox instead (everything before it was real)."""
         if self.rt.whatsapp is None:
             self.rt.store.push_outbox({"delivery_id": self.id, "at": self.rt.clock(), "request": payload})
+            count = len(message.parameters)
             logger.info(
-                "dry run: %s template %s to %s (%d parameters) written to the outbox",
-                self.id,
-                message.template,
-                mask_phone(to),
-                len(message.parameters),
+                "dry run: %s template %s to %s (%d parameters) written to the outbox", self.id, message.template, mask_phone(self.to), count
             )
-            return self._finish(Status.DRY_RUN, recipient=to)
-        slot = self._take_send_slot(to, message.template)
-        if slot.opted_out is not None:
-            reason = skip_reason(slot.opted_out, slot.opt_out_info or {}, message.template)
-            return self._finish(Status.SKIPPED, recipient=to, reason=reason)
-        if not slot.granted:
-            self._reschedule((Status.SENDING,), Status.QUEUED, slot.wait, waiting_for="the send rate limit", recipient=to)
-            return Status.QUEUED
+            return self.outcomes.finish(Status.DRY_RUN, recipient=self.to)
         result = self.rt.whatsapp.send(payload)
         self.account_works = True
-        return self._finish(
+        return self.outcomes.finish(
             Status.SENT,
-            expected=(Status.SENDING,),
-            recipient=to,
+            recipient=self.to,
             wamid=result.wamid,
             wa_id=result.wa_id,
             message_status=result.message_status,
-            sent_at=repr(self.rt.clock()),
+            sent_at=self.rt.clock(),
         )
 
     def _take_send_slot(self, to: str, template: str) -> SendSlot:
         """Wait for the shared rate limits; short waits are slept, longer ones are returned."""
         while True:
-            slot = self.rt.limiter.acquire(to, template, self.rt.store.delivery_key(self.id), self.rt.clock())
+            slot = self.rt.gate.acquire(to, template, self.id, self.rt.clock())
             if slot.granted:
                 self.attempts = slot.attempt
             if slot.granted or slot.opted_out is not None or slot.wait > defaults.INLINE_WAIT_MAX_SECONDS:
@@ -177,109 +196,16 @@ class Delivery:
             raise RecipientError("no phone number on the event; set STRIPE_API_KEY to look up the Customer's phone")
         raise RecipientError("no phone number on the event or its Customer")
 
-    # -- outcomes ----------------------------------------------------------------------------
-
-    def _failed_attempt(self, exc: DeliveryError) -> str:
-        error = _error_fields(exc)
-        error["recipient"] = self.to
-        if isinstance(exc, AmbiguousError):
-            return self._ambiguous(str(exc), expected=(Status.SENDING,), **error)
-        if isinstance(exc, AccountError):
-            pause_sending(self.rt, exc)
-            self.rt.store.transition(
-                self.id, (Status.SENDING,), Status.PAUSED, clear=TRANSIENT_FIELDS, now=self.rt.clock(), **{"+attempts": -1}, **error
-            )
-            schedule_probe(self.rt)
-            logger.error("sending paused by an account error on %s: %s", self.id, exc)
-            return Status.PAUSED
-        # Throttling or a refusal of this message means Meta accepted the account's request.
-        self.account_works = exc.http_status is not None and isinstance(exc, RateLimitedError | PermanentError)
-        if isinstance(exc, RateLimitedError):
-            return self._throttled(exc, error)
-        now = self.rt.clock()
-        if isinstance(exc, PermanentError) and exc.opt_out and self.to and self.template:
-            # 131050: the customer stopped marketing messages. Never retried, and from now on
-            # no marketing template is sent to them (utility receipts still are).
-            self.rt.optouts.add(self.to, Scope.MARKETING, at=now, source=f"Meta error {exc.code}", template=self.template, delivery=self.id)
-            logger.warning("delivery %s: %s stopped marketing messages; suppressed from now on", self.id, mask_phone(self.to))
-        record = self.rt.store.get_delivery(self.id) or {}
-        first = float(record.get("first_attempt_at") or now)
-        if self.attempts == 0:
-            # Failed before any request went out (the Stripe Customer lookup): count the attempt
-            # here, or an outage or a wrong key would be retried forever.
-            self.attempts = int(record.get("attempts") or 0) + 1
-            error.update({"+attempts": 1, "first_attempt_at": repr(first)})
-        decision = decide(exc, attempts=self.attempts, first_attempt_at=first, now=now, settings=self.rt.config.delivery)
-        if not decision.retry:
-            if exc.retryable:
-                error["error_message"] = f"{error['error_message']} ({decision.reason})"
-            logger.warning("delivery %s failed for good: %s", self.id, exc)
-            return self._finish(Status.FAILED, **error)
-        self._reschedule((Status.SENDING,), Status.RETRYING, decision.delay, **error)
-        logger.info("delivery %s attempt %d failed (%s); retry in %.1f s", self.id, self.attempts, exc, decision.delay)
-        return Status.RETRYING
-
-    def _throttled(self, exc: RateLimitedError, error: dict[str, Any]) -> str:
-        """Throttling is not the message's fault: slow the shared limiter, don't count the attempt."""
-        record = self.rt.store.get_delivery(self.id) or {}
-        throttled = int(record.get("throttled") or 0)
-        now = self.rt.clock()
-        if now - float(record.get("first_attempt_at") or now) >= self.rt.config.delivery.give_up_after_seconds:
-            return self._finish(Status.FAILED, **{**error, "error_message": f"{error['error_message']} (gave up: still throttled)"})
-        if exc.code == 131056 and self.to:
-            delay = self.rt.limiter.penalize_pair(self.to, pair_backoff_seconds(throttled))
-        elif exc.retry_after is not None:
-            delay = self.rt.limiter.penalize_number(exc.retry_after)
-        else:
-            base = max(1.0, self.rt.config.delivery.backoff_base_seconds)
-            delay = self.rt.limiter.penalize_number(backoff_delay(throttled + 1, base, 60.0))
-        self._reschedule((Status.SENDING,), Status.RETRYING, delay, **{"+attempts": -1, "+throttled": 1}, **error)
-        logger.info("delivery %s throttled by Meta (%s); retry in %.1f s", self.id, exc.code, delay)
-        return Status.RETRYING
-
-    def _ambiguous(self, reason: str, *, expected: tuple[str, ...], **error: Any) -> str:
-        """Meta may have the message: hold it for reconciliation, then resend or fail it."""
-        wait = self.rt.config.delivery.ambiguous_wait_seconds
-        error.setdefault("error_class", "AmbiguousError")
-        error.setdefault("error_message", reason)
-        self._reschedule(expected, Status.AMBIGUOUS, wait, clear=TRANSIENT_FIELDS, ambiguous_at=repr(self.rt.clock()), **error)
-        logger.warning("delivery %s outcome unknown (%s); deciding in %g s", self.id, reason, wait)
-        return Status.AMBIGUOUS
-
-    def _reschedule(
-        self, expected: tuple[str, ...], status: str, delay: float, *, clear: tuple[str, ...] = TRANSIENT_FIELDS, **fields: Any
-    ) -> None:
-        """Change state and queue the next run of this delivery in one atomic step."""
-        pipe = self.rt.store.recorder()
-        enqueue_delivery(self.rt.queue, self.id, self.rt.config.delivery, pipeline=pipe, delay=delay)
-        now = self.rt.clock()
-        self.rt.store.transition(
-            self.id,
-            expected,
-            Status(status),
-            clear=clear,
-            now=now,
-            then=self.rt.store.recorded(pipe),
-            next_attempt_at=repr(now + delay),
-            **fields,
+    def _failed(self, exc: DeliveryError) -> str:
+        """A failed attempt: the policy decides, the outcomes record it."""
+        stored = self.rt.store.get_fields(self.id, Field.ATTEMPTS, Field.THROTTLED, Field.FIRST_ATTEMPT_AT)
+        first = stored.get(Field.FIRST_ATTEMPT_AT)
+        history = AttemptHistory(
+            attempts=self.attempts or int(stored.get(Field.ATTEMPTS) or 0),
+            throttled=int(stored.get(Field.THROTTLED) or 0),
+            first_attempt_at=float(first) if first else None,
+            request_sent=self.attempts > 0,
         )
-
-    def _finish(self, status: Status, *, expected: tuple[str, ...] = (Status.SENDING,), **fields: Any) -> str:
-        if not self.rt.store.transition(self.id, expected, status, clear=TRANSIENT_FIELDS, now=self.rt.clock(), **fields):
-            logger.warning("delivery %s changed under us; %s not recorded", self.id, status)
-        if status == Status.SKIPPED:
-            logger.info("delivery %s skipped: %s", self.id, fields.get("reason"))
-        return status
-
-
-def _error_fields(exc: DeliveryError) -> dict[str, Any]:
-    return {
-        "error_class": type(exc).__name__,
-        "error_code": exc.code,
-        "error_subcode": exc.subcode,
-        "error_title": exc.title,
-        "error_details": exc.details,
-        "error_message": str(exc),
-        "error_meaning": exc.meaning,
-        "http_status": exc.http_status,
-    }
+        plan = self.outcomes.failed_attempt(exc, history, to=self.to, template=self.template)
+        self.account_works = self.account_works or plan.account_works
+        return status_of(plan)

@@ -6,34 +6,18 @@ Used by the worker (an account error pauses, a successful probe resumes) and by 
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from bridge import defaults
 from bridge.delivery.queueing import enqueue_delivery, enqueue_probe
-from bridge.delivery.store import ERROR_FIELDS, Status
+from bridge.delivery.records import REPLAYABLE, RESET_FIELDS, Field, Status
 from bridge.errors import DeliveryError
-from bridge.redis_conn import text
 from bridge.runtime import Runtime
 
 logger = logging.getLogger(__name__)
-
-REPLAYABLE = (Status.FAILED, Status.SKIPPED, Status.DRY_RUN, Status.AMBIGUOUS, Status.PAUSED)
-RESET_FIELDS = (
-    "attempts",
-    "throttled",
-    "first_attempt_at",
-    "request_at",
-    "claimed_at",
-    "next_attempt_at",
-    "reason",
-    "ambiguous_at",
-    "ambiguous_resent",
-    *ERROR_FIELDS,
-)
-"""What a replay clears: the delivery starts over under its own id."""
 
 
 def pause_sending(rt: Runtime, exc: DeliveryError) -> None:
@@ -45,18 +29,12 @@ def pause_sending(rt: Runtime, exc: DeliveryError) -> None:
         "since": rt.clock(),
         "probe_interval": rt.config.delivery.pause_probe_seconds,
     }
-    if rt.redis.set(rt.pause_key, json.dumps(info), nx=True):
-        logger.error("sending paused for phone number id %s: %s", rt.config.whatsapp.phone_number_id, exc)
+    if rt.store.pause(rt.phone_number_id, info):
+        logger.error("sending paused for phone number id %s: %s", rt.phone_number_id, exc)
 
 
-def pause_info(rt: Runtime) -> dict | None:
-    raw = rt.redis.get(rt.pause_key)
-    return json.loads(raw) if raw else None
-
-
-def probe_marker_key(rt: Runtime) -> str:
-    """Set while a probe job is scheduled, so there is only ever one."""
-    return f"{rt.store.prefix}:probe-scheduled"
+def pause_info(rt: Runtime) -> dict[str, Any] | None:
+    return rt.store.pause_info(rt.phone_number_id)
 
 
 def schedule_probe(rt: Runtime) -> None:
@@ -65,27 +43,25 @@ def schedule_probe(rt: Runtime) -> None:
     if info is None:
         return
     interval = float(info.get("probe_interval") or rt.config.delivery.pause_probe_seconds)
-    # The probe job deletes the marker when it starts; the expiry only matters if the job was
-    # lost (no scheduler running), so that a later pause can schedule another.
-    if not rt.redis.set(probe_marker_key(rt), "1", nx=True, ex=int(interval) + 60):
+    # The probe job frees the slot when it starts; the expiry only matters if the job was lost
+    # (no scheduler running), so that a later pause can schedule another.
+    if not rt.store.take_probe_slot(int(interval) + 60):
         return
-    pipe = rt.redis.pipeline(transaction=False)
-    enqueue_probe(rt.queue, rt.config.delivery, pipeline=pipe, delay=interval)
-    pipe.execute()
+    _job, commands = rt.store.record_enqueues(lambda pipe: enqueue_probe(rt.queue, rt.config.delivery, pipeline=pipe, delay=interval))
+    rt.store.run_commands(commands)
     info["probe_interval"] = min(interval * 2, defaults.PAUSE_PROBE_MAX_SECONDS)
-    rt.redis.set(rt.pause_key, json.dumps(info), xx=True)
+    rt.store.update_pause(rt.phone_number_id, info)
 
 
 def resume(rt: Runtime, *, reason: str = "bridge resume") -> int:
     """Lift the pause and re-queue every held delivery; returns how many were re-queued."""
-    rt.redis.delete(rt.pause_key, probe_marker_key(rt))
+    rt.store.lift_pause(rt.phone_number_id)
     count = 0
-    for raw in rt.redis.smembers(rt.store.paused_deliveries_key):
-        delivery = text(raw)
+    for delivery in rt.store.held():
         if _requeue(rt, delivery, expected=(Status.PAUSED,), reset=False):
             count += 1
         else:
-            rt.redis.srem(rt.store.paused_deliveries_key, delivery)
+            rt.store.forget_held(delivery)
     logger.warning("sending resumed (%s): %d held deliveries re-queued", reason, count)
     return count
 
@@ -98,37 +74,33 @@ class ReplayResult:
 
 def replay(rt: Runtime, deliveries: Iterable[str], *, force: bool = False) -> list[ReplayResult]:
     """Re-queue deliveries under their own ids; a sent one only with `force`."""
-    results = []
-    for delivery in deliveries:
-        record = rt.store.get_delivery(delivery)
-        if record is None:
-            results.append(ReplayResult(delivery, "not found"))
-            continue
-        status = record.get("status")
-        allowed = REPLAYABLE + ((Status.SENT,) if force else ())
-        if status not in allowed:
-            results.append(
-                ReplayResult(delivery, f"not replayed: status {status}" + (" (use --force to send again)" if status == Status.SENT else ""))
-            )
-            continue
-        if not rt.store.redis.exists(rt.store.event_key(record.get("event_id", ""))):
-            results.append(ReplayResult(delivery, "not replayed: the event is no longer stored"))
-            continue
-        ok = _requeue(rt, delivery, expected=allowed, reset=True, replayed_from=status)
-        results.append(ReplayResult(delivery, f"replayed (was {status})" if ok else "not replayed: status changed"))
-    return results
+    allowed = tuple(REPLAYABLE) + ((Status.SENT,) if force else ())
+    return [_replay_one(rt, delivery, allowed) for delivery in deliveries]
 
 
-def _requeue(rt: Runtime, delivery: str, *, expected: tuple[str, ...], reset: bool, **fields: str) -> bool:
-    pipe = rt.store.recorder()
-    enqueue_delivery(rt.queue, delivery, rt.config.delivery, pipeline=pipe)
-    extra = {"+replays": 1, **fields} if reset else {}
+def _replay_one(rt: Runtime, delivery: str, allowed: tuple[str, ...]) -> ReplayResult:
+    record = rt.store.get_delivery(delivery)
+    if record is None:
+        return ReplayResult(delivery, "not found")
+    status = record.get(Field.STATUS)
+    if status not in allowed:
+        hint = " (use --force to send again)" if status == Status.SENT else ""
+        return ReplayResult(delivery, f"not replayed: status {status}{hint}")
+    if not rt.store.has_event(record.get(Field.EVENT_ID, "")):
+        return ReplayResult(delivery, "not replayed: the event is no longer stored")
+    ok = _requeue(rt, delivery, expected=allowed, reset=True, replayed_from=status)
+    return ReplayResult(delivery, f"replayed (was {status})" if ok else "not replayed: status changed")
+
+
+def _requeue(rt: Runtime, delivery: str, *, expected: tuple[str, ...], reset: bool, **fields: Any) -> bool:
+    _job, then = rt.store.record_enqueues(lambda pipe: enqueue_delivery(rt.queue, delivery, rt.config.delivery, pipeline=pipe))
     return rt.store.transition(
         delivery,
         expected,
         Status.QUEUED,
-        clear=RESET_FIELDS if reset else ("next_attempt_at",),
         now=rt.clock(),
-        then=rt.store.recorded(pipe),
-        **extra,
+        clear=RESET_FIELDS if reset else (Field.NEXT_ATTEMPT_AT,),
+        increment={Field.REPLAYS: 1} if reset else None,
+        then=then,
+        **(fields if reset else {}),
     )

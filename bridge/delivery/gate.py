@@ -1,4 +1,4 @@
-"""Send rate limits shared by every worker, kept in Redis, and the opt-out check before a send.
+"""The gate before every send: the opt-out check and the rate limits shared by every worker.
 
 Two GCRA limiters (generic cell rate algorithm: one "theoretical arrival time" per key, no
 burst) are checked together in one Lua script that also marks the delivery as requested:
@@ -20,8 +20,10 @@ from typing import Any
 
 from redis import Redis
 
-from bridge.delivery.optouts import OptOuts, Scope
-from bridge.redis_conn import text
+from bridge.delivery.optouts import Scope
+from bridge.delivery.records import lua_schema
+from bridge.keys import Keys
+from bridge.redis_conn import text, translates_redis_errors
 
 # KEYS: number key, pair key, delivery key, opt-out (all) hash, opt-out (marketing) hash,
 #       marketing templates set.
@@ -29,7 +31,9 @@ from bridge.redis_conn import text
 #       recipient, template.
 # Returns {"0", attempts} when granted (and marks the delivery requested), {wait, -1} when the
 # caller must wait, {"suppressed", scope, info} when the recipient opted out.
-_ACQUIRE = """
+_ACQUIRE = (
+    lua_schema()
+    + """
 local info = redis.call('HGET', KEYS[4], ARGV[5])
 if info then return {'suppressed', 'all', info} end
 info = redis.call('HGET', KEYS[5], ARGV[5])
@@ -47,11 +51,12 @@ redis.call('SET', KEYS[1], string.format('%.6f', math.max(number_tat, now) + ton
 if tonumber(ARGV[2]) > 0 then
   redis.call('SET', KEYS[2], string.format('%.6f', now + tonumber(ARGV[2])), 'PX', ttl + math.floor(tonumber(ARGV[2]) * 1000))
 end
-local attempts = redis.call('HINCRBY', KEYS[3], 'attempts', 1)
-redis.call('HSET', KEYS[3], 'request_at', ARGV[4])
-if attempts == 1 then redis.call('HSET', KEYS[3], 'first_attempt_at', ARGV[4]) end
+local attempts = redis.call('HINCRBY', KEYS[3], F.attempts, 1)
+redis.call('HSET', KEYS[3], F.request_at, ARGV[4])
+if attempts == 1 then redis.call('HSET', KEYS[3], F.first_attempt_at, ARGV[4]) end
 return {'0', attempts}
 """
+)
 
 # KEYS: limiter key. ARGV: seconds. Push the key's next slot to at least now + seconds.
 _PENALIZE = """
@@ -84,29 +89,27 @@ class SendSlot:
         return self.opted_out is None and self.wait <= 0
 
 
-class RateLimiter:
-    def __init__(
-        self, redis: Redis, *, prefix: str, phone_number_id: str, messages_per_second: float, pair_interval: float, optouts: OptOuts
-    ):
-        self._optout_keys = [optouts.key(Scope.ALL), optouts.key(Scope.MARKETING), optouts.marketing_templates_key]
+class Gate:
+    """Opt-outs and rate limits for one sending number (dry run included: it behaves like production)."""
+
+    def __init__(self, redis: Redis, *, keys: Keys, phone_number_id: str, messages_per_second: float, pair_interval: float):
+        self.keys = keys
+        self._optout_keys = [keys.optout(Scope.ALL), keys.optout(Scope.MARKETING), keys.marketing_templates]
         self._acquire = redis.register_script(_ACQUIRE)
         self._penalize = redis.register_script(_PENALIZE)
-        self.prefix = prefix
-        self.number_key = f"{prefix}:rate:{phone_number_id or 'dry-run'}"
+        self.number_key = keys.rate(phone_number_id)
         # Aim 2% under the number's limit: requests reach Meta a few ms after their slot, and
         # that jitter must not push a second over the limit.
         self.number_interval = 1.0 / (messages_per_second * SAFETY)
         self.pair_interval = pair_interval
         self._ttl_ms = 60_000
 
-    def pair_key(self, recipient: str) -> str:
-        return f"{self.prefix}:pair:{recipient}"
-
-    def acquire(self, recipient: str, template: str, delivery_key: str, now: float) -> SendSlot:
+    @translates_redis_errors
+    def acquire(self, recipient: str, template: str, delivery: str, now: float) -> SendSlot:
         """Take a send slot for `template` to `recipient` (marking the delivery as requested), or
         say how long to wait, or that the recipient opted out; only a taken slot changes anything."""
         answer = self._acquire(
-            keys=[self.number_key, self.pair_key(recipient), delivery_key, *self._optout_keys],
+            keys=[self.number_key, self.keys.pair(recipient), self.keys.delivery(delivery), *self._optout_keys],
             args=[repr(self.number_interval), repr(self.pair_interval), self._ttl_ms, repr(now), recipient, template],
         )
         first, second = (text(v) for v in answer[:2])
@@ -116,10 +119,12 @@ class RateLimiter:
             return SendSlot(wait=float(first))
         return SendSlot(attempt=int(second))
 
+    @translates_redis_errors
     def penalize_number(self, seconds: float) -> float:
         """Meta said the number is over its throughput: no worker sends for `seconds`."""
         return float(self._penalize(keys=[self.number_key], args=[repr(seconds)]))
 
+    @translates_redis_errors
     def penalize_pair(self, recipient: str, seconds: float) -> float:
         """Meta said this customer got too many messages: wait `seconds` before the next."""
-        return float(self._penalize(keys=[self.pair_key(recipient)], args=[repr(seconds)]))
+        return float(self._penalize(keys=[self.keys.pair(recipient)], args=[repr(seconds)]))

@@ -10,11 +10,8 @@ import logging
 from enum import StrEnum
 from typing import Any
 
-from redis.exceptions import RedisError
-
 from bridge.delivery.queueing import enqueue_delivery
-from bridge.delivery.store import delivery_id
-from bridge.errors import StoreUnavailable
+from bridge.delivery.records import Field, delivery_id
 from bridge.runtime import Runtime
 from bridge.stripe_events.ordering import order_key
 
@@ -32,32 +29,33 @@ def accept(runtime: Runtime, event: dict[str, Any], body: bytes) -> Outcome:
     mappings = runtime.by_event_type.get(event["type"])
     if not mappings:
         return Outcome.IGNORED
-    now = runtime.clock()
+    store, now = runtime.store, runtime.clock()
     obj = event["data"]["object"]
-    payment = order_key(event["type"], obj)
-    pipe = runtime.store.recorder()
-    try:
-        records = {}
-        for mapping in mappings:
-            delivery = delivery_id(event["id"], mapping.name)
-            job = enqueue_delivery(runtime.queue, delivery, runtime.config.delivery, pipeline=pipe)
-            records[delivery] = {
-                "event_id": event["id"],
-                "event_type": event["type"],
-                "mapping": mapping.name,
-                "template": mapping.settings.template,
-                "language": mapping.settings.language,
-                "object_id": str(obj.get("id", "")),
-                "livemode": "1" if event.get("livemode") else "0",
-                "event_created": int(event.get("created") or 0),
-                "order_key": payment or "",
-                "job_id": job.id,
-            }
-        runtime.store.record_commands(pipe, records, now)
-        commands = runtime.store.recorded(pipe)
-    except RedisError as exc:  # the queue asks Redis for its version once per process
-        raise StoreUnavailable(f"Redis unavailable: {type(exc).__name__}") from exc
-    if not runtime.store.accept_event(event["id"], body, commands):
+    common = {
+        Field.EVENT_ID: event["id"],
+        Field.EVENT_TYPE: event["type"],
+        Field.OBJECT_ID: str(obj.get("id", "")),
+        Field.LIVEMODE: bool(event.get("livemode")),
+        Field.EVENT_CREATED: int(event.get("created") or 0),
+        Field.ORDER_KEY: order_key(event["type"], obj) or "",
+    }
+    commands = []
+    records = {}
+    for mapping in mappings:
+        delivery = delivery_id(event["id"], mapping.name)
+        job, enqueue = store.record_enqueues(
+            lambda pipe, d=delivery: enqueue_delivery(runtime.queue, d, runtime.config.delivery, pipeline=pipe)
+        )
+        commands += enqueue
+        records[delivery] = {
+            **common,
+            Field.MAPPING: mapping.name,
+            Field.TEMPLATE: mapping.settings.template,
+            Field.LANGUAGE: mapping.settings.language,
+            Field.JOB_ID: job.id,
+        }
+    commands += store.creation_commands(records, now)
+    if not store.accept_event(event["id"], body, commands, now=now):
         return Outcome.DUPLICATE
     logger.info("accepted %s %s: %d deliveries queued", event["type"], event["id"], len(mappings))
     return Outcome.QUEUED

@@ -8,11 +8,10 @@ Two scopes:
                sends that code for marketing templates only).
     all        the customer asked not to be contacted on WhatsApp at all (`bridge optout add`).
 
-Keys (under `[redis] key_prefix`):
-    {p}:optout:{scope}          hash: E.164 number → JSON {at, source, ...}; kept until removed
-    {p}:marketing-templates     set of template names Meta treats as marketing
+Keys (`bridge.keys`): `optout:{scope}`, a hash of E.164 number → JSON {at, source, ...} kept
+until removed, and `marketing-templates`, the template names Meta treats as marketing.
 
-The check itself runs inside the rate limiter's acquire script (`bridge.ratelimit`): one round
+The check itself runs inside the gate's acquire script (`bridge.delivery.gate`): one round
 trip per message, and a suppressed message never takes a send slot.
 """
 
@@ -27,7 +26,8 @@ from typing import Any
 
 from redis import Redis
 
-from bridge.redis_conn import text
+from bridge.keys import Keys
+from bridge.redis_conn import text, translates_redis_errors
 
 
 class Scope(StrEnum):
@@ -43,17 +43,11 @@ class OptOut:
 
 
 class OptOuts:
-    def __init__(self, redis: Redis, *, prefix: str):
+    def __init__(self, redis: Redis, *, keys: Keys):
         self.redis = redis
-        self.prefix = prefix
+        self.keys = keys
 
-    def key(self, scope: Scope) -> str:
-        return f"{self.prefix}:optout:{scope}"
-
-    @property
-    def marketing_templates_key(self) -> str:
-        return f"{self.prefix}:marketing-templates"
-
+    @translates_redis_errors
     def add(self, phone: str, scope: Scope, *, at: float, source: str, template: str | None = None, **details: Any) -> None:
         """Record that `phone` (E.164) opted out of `scope`; the first record is kept.
 
@@ -62,28 +56,31 @@ class OptOuts:
         """
         info = {"at": at, "source": source, "template": template, **details}
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hsetnx(self.key(scope), phone, json.dumps({k: v for k, v in info.items() if v is not None}, sort_keys=True))
+        pipe.hsetnx(self.keys.optout(scope), phone, json.dumps({k: v for k, v in info.items() if v is not None}, sort_keys=True))
         if template is not None and scope == Scope.MARKETING:
-            pipe.sadd(self.marketing_templates_key, template)
+            pipe.sadd(self.keys.marketing_templates, template)
         pipe.execute()
 
+    @translates_redis_errors
     def remove(self, phone: str, scopes: tuple[Scope, ...] = tuple(Scope)) -> list[Scope]:
         """Forget `phone`'s opt-outs in `scopes` (an explicit opt-in); returns the scopes removed."""
         pipe = self.redis.pipeline(transaction=True)
         for scope in scopes:
-            pipe.hdel(self.key(scope), phone)
+            pipe.hdel(self.keys.optout(scope), phone)
         return [scope for scope, removed in zip(scopes, pipe.execute(), strict=True) if removed]
 
+    @translates_redis_errors
     def list(self, scopes: tuple[Scope, ...] = tuple(Scope)) -> list[OptOut]:
         """Every opt-out in `scopes`, newest first."""
         found = []
         for scope in scopes:
-            for phone, raw in self.redis.hgetall(self.key(scope)).items():
+            for phone, raw in self.redis.hgetall(self.keys.optout(scope)).items():
                 found.append(OptOut(text(phone), scope, json.loads(raw)))
         return sorted(found, key=lambda o: float(o.info.get("at") or 0), reverse=True)
 
+    @translates_redis_errors
     def marketing_templates(self) -> set[str]:
-        return {text(t) for t in self.redis.smembers(self.marketing_templates_key)}
+        return {text(t) for t in self.redis.smembers(self.keys.marketing_templates)}
 
 
 def skip_reason(scope: str, info: Mapping[str, Any], template: str) -> str:

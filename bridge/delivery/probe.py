@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bridge import defaults
 from bridge.delivery.attempt import Delivery
-from bridge.delivery.control import probe_marker_key, resume, schedule_probe
-from bridge.redis_conn import text
+from bridge.delivery.control import resume, schedule_probe
+from bridge.delivery.records import ClaimMode
 from bridge.runtime import Runtime
 
 
@@ -16,14 +16,14 @@ def run_probe(rt: Runtime) -> str:
     message's own) proves the account works again; a held message that never reaches Meta
     (skipped, not renderable, waiting for its turn) says nothing, so another one is tried.
     """
-    rt.redis.delete(probe_marker_key(rt))  # this is the scheduled probe: let the next be scheduled
-    if not rt.redis.exists(rt.pause_key):
+    rt.store.free_probe_slot()  # this is the scheduled probe: let the next be scheduled
+    if rt.store.pause_info(rt.phone_number_id) is None:
         return "not paused"
     for _ in range(defaults.PROBE_CANDIDATES):
-        held = rt.redis.srandmember(rt.store.paused_deliveries_key)
+        held = rt.store.any_held()
         if held is None:
             return "nothing held"
-        delivery = Delivery(rt, text(held), mode="probe")
+        delivery = Delivery(rt, held, mode=ClaimMode.PROBE)
         status = delivery.run()
         if delivery.account_works:
             resumed = resume(rt, reason=f"probe with {delivery.id} answered {status}")

@@ -1,68 +1,64 @@
-"""Everything the bridge keeps in Redis, and the atomic steps that change it.
+"""Everything the bridge keeps in Redis about events and deliveries, and the atomic steps that change it.
 
-Keys (all under `[redis] key_prefix`, default `bridge`):
-
-    {p}:event:{evt_id}          the event body as received, zlib-compressed (about a third of
-                                its size); its existence is the dedupe mark
-    {p}:delivery:{delivery_id}  hash: one record per (event, mapping), the delivery's state
-    {p}:deliveries              sorted set of delivery ids by creation time (listing, replay)
-    {p}:outbox                  list of dry-run messages, newest first
-
-    {p}:order:{payment}         sorted set of pending deliveries about one payment, by event time
-    {p}:order-sent:{payment}    `created` of the latest event whose notice was sent
-    {p}:paused:{number id}      set while the sending number is paused (account errors)
-    {p}:paused-deliveries       deliveries held while paused, re-queued by resume
-
-A delivery id is `{evt_id}:{mapping name}`. Status moves queued → sending → sent | failed |
-skipped | dry_run; sending → retrying | paused | ambiguous → sending. Every transition is one
-Lua script, so two workers never both claim a delivery and a sent delivery is never sent again.
+Keys come from `bridge.keys.Keys`; record fields and statuses from `bridge.delivery.records`.
+Every state change is one Lua script, so two workers never both claim a delivery, a sent
+delivery is never sent again, and the status index (`deliveries:{status}`) always agrees with
+the records. Redis errors become `StoreUnavailable` here (through `bridge.redis_conn`), on the
+web's path and the worker's alike.
 """
 
 from __future__ import annotations
 
 import json
-import time
+import math
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from redis import Redis
 from redis.client import Pipeline
-from redis.exceptions import RedisError
 
-from bridge.errors import StoreUnavailable
-from bridge.redis_conn import text
-
-
-class Status(StrEnum):
-    QUEUED = "queued"
-    SENDING = "sending"
-    RETRYING = "retrying"
-    AMBIGUOUS = "ambiguous"
-    PAUSED = "paused"
-    SENT = "sent"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-    DRY_RUN = "dry_run"
-
-
-ERROR_FIELDS = (
-    "error_code",
-    "error_subcode",
-    "error_title",
-    "error_details",
-    "error_message",
-    "error_meaning",
-    "error_class",
-    "http_status",
+from bridge.delivery.records import (
+    ClaimMode,
+    ClaimOutcome,
+    Field,
+    Status,
+    check_names,
+    decode,
+    encode,
+    lua_schema,
+    split_delivery_id,
 )
-"""Fields describing a delivery's last error; cleared whenever a new outcome is recorded."""
+from bridge.keys import Keys, lua_key_builders
+from bridge.redis_conn import text, translates_redis_errors
 
-# Appended to scripts that end by replaying recorded commands: ARGV[i..] holds, for each
-# command, its argument count and then its arguments (RQ's enqueue writes, record writes).
-_RUN_COMMANDS = """
+T = TypeVar("T")
+
+SCHEMA_VERSION = 2
+"""Version 2 added the status and event indexes; `Store.upgrade` builds them for older data."""
+
+# Shared by every script: the record schema, the key map, and the one way to change a status.
+# ARGV[1] is always the key base, ARGV[2] now, ARGV[3] the delivery TTL (for trimming indexes).
+_PREAMBLE = (
+    lua_schema()
+    + lua_key_builders()
+    + """
+local base, now, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
+
+-- Move delivery `id` (hash `d`) to `new`, keeping the status index in step. An index is
+-- trimmed of entries older than the records' TTL whenever something enters it.
+local function set_status(d, id, new)
+  local old = redis.call('HGET', d, F.status)
+  redis.call('HSET', d, F.status, new, F.updated_at, now)
+  if old == new then return end
+  if old then redis.call('ZREM', K.deliveries_in(base, old), id) end
+  local index = K.deliveries_in(base, new)
+  redis.call('ZADD', index, redis.call('HGET', d, F.created_at) or now, id)
+  redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. (tonumber(now) - ttl))
+end
+
+-- ARGV[i..] holds, for each recorded command, its argument count and then its arguments.
 local function run_commands(i)
   while i <= #ARGV do
     local n = tonumber(ARGV[i])
@@ -71,115 +67,140 @@ local function run_commands(i)
   end
 end
 """
+)
 
 # Set the dedupe mark (the stored event) only if absent; if it was absent, run the recorded
-# commands in the same atomic step. ARGV: event body, ttl, commands...
+# commands (RQ's enqueue writes, the records' creation) in the same atomic step.
+# KEYS: event. ARGV: base, now, ttl, event body, event ttl, commands...
 _ACCEPT = (
-    _RUN_COMMANDS
+    _PREAMBLE
     + """
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
+if not redis.call('SET', KEYS[1], ARGV[4], 'NX', 'EX', ARGV[5]) then
   return 0
 end
-run_commands(3)
+run_commands(6)
 return 1
 """
 )
 
 # Claim a delivery for sending. KEYS: delivery, event, pause flag.
-# ARGV: now, key prefix, order wait seconds, mode (normal | probe | resend_ambiguous), delivery id
-# Returns {outcome, previous status, event body or false}; outcomes: claimed, missing, terminal,
-# in_flight (a request may be at Meta), ambiguous, paused, superseded, wait_order.
-_CLAIM = """
-local d, now, prefix, mode, id = KEYS[1], ARGV[1], ARGV[2], ARGV[4], ARGV[5]
-local status = redis.call('HGET', d, 'status')
-if not status then return {'missing', '', false} end
-if status == 'sending' then
-  if redis.call('HEXISTS', d, 'request_at') == 1 then return {'in_flight', status, false} end
-elseif status == 'ambiguous' then
-  if mode ~= 'resend_ambiguous' then return {'ambiguous', status, false} end
-elseif status ~= 'queued' and status ~= 'retrying' and status ~= 'paused' then
-  return {'terminal', status, false}
+# ARGV: base, now, ttl, order wait seconds, mode, delivery id.
+# Returns {outcome, previous status, event body or false}.
+_CLAIM = (
+    _PREAMBLE
+    + """
+local d, mode, id = KEYS[1], ARGV[5], ARGV[6]
+local status = redis.call('HGET', d, F.status)
+if not status then return {C.missing, '', false} end
+if status == S.sending then
+  if redis.call('HEXISTS', d, F.request_at) == 1 then return {C.in_flight, status, false} end
+elseif status == S.ambiguous then
+  if mode ~= M.resend_ambiguous then return {C.ambiguous, status, false} end
+elseif not CLAIMABLE[status] then
+  return {C.terminal, status, false}
 end
-if mode ~= 'probe' and redis.call('EXISTS', KEYS[3]) == 1 then
-  redis.call('HSET', d, 'status', 'paused', 'updated_at', now)
-  redis.call('SADD', prefix .. ':paused-deliveries', id)
-  return {'paused', status, false}
+if mode ~= M.probe and redis.call('EXISTS', KEYS[3]) == 1 then
+  set_status(d, id, S.paused)
+  redis.call('SADD', K.paused_deliveries(base), id)
+  return {C.paused, status, false}
 end
-local okey = redis.call('HGET', d, 'order_key')
+local okey = redis.call('HGET', d, F.order_key)
 if okey and okey ~= '' then
-  local created = tonumber(redis.call('HGET', d, 'event_created') or '0')
-  local last = tonumber(redis.call('GET', prefix .. ':order-sent:' .. okey) or '-1')
+  local created = tonumber(redis.call('HGET', d, F.event_created) or '0')
+  local last = tonumber(redis.call('GET', K.order_sent(base, okey)) or '-1')
   if created < last then
-    redis.call('HSET', d, 'status', 'skipped', 'updated_at', now,
-      'reason', 'superseded: a notice about a later event for this payment was already sent')
-    redis.call('ZREM', prefix .. ':order:' .. okey, id)
-    redis.call('SREM', prefix .. ':paused-deliveries', id)
-    return {'superseded', status, false}
+    set_status(d, id, S.skipped)
+    redis.call('HSET', d, F.reason, 'superseded: a notice about a later event for this payment was already sent')
+    redis.call('ZREM', K.order(base, okey), id)
+    redis.call('SREM', K.paused_deliveries(base), id)
+    return {C.superseded, status, false}
   end
-  local queued_at = tonumber(redis.call('HGET', d, 'created_at') or now)
-  if tonumber(now) - queued_at < tonumber(ARGV[3]) then
-    local earlier = redis.call('ZRANGEBYSCORE', prefix .. ':order:' .. okey, '-inf', '(' .. created, 'LIMIT', 0, 1)
-    if #earlier > 0 then return {'wait_order', status, false} end
+  local queued_at = tonumber(redis.call('HGET', d, F.created_at) or now)
+  if tonumber(now) - queued_at < tonumber(ARGV[4]) then
+    local earlier = redis.call('ZRANGEBYSCORE', K.order(base, okey), '-inf', '(' .. created, 'LIMIT', 0, 1)
+    if #earlier > 0 then return {C.wait_order, status, false} end
   end
 end
-redis.call('HSET', d, 'status', 'sending', 'claimed_at', now, 'updated_at', now)
-redis.call('HDEL', d, 'request_at')
-if status == 'ambiguous' then redis.call('HSET', d, 'ambiguous_resent', '1') end
-redis.call('SREM', prefix .. ':paused-deliveries', id)
-return {'claimed', status, redis.call('GET', KEYS[2])}
+set_status(d, id, S.sending)
+redis.call('HSET', d, F.claimed_at, now)
+redis.call('HDEL', d, F.request_at)
+if status == S.ambiguous then redis.call('HSET', d, F.ambiguous_resent, '1') end
+redis.call('SREM', K.paused_deliveries(base), id)
+return {C.claimed, status, redis.call('GET', KEYS[2])}
 """
+)
 
-# Move a delivery from one of the expected statuses to a new one: clear fields, set fields
-# (a field named "+x" increments x), keep the ordering and paused indexes in step, then run
+# Move a delivery from one of the expected statuses to a new one: clear fields, set fields (a
+# field named "+x" increments x), keep the ordering and paused indexes in step, then run
 # recorded commands (e.g. the retry job's enqueue), all or nothing. KEYS: delivery.
-# ARGV: expected statuses (comma-separated), fields to clear, new status, now, key prefix,
+# ARGV: base, now, ttl, expected statuses (comma-separated), fields to clear, new status,
 #       delivery id, order ttl, number of field/value arguments, field, value, ..., commands...
 _TRANSITION = (
-    _RUN_COMMANDS
+    _PREAMBLE
     + """
-local d, new, prefix, id = KEYS[1], ARGV[3], ARGV[5], ARGV[6]
-local status = redis.call('HGET', d, 'status')
+local d, new, id = KEYS[1], ARGV[6], ARGV[7]
+local status = redis.call('HGET', d, F.status)
 if not status then return false end
 local ok = false
-for s in string.gmatch(ARGV[1], '[^,]+') do
+for s in string.gmatch(ARGV[4], '[^,]+') do
   if s == status then ok = true end
 end
 if not ok then return status end
-for f in string.gmatch(ARGV[2], '[^,]+') do
+for f in string.gmatch(ARGV[5], '[^,]+') do
   redis.call('HDEL', d, f)
 end
-redis.call('HSET', d, 'status', new, 'updated_at', ARGV[4])
-local nfields = tonumber(ARGV[8])
-for i = 9, 8 + nfields, 2 do
+set_status(d, id, new)
+local nfields = tonumber(ARGV[9])
+for i = 10, 9 + nfields, 2 do
   if string.sub(ARGV[i], 1, 1) == '+' then
     redis.call('HINCRBY', d, string.sub(ARGV[i], 2), ARGV[i + 1])
   else
     redis.call('HSET', d, ARGV[i], ARGV[i + 1])
   end
 end
-if new == 'paused' then
-  redis.call('SADD', prefix .. ':paused-deliveries', id)
+if new == S.paused then
+  redis.call('SADD', K.paused_deliveries(base), id)
 else
-  redis.call('SREM', prefix .. ':paused-deliveries', id)
+  redis.call('SREM', K.paused_deliveries(base), id)
 end
-if new == 'sent' or new == 'failed' or new == 'skipped' or new == 'dry_run' then
-  local okey = redis.call('HGET', d, 'order_key')
+if FINAL[new] then
+  local okey = redis.call('HGET', d, F.order_key)
   if okey and okey ~= '' then
-    redis.call('ZREM', prefix .. ':order:' .. okey, id)
-    if new == 'sent' or new == 'dry_run' then
-      local created = tonumber(redis.call('HGET', d, 'event_created') or '0')
-      local sent_key = prefix .. ':order-sent:' .. okey
+    redis.call('ZREM', K.order(base, okey), id)
+    if NOTICE_WENT_OUT[new] then
+      local created = tonumber(redis.call('HGET', d, F.event_created) or '0')
+      local sent_key = K.order_sent(base, okey)
       if created > tonumber(redis.call('GET', sent_key) or '-1') then
-        redis.call('SET', sent_key, created, 'EX', ARGV[7])
+        redis.call('SET', sent_key, created, 'EX', ARGV[8])
       end
     end
   end
 end
-run_commands(9 + nfields)
+run_commands(10 + nfields)
 return 'ok'
 """
 )
 
+# Index records written before the status and event indexes existed (SCHEMA_VERSION 1).
+# ARGV: base, now, ttl, delivery ids... Atomic per batch, so a record cannot change status
+# between being read and being indexed.
+_INDEX = (
+    _PREAMBLE
+    + """
+for i = 4, #ARGV do
+  local id = ARGV[i]
+  local d = K.delivery(base, id)
+  local status = redis.call('HGET', d, F.status)
+  if status then
+    redis.call('ZADD', K.deliveries_in(base, status), redis.call('HGET', d, F.created_at) or now, id)
+    local events = K.event_deliveries(base, redis.call('HGET', d, F.event_id) or '')
+    redis.call('SADD', events, id)
+    redis.call('EXPIRE', events, ttl)
+  end
+end
+return #ARGV - 3
+"""
+)
 
 EVENT_COMPRESSION_LEVEL = 1
 """zlib level for stored events: a 5 KB event becomes about 1.8 KB in ~30 µs (level 6 saves
@@ -197,93 +218,97 @@ def unpack_event(stored: bytes) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Claim:
-    outcome: str
-    """claimed | missing | terminal | in_flight | ambiguous | paused | superseded | wait_order"""
+    outcome: ClaimOutcome
     status: str
     """The status before the claim."""
     event: dict[str, Any] | None
 
 
-def delivery_id(event_id: str, mapping: str) -> str:
-    return f"{event_id}:{mapping}"
+@dataclass(frozen=True)
+class Page:
+    """One page of a delivery query, newest first; `next_cursor` continues it (None: the end)."""
 
-
-def split_delivery_id(value: str) -> tuple[str, str]:
-    event_id, _, mapping = value.partition(":")
-    return event_id, mapping
+    items: list[dict[str, Any]]
+    next_cursor: str | None
 
 
 class Store:
-    """The bridge's Redis state; one instance per process, sharing the process's connection."""
+    """The bridge's Redis state for one merchant; one instance per process and merchant."""
 
-    def __init__(self, redis: Redis, *, prefix: str, event_ttl: int, delivery_ttl: int, outbox_max: int = 1000):
+    def __init__(self, redis: Redis, *, keys: Keys, event_ttl: int, delivery_ttl: int, outbox_max: int = 1000):
         self.redis = redis
-        self.prefix = prefix
+        self.keys = keys
         self.event_ttl = event_ttl
         self.delivery_ttl = delivery_ttl
         self.outbox_max = outbox_max
         self._accept = redis.register_script(_ACCEPT)
         self._claim = redis.register_script(_CLAIM)
         self._transition = redis.register_script(_TRANSITION)
+        self._index = redis.register_script(_INDEX)
 
-    # keys
-    def event_key(self, event_id: str) -> str:
-        return f"{self.prefix}:event:{event_id}"
+    def _common(self, now: float) -> list[Any]:
+        return [self.keys.base, repr(now), self.delivery_ttl]
 
-    def delivery_key(self, delivery: str) -> str:
-        return f"{self.prefix}:delivery:{delivery}"
+    # -- ingest ------------------------------------------------------------------------------
 
-    @property
-    def deliveries_key(self) -> str:
-        return f"{self.prefix}:deliveries"
+    @translates_redis_errors
+    def record_enqueues(self, enqueue: Callable[[Pipeline], T]) -> tuple[T, list[Sequence[Any]]]:
+        """What `enqueue` returns, and the Redis commands it writes on a pipeline that is never executed.
 
-    def order_key(self, key: str) -> str:
-        return f"{self.prefix}:order:{key}"
+        RQ writes its enqueue onto the pipeline; the commands then run inside a Lua script, in
+        the same atomic step as the state change they belong to. (RQ asks Redis for its version
+        once per process, hence the translation.)
+        """
+        pipe = self.redis.pipeline(transaction=False)
+        result = enqueue(pipe)
+        commands = [args for args, _options in pipe.command_stack]
+        pipe.reset()
+        return result, commands
 
-    @property
-    def paused_deliveries_key(self) -> str:
-        return f"{self.prefix}:paused-deliveries"
+    def creation_commands(self, records: Mapping[str, Mapping[str, Any]], now: float) -> list[Sequence[Any]]:
+        """The writes that create delivery records (status queued) and index them."""
+        keys, ttl = self.keys, self.delivery_ttl
+        commands: list[Sequence[Any]] = []
+        for delivery, fields in records.items():
+            check_names(fields)
+            record = {Field.STATUS: Status.QUEUED, Field.CREATED_AT: now, Field.UPDATED_AT: now, Field.ATTEMPTS: 0, **fields}
+            flat = [part for name, value in record.items() if value is not None for part in (str(name), encode(value))]
+            event_id, _ = split_delivery_id(delivery)
+            commands += [
+                ("HSET", keys.delivery(delivery), *flat),
+                ("EXPIRE", keys.delivery(delivery), ttl),
+                ("ZADD", keys.deliveries, repr(now), delivery),
+                ("ZADD", keys.deliveries_in(Status.QUEUED), repr(now), delivery),
+                ("SADD", keys.event_deliveries(event_id), delivery),
+                ("EXPIRE", keys.event_deliveries(event_id), ttl),
+            ]
+            order = fields.get(Field.ORDER_KEY)
+            if order:
+                commands += [
+                    ("ZADD", keys.order(str(order)), fields.get(Field.EVENT_CREATED) or 0, delivery),
+                    ("EXPIRE", keys.order(str(order)), self.event_ttl),
+                ]
+        horizon = f"({now - ttl!r}"
+        commands += [
+            ("ZREMRANGEBYSCORE", keys.deliveries, "-inf", horizon),
+            ("ZREMRANGEBYSCORE", keys.deliveries_in(Status.QUEUED), "-inf", horizon),
+        ]
+        return commands
 
-    def pause_key(self, phone_number_id: str) -> str:
-        return f"{self.prefix}:paused:{phone_number_id or 'dry-run'}"
-
-    def paused_numbers(self) -> list[str]:
-        """Phone number ids whose sending is paused right now."""
-        head = self.pause_key("x")[:-1]
-        return sorted(text(key).removeprefix(head) for key in self.redis.scan_iter(match=head + "*"))
-
-    @property
-    def outbox_key(self) -> str:
-        return f"{self.prefix}:outbox"
-
-    # ingest
-    def record_commands(self, pipe: Pipeline, deliveries: Mapping[str, Mapping[str, Any]], now: float) -> None:
-        """Queue the writes that create delivery records (status queued) on `pipe`."""
-        for delivery, fields in deliveries.items():
-            key = self.delivery_key(delivery)
-            pipe.hset(key, mapping={"status": Status.QUEUED, "created_at": repr(now), "updated_at": repr(now), "attempts": 0, **fields})
-            pipe.expire(key, self.delivery_ttl)
-            pipe.zadd(self.deliveries_key, {delivery: now})
-            if fields.get("order_key"):
-                order = self.order_key(str(fields["order_key"]))
-                pipe.zadd(order, {delivery: float(fields.get("event_created") or 0)})
-                pipe.expire(order, self.event_ttl)
-        pipe.zremrangebyscore(self.deliveries_key, "-inf", now - self.delivery_ttl)
-
-    def accept_event(self, event_id: str, body: bytes, commands: Sequence[Sequence[Any]]) -> bool:
+    @translates_redis_errors
+    def accept_event(self, event_id: str, body: bytes, commands: Sequence[Sequence[Any]], *, now: float) -> bool:
         """Atomically: if the event is new, store it and run `commands`; return whether it was new.
 
         One round trip. Either everything happens or nothing does, so a Redis failure leaves the
         event unmarked and Stripe's retry gets through.
         """
-        args: list[Any] = [pack_event(body), self.event_ttl, *self._flatten(commands)]
-        try:
-            return bool(self._accept(keys=[self.event_key(event_id)], args=args))
-        except RedisError as exc:
-            raise StoreUnavailable(f"Redis refused the event: {type(exc).__name__}") from exc
+        args = [*self._common(now), pack_event(body), self.event_ttl, *_flatten(commands)]
+        return bool(self._accept(keys=[self.keys.event(event_id)], args=args))
 
-    # worker side
-    def claim(self, delivery: str, *, pause_key: str, order_wait: float, mode: str = "normal", now: float | None = None) -> Claim:
+    # -- the worker's steps ------------------------------------------------------------------
+
+    @translates_redis_errors
+    def claim(self, delivery: str, *, pause_key: str, order_wait: float, mode: ClaimMode, now: float) -> Claim:
         """Take a delivery into `sending` (one atomic step), returning the stored event with it.
 
         Refuses while the sending number is paused (unless probing), while an earlier notice for
@@ -292,101 +317,260 @@ class Store:
         """
         event_id, _ = split_delivery_id(delivery)
         outcome, status, body = self._claim(
-            keys=[self.delivery_key(delivery), self.event_key(event_id), pause_key],
-            args=[repr(now or time.time()), self.prefix, order_wait, mode, delivery],
+            keys=[self.keys.delivery(delivery), self.keys.event(event_id), pause_key],
+            args=[*self._common(now), order_wait, str(mode), delivery],
         )
-        event = unpack_event(body) if body else None
-        return Claim(outcome=text(outcome), status=text(status), event=event)
+        return Claim(outcome=ClaimOutcome(text(outcome)), status=text(status), event=unpack_event(body) if body else None)
 
+    @translates_redis_errors
     def transition(
         self,
         delivery: str,
         expected: Iterable[str],
         new: Status,
         *,
+        now: float,
         clear: Iterable[str] = (),
-        now: float | None = None,
+        increment: Mapping[str, int] | None = None,
         then: Sequence[Sequence[Any]] = (),
         **fields: Any,
     ) -> bool:
         """Move `delivery` to `new` if its status is one of `expected`; False if it was not.
 
-        `then` are recorded Redis commands (see `recorded`) run in the same atomic step, only
-        if the transition happened: a retry is scheduled exactly when the state says so.
+        `fields` are set (None values skipped), `increment` added to, `clear` deleted; `then`
+        are recorded Redis commands (see `record_enqueues`) run in the same atomic step, only if
+        the transition happened: a retry is scheduled exactly when the state says so.
         """
-        pairs: list[Any] = []
-        for key, value in fields.items():
-            if value is not None:
-                pairs.extend([key, value])
-        args: list[Any] = [
-            ",".join(expected),
-            ",".join(clear),
-            str(new),
-            repr(now or time.time()),
-            self.prefix,
-            delivery,
-            self.event_ttl,
-            len(pairs),
-            *pairs,
-        ]
-        args.extend(self._flatten(then))
-        result = self._transition(keys=[self.delivery_key(delivery)], args=args)
+        increment = increment or {}
+        check_names([*fields, *increment, *clear])
+        pairs: list[Any] = [part for name, value in fields.items() if value is not None for part in (name, encode(value))]
+        pairs += [part for name, by in increment.items() for part in (f"+{name}", by)]
+        args = [*self._common(now), ",".join(expected), ",".join(clear), str(new), delivery, self.event_ttl, len(pairs), *pairs]
+        result = self._transition(keys=[self.keys.delivery(delivery)], args=[*args, *_flatten(then)])
         return text(result) == "ok"
 
-    def recorder(self) -> Pipeline:
-        """A pipeline that is never executed: RQ writes its enqueue commands onto it."""
-        return self.redis.pipeline(transaction=False)
+    # -- reading -----------------------------------------------------------------------------
 
-    @staticmethod
-    def recorded(pipe: Pipeline) -> list[Sequence[Any]]:
-        """The commands written on a recorder pipeline, which is then emptied."""
-        commands = [args for args, _options in pipe.command_stack]
-        pipe.reset()
-        return commands
-
-    @staticmethod
-    def _flatten(commands: Sequence[Sequence[Any]]) -> list[Any]:
-        # The parts are already valid Redis arguments (they were written as commands), and
-        # redis-py encodes them once when the script is called: no second encoding pass here.
-        args: list[Any] = []
-        for command in commands:
-            args.append(len(command))
-            args.extend(command)
-        return args
-
+    @translates_redis_errors
     def get_event(self, event_id: str) -> dict[str, Any] | None:
         """The stored event, or None once it has expired."""
-        stored = self.redis.get(self.event_key(event_id))
+        stored = self.redis.get(self.keys.event(event_id))
         return unpack_event(stored) if stored else None
 
-    def get_delivery(self, delivery: str) -> dict[str, str] | None:
-        raw = self.redis.hgetall(self.delivery_key(delivery))
-        if not raw:
-            return None
-        record = {text(k): text(v) for k, v in raw.items()}
-        record["id"] = delivery
-        return record
+    @translates_redis_errors
+    def has_event(self, event_id: str) -> bool:
+        return bool(self.redis.exists(self.keys.event(event_id)))
 
-    def list_deliveries(self, *, since: float | None = None, limit: int = 1000) -> list[dict[str, str]]:
-        """Delivery records, newest first, optionally only those created at or after `since`."""
-        ids = self.redis.zrevrangebyscore(self.deliveries_key, "+inf", since if since is not None else "-inf", start=0, num=limit)
+    @translates_redis_errors
+    def get_delivery(self, delivery: str) -> dict[str, Any] | None:
+        raw = self.redis.hgetall(self.keys.delivery(delivery))
+        return decode(raw, delivery) if raw else None
+
+    @translates_redis_errors
+    def get_fields(self, delivery: str, *names: Field) -> dict[Field, str]:
+        """Some fields of a record, as stored (missing fields are absent)."""
+        values = self.redis.hmget(self.keys.delivery(delivery), list(names))
+        return {name: text(value) for name, value in zip(names, values, strict=True) if value is not None}
+
+    @translates_redis_errors
+    def query(
+        self,
+        *,
+        status: Status | None = None,
+        event_id: str | None = None,
+        since: float | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> Page:
+        """Delivery records, newest first, read through the indexes: only matching records are loaded.
+
+        By event: that event's few deliveries. By status: that status's index. Otherwise the
+        index of every delivery. `since` is a creation time; `cursor` is a page's `next_cursor`.
+        """
+        self._upgrade_if_needed()
+        if event_id is not None:
+            return self._query_event(event_id, status, since, limit)
+        index = self.keys.deliveries_in(status) if status is not None else self.keys.deliveries
+        items: list[dict[str, Any]] = []
+        after = _parse_cursor(cursor)
+        while len(items) < limit:
+            batch = self._index_page(index, after, since, limit - len(items))
+            if not batch:
+                return Page(items, None)
+            records = self._load([delivery for delivery, _ in batch])
+            items += [r for r in records if status is None or r.get(Field.STATUS) == status]
+            after = batch[-1]
+        return Page(items, _cursor(after))
+
+    def list_deliveries(self, *, since: float | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        """Delivery records, newest first (one page of `query`)."""
+        return self.query(since=since, limit=limit).items
+
+    def _query_event(self, event_id: str, status: Status | None, since: float | None, limit: int) -> Page:
+        ids = sorted(text(d) for d in self.redis.smembers(self.keys.event_deliveries(event_id)))
+        records = [r for r in self._load(ids) if status is None or r.get(Field.STATUS) == status]
+        records = [r for r in records if since is None or r.get(Field.CREATED_AT, 0) >= since]
+        records.sort(key=lambda r: (r.get(Field.CREATED_AT, 0), r["id"]), reverse=True)
+        return Page(records[:limit], None)
+
+    def _index_page(self, index: str, after: tuple[str, float] | None, since: float | None, count: int) -> list[tuple[str, float]]:
+        """Up to `count` (id, created) entries of `index` older than `after`, newest first.
+
+        Deliveries of one event share their creation time; among equal times Redis orders by
+        id, so the cursor carries both and equal-time entries already shown are skipped.
+        """
+        top = after[1] if after else "+inf"
+        bottom = since if since is not None else "-inf"
+        offset = 0
+        while True:
+            rows = self.redis.zrevrangebyscore(index, top, bottom, start=offset, num=count + 8, withscores=True)
+            entries = [(text(member), score) for member, score in rows]
+            fresh = [e for e in entries if after is None or e[1] < after[1] or e[0] < after[0]]
+            if fresh or len(entries) < count + 8:
+                return fresh[:count]
+            offset += len(entries)
+
+    def _load(self, ids: Sequence[str]) -> list[dict[str, Any]]:
         pipe = self.redis.pipeline(transaction=False)
         for delivery in ids:
-            pipe.hgetall(self.delivery_key(text(delivery)))
-        records = []
-        for delivery, raw in zip(ids, pipe.execute(), strict=True):
-            if raw:
-                record = {text(k): text(v) for k, v in raw.items()}
-                record["id"] = text(delivery)
-                records.append(record)
-        return records
+            pipe.hgetall(self.keys.delivery(delivery))
+        return [decode(raw, delivery) for delivery, raw in zip(ids, pipe.execute(), strict=True) if raw]
 
-    # dry run
-    def push_outbox(self, entry: Mapping[str, Any]) -> None:
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.lpush(self.outbox_key, json.dumps(entry, sort_keys=True))
-        pipe.ltrim(self.outbox_key, 0, self.outbox_max - 1)
+    # -- layout upgrades ---------------------------------------------------------------------
+
+    @translates_redis_errors
+    def upgrade(self, *, now: float, batch: int = 500) -> int:
+        """Build the status and event indexes for records written before they existed.
+
+        Idempotent, and safe while the bridge runs: each batch is indexed in one atomic step
+        (records created meanwhile are indexed as they are written). Returns how many records
+        were indexed. The worker runs it at start; queries run it when it never ran.
+        """
+        if text(self.redis.get(self.keys.schema)) == str(SCHEMA_VERSION):
+            return 0
+        done, ids = 0, []
+        # ZSCAN returns every member present for the whole scan, even while others are added
+        # or trimmed; records added meanwhile were indexed when they were written.
+        for member, _score in self.redis.zscan_iter(self.keys.deliveries, count=batch):
+            ids.append(text(member))
+            if len(ids) == batch:
+                done += int(self._index(args=[*self._common(now), *ids]))
+                ids = []
+        if ids:
+            done += int(self._index(args=[*self._common(now), *ids]))
+        self.redis.set(self.keys.schema, SCHEMA_VERSION)
+        return done
+
+    def _upgrade_if_needed(self) -> None:
+        if self.redis.get(self.keys.schema) is None and self.redis.exists(self.keys.deliveries):
+            self.upgrade(now=_redis_now(self.redis))
+
+    @translates_redis_errors
+    def mark_schema_current(self) -> None:
+        """A merchant with no data yet starts at the current layout (nothing to upgrade)."""
+        self.redis.set(self.keys.schema, SCHEMA_VERSION, nx=True)
+
+    # -- pausing a sending number -----------------------------------------------------------
+
+    @translates_redis_errors
+    def pause(self, phone_number_id: str, info: Mapping[str, Any]) -> bool:
+        """Pause the number unless it already is; True if this call paused it."""
+        return bool(self.redis.set(self.keys.paused(phone_number_id), json.dumps(info), nx=True))
+
+    @translates_redis_errors
+    def pause_info(self, phone_number_id: str) -> dict[str, Any] | None:
+        raw = self.redis.get(self.keys.paused(phone_number_id))
+        return json.loads(raw) if raw else None
+
+    @translates_redis_errors
+    def update_pause(self, phone_number_id: str, info: Mapping[str, Any]) -> None:
+        """Rewrite the pause's details, only while it lasts."""
+        self.redis.set(self.keys.paused(phone_number_id), json.dumps(info), xx=True)
+
+    @translates_redis_errors
+    def lift_pause(self, phone_number_id: str) -> None:
+        self.redis.delete(self.keys.paused(phone_number_id), self.keys.probe_scheduled)
+
+    @translates_redis_errors
+    def paused_numbers(self) -> list[str]:
+        """Phone number ids whose sending is paused right now."""
+        head = self.keys.paused_pattern.removesuffix("*")
+        return sorted(text(key).removeprefix(head) for key in self.redis.scan_iter(match=self.keys.paused_pattern))
+
+    @translates_redis_errors
+    def held(self) -> list[str]:
+        """Deliveries held while sending is paused."""
+        return [text(d) for d in self.redis.smembers(self.keys.paused_deliveries)]
+
+    @translates_redis_errors
+    def any_held(self) -> str | None:
+        """One held delivery, chosen at random (the probe's candidate)."""
+        held = self.redis.srandmember(self.keys.paused_deliveries)
+        return text(held) if held is not None else None
+
+    @translates_redis_errors
+    def forget_held(self, delivery: str) -> None:
+        self.redis.srem(self.keys.paused_deliveries, delivery)
+
+    @translates_redis_errors
+    def take_probe_slot(self, ttl: int) -> bool:
+        """True for the one caller that may schedule the next probe (the slot expires after `ttl`)."""
+        return bool(self.redis.set(self.keys.probe_scheduled, "1", nx=True, ex=ttl))
+
+    @translates_redis_errors
+    def free_probe_slot(self) -> None:
+        self.redis.delete(self.keys.probe_scheduled)
+
+    @translates_redis_errors
+    def run_commands(self, commands: Sequence[Sequence[Any]]) -> None:
+        """Run recorded commands (a probe's enqueue) in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        for command in commands:
+            pipe.execute_command(*command)
         pipe.execute()
 
+    # -- dry run -----------------------------------------------------------------------------
+
+    @translates_redis_errors
+    def push_outbox(self, entry: Mapping[str, Any]) -> None:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.lpush(self.keys.outbox, json.dumps(entry, sort_keys=True))
+        pipe.ltrim(self.keys.outbox, 0, self.outbox_max - 1)
+        pipe.execute()
+
+    @translates_redis_errors
     def outbox(self, limit: int = 20) -> list[dict[str, Any]]:
-        return [json.loads(item) for item in self.redis.lrange(self.outbox_key, 0, limit - 1)]
+        return [json.loads(item) for item in self.redis.lrange(self.keys.outbox, 0, limit - 1)]
+
+
+def _flatten(commands: Sequence[Sequence[Any]]) -> list[Any]:
+    # The parts are already valid Redis arguments (they were written as commands), and
+    # redis-py encodes them once when the script is called: no second encoding pass here.
+    args: list[Any] = []
+    for command in commands:
+        args.append(len(command))
+        args.extend(command)
+    return args
+
+
+def _cursor(entry: tuple[str, float]) -> str:
+    return f"{entry[1]!r}:{entry[0]}"
+
+
+def _parse_cursor(cursor: str | None) -> tuple[str, float] | None:
+    """A cursor is `created:delivery_id`; a malformed one is a ValueError for the caller to report."""
+    if cursor is None:
+        return None
+    score, sep, delivery = cursor.partition(":")
+    try:
+        created = float(score)
+    except ValueError:
+        created = math.nan
+    if not sep or not delivery or not math.isfinite(created):
+        raise ValueError("not a cursor given by this bridge")
+    return delivery, created
+
+
+def _redis_now(redis: Redis) -> float:
+    seconds, micros = redis.time()
+    return seconds + micros / 1_000_000

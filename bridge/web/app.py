@@ -10,7 +10,7 @@ from flask import Flask, jsonify
 from bridge import defaults
 from bridge.config import Config, load_config, parse_config
 from bridge.logging_setup import configure_logging
-from bridge.runtime import build_runtime
+from bridge.runtime import Role, build_runtime
 from bridge.web.errors import register_error_handlers
 from bridge.web.stripe_webhook import stripe_webhook
 
@@ -26,7 +26,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     # Werkzeug refuses a larger Content-Length, but silently cuts a chunked body at this
     # length: one byte over the limit lets the view tell "too large" from "exactly 1 MiB".
     app.config["MAX_CONTENT_LENGTH"] = defaults.MAX_BODY_BYTES + 1
-    app.extensions["bridge"] = build_runtime(config, role="web")
+    app.extensions["bridge"] = build_runtime(config, role=Role.WEB)
     app.register_blueprint(stripe_webhook)
     app.add_url_rule("/healthz", "healthz", lambda: (jsonify(status="ok"), 200))
     register_error_handlers(app)

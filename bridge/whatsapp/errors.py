@@ -83,6 +83,9 @@ CODES: dict[int, CodeInfo] = {
     131045: CodeInfo(_A, "The phone number's certificate is incorrect (registration problem)"),
     133010: CodeInfo(_A, "The phone number is not registered on the Cloud API"),
 }
+PAIR_RATE_LIMIT = 131056
+"""Too many messages to one customer: back off that customer only, 4^n seconds."""
+
 _LONG_NUMBER = re.compile(r"\+?\d[\d ()-]{6,}\d")
 _PERMISSION_RANGE = CodeInfo(_A, "API permission not granted or removed (or no access token)")
 

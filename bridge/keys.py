@@ -1,0 +1,148 @@
+"""Every Redis key the bridge owns, built in one place.
+
+A `Keys` belongs to one Stripe account (merchant). The deployment's own merchant, the one the
+TOML file configures, has no account segment, so its keys read as they always have:
+
+    bridge:event:evt_123                      (account None)
+    bridge:{acct_1Nv0FG}:event:evt_123        (a Stripe App install, step 9)
+
+The account sits in a Redis Cluster hash tag (`{...}`), so every key of one merchant hashes to
+one slot and the Lua scripts that touch several of them stay valid on a cluster. A deployment
+with data from before the account segment keeps working unchanged: its merchant is account None.
+
+Families (what each key holds, and for how long, is documented where it is written):
+
+    event:{evt_id}             the stored event; its existence is the dedupe mark
+    delivery:{delivery_id}     hash: the delivery record (`bridge.delivery.records`)
+    deliveries                 sorted set: every delivery id by creation time
+    deliveries:{status}        sorted set: delivery ids in that status, by creation time
+    event-deliveries:{evt_id}  set: the deliveries an event made
+    outbox                     list: dry-run messages, newest first
+    order:{payment}            sorted set: pending deliveries about one payment, by event time
+    order-sent:{payment}       `created` of the latest event whose notice went out
+    paused:{phone_number_id}   set while that sending number is paused (account errors)
+    paused-deliveries          set: deliveries held while paused
+    probe-scheduled            set while a probe job is scheduled
+    rate:{phone_number_id}     the number's send-rate limiter (GCRA)
+    pair:{recipient}           one customer's pair-rate limiter (GCRA)
+    optout:{scope}             hash: E.164 number → opt-out details
+    marketing-templates        set: template names Meta treats as marketing
+    schema                     the layout version of this merchant's data (see `Store.upgrade`)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DRY_RUN_NUMBER = "dry-run"
+"""Stands in for the phone number id in dry run, where there is none."""
+
+# family -> its key after the base; "{}" is the one variable part. The Lua scripts build the
+# keys they find inside records (an order key, a status) from this same table.
+FAMILIES: dict[str, str] = {
+    "event": "event:{}",
+    "delivery": "delivery:{}",
+    "deliveries": "deliveries",
+    "deliveries_in": "deliveries:{}",
+    "event_deliveries": "event-deliveries:{}",
+    "outbox": "outbox",
+    "order": "order:{}",
+    "order_sent": "order-sent:{}",
+    "paused": "paused:{}",
+    "paused_deliveries": "paused-deliveries",
+    "probe_scheduled": "probe-scheduled",
+    "rate": "rate:{}",
+    "pair": "pair:{}",
+    "optout": "optout:{}",
+    "marketing_templates": "marketing-templates",
+    "schema": "schema",
+}
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The key map of one merchant: `Keys("bridge")`, or `Keys("bridge", "acct_...")`."""
+
+    prefix: str
+    account: str | None = None
+
+    @property
+    def base(self) -> str:
+        return self.prefix if self.account is None else f"{self.prefix}:{{{self.account}}}"
+
+    def for_account(self, account: str | None) -> Keys:
+        return Keys(self.prefix, account)
+
+    def _key(self, family: str, part: str = "") -> str:
+        return f"{self.base}:{FAMILIES[family].format(part)}"
+
+    def event(self, event_id: str) -> str:
+        return self._key("event", event_id)
+
+    def delivery(self, delivery_id: str) -> str:
+        return self._key("delivery", delivery_id)
+
+    @property
+    def deliveries(self) -> str:
+        return self._key("deliveries")
+
+    def deliveries_in(self, status: str) -> str:
+        return self._key("deliveries_in", status)
+
+    def event_deliveries(self, event_id: str) -> str:
+        return self._key("event_deliveries", event_id)
+
+    @property
+    def outbox(self) -> str:
+        return self._key("outbox")
+
+    def order(self, payment: str) -> str:
+        return self._key("order", payment)
+
+    def order_sent(self, payment: str) -> str:
+        return self._key("order_sent", payment)
+
+    def paused(self, phone_number_id: str) -> str:
+        return self._key("paused", phone_number_id or DRY_RUN_NUMBER)
+
+    @property
+    def paused_pattern(self) -> str:
+        """SCAN pattern matching every paused-number flag of this merchant."""
+        return self.paused("*")
+
+    @property
+    def paused_deliveries(self) -> str:
+        return self._key("paused_deliveries")
+
+    @property
+    def probe_scheduled(self) -> str:
+        return self._key("probe_scheduled")
+
+    def rate(self, phone_number_id: str) -> str:
+        return self._key("rate", phone_number_id or DRY_RUN_NUMBER)
+
+    def pair(self, recipient: str) -> str:
+        return self._key("pair", recipient)
+
+    def optout(self, scope: str) -> str:
+        return self._key("optout", scope)
+
+    @property
+    def marketing_templates(self) -> str:
+        return self._key("marketing_templates")
+
+    @property
+    def schema(self) -> str:
+        return self._key("schema")
+
+
+def lua_key_builders() -> str:
+    """Lua functions `K.<family>(base, part)` building keys exactly as `Keys` does."""
+    lines = ["local K = {}"]
+    for family, shape in FAMILIES.items():
+        head, _, tail = shape.partition("{}")
+        if "{}" in shape:
+            lines.append(f"K.{family} = function(base, part) return base .. ':{head}' .. part .. '{tail}' end")
+        else:
+            lines.append(f"K.{family} = function(base) return base .. ':{head}' end")
+    return "\n".join(lines) + "\n"
