@@ -5,6 +5,7 @@
     ├── SignatureError         missing, invalid or stale Stripe-Signature header
     ├── PayloadError           the body is not a Stripe event
     ├── StoreUnavailable       Redis cannot be reached (web answers 503, worker backs off)
+    ├── WebhookUnreachable     `bridge simulate` could not reach a running bridge
     ├── RenderError            a mapping could not be rendered for an event (permanent: failed)
     │   └── MissingDataError   the event lacks what the mapping needs (an empty object): skipped
     ├── RecipientError         no usable phone number for a delivery (recorded as skipped)
@@ -57,6 +58,10 @@ class PayloadError(BridgeError):
 
 class StoreUnavailable(BridgeError):
     """Redis could not be reached or refused the write."""
+
+
+class WebhookUnreachable(BridgeError):
+    """`bridge simulate` could not reach the bridge's webhook (is `bridge dev` running?)."""
 
 
 class RenderError(BridgeError):

@@ -72,7 +72,7 @@ def persistence_warnings(redis: Redis) -> list[str]:
     try:
         persistence = redis.info("persistence")
         memory = redis.info("memory")
-    except Exception as exc:
+    except (RedisError, OSError) as exc:  # hosted Redis may hide INFO; an absent one cannot answer
         return [f"could not read Redis INFO ({type(exc).__name__}); check persistence and eviction yourself"]
     if not int(persistence.get("aof_enabled", 0)):
         warnings.append("Redis append-only file is off (appendonly no): a Redis restart can lose queued jobs; enable AOF")
@@ -80,3 +80,12 @@ def persistence_warnings(redis: Redis) -> list[str]:
     if policy != "noeviction":
         warnings.append(f"Redis maxmemory-policy is {policy}: under memory pressure Redis may evict jobs and dedupe marks; use noeviction")
     return warnings
+
+
+def persistence_warnings_at(url: str) -> list[str]:
+    """`persistence_warnings` for the Redis at `url` (check-config: a Redis not attached yet is a warning)."""
+    client = connect(url, socket_timeout=2.0)
+    try:
+        return persistence_warnings(client)
+    finally:
+        client.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bridge.delivery.optouts import Scope
 from bridge.delivery.records import Status
 from bridge.stripe_events import samples
 from tests.conftest import Bridge, event_of
@@ -242,3 +243,27 @@ def test_a_delivery_already_sent_is_not_sent_again(bridge: Bridge, fake_graph: F
     pipe.execute()
     bridge.work()
     assert len(fake_graph.requests) == 1
+
+
+def test_dry_run_skips_a_customer_who_opted_out_as_production_would(dry_bridge: Bridge):
+    dry_bridge.worker_runtime.optouts.add(PHONE, Scope.ALL, at=1_700_000_000, source="bridge optout add")
+    dry_bridge.post(samples.fresh_event("payment_intent.succeeded", phone=PHONE))
+    dry_bridge.work()
+    (record,) = dry_bridge.deliveries()
+    assert record["status"] == Status.SKIPPED
+    assert record["reason"].startswith("opted out: the customer asked not to be messaged on WhatsApp")
+    assert dry_bridge.store.outbox() == []
+
+
+def test_dry_run_spaces_two_messages_to_one_customer_as_production_would(dry_bridge: Bridge):
+    """The example config's pair interval (6 s) applies in a rehearsal too: the second waits its turn."""
+    dry_bridge.post(samples.fresh_event("payment_intent.succeeded", phone=PHONE))
+    dry_bridge.post(samples.fresh_event("invoice.paid", phone=PHONE))
+    dry_bridge.work()
+    assert sorted(r["status"] for r in dry_bridge.deliveries()) == [Status.DRY_RUN, Status.QUEUED]
+    waiting = next(r for r in dry_bridge.deliveries() if r["status"] == Status.QUEUED)
+    assert waiting["waiting_for"] == "the send rate limit"
+    ((_, delay),) = dry_bridge.scheduled()
+    assert 1 < delay <= 6  # the rest of the pair interval since the first message's slot
+    dry_bridge.work_all()
+    assert len(dry_bridge.store.outbox()) == 2

@@ -107,6 +107,8 @@ def test_bad_signatures_are_400_and_nothing_is_queued(bridge: Bridge, redis: Red
         ("event without data", json.dumps({"id": "evt_123", "object": "event", "type": "invoice.paid"}).encode(), "data.object"),
         ("event with bad id", json.dumps({"id": 5, "object": "event", "type": "invoice.paid", "data": {"object": {}}}).encode(), "evt_"),
         ("not UTF-8", b"\x80\x81 not json", "not valid JSON"),
+        ("nested 100,000 levels deep", b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        ("an event nested deep", b'{"object": "event", "data": ' + b'{"a": ' * 100_000 + b"1" + b"}" * 100_001, "nested too deeply"),
     ],
 )
 def test_signed_bodies_that_are_not_events_are_400(bridge: Bridge, redis: Redis, case, body, message):

@@ -9,6 +9,7 @@ import click
 
 from bridge import defaults
 from bridge.cli.common import load_or_exit
+from bridge.errors import WebhookUnreachable
 from bridge.logging_setup import configure_logging
 from bridge.stripe_events import samples
 
@@ -46,8 +47,6 @@ def simulate(event_type: str, phone: str | None, url: str | None, secret: str | 
 
     EVENT_TYPE is one of the sample types listed above.
     """
-    import httpx
-
     from bridge.dev.simulate import find_secret
     from bridge.dev.simulate import simulate as post
 
@@ -57,9 +56,9 @@ def simulate(event_type: str, phone: str | None, url: str | None, secret: str | 
         click.echo("no signing secret: pass --secret, set STRIPE_WEBHOOK_SECRET, or start `bridge dev` first", err=True)
         sys.exit(2)
     try:
-        event, response = post(event_type, url=url, secret=secret, phone=phone)
-    except httpx.HTTPError as exc:
-        click.echo(f"could not reach {url}: {type(exc).__name__}: {exc}", err=True)
+        posted = post(event_type, url=url, secret=secret, phone=phone)
+    except WebhookUnreachable as exc:
+        click.echo(str(exc), err=True)
         sys.exit(1)
-    click.echo(f"{event['id']} {event_type} → {url}: {response.status_code} {response.text.strip()}")
-    sys.exit(0 if response.status_code == 200 else 1)
+    click.echo(f"{posted.event['id']} {event_type} → {url}: {posted.status_code} {posted.body}")
+    sys.exit(0 if posted.status_code == 200 else 1)

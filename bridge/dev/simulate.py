@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from bridge import defaults
-from bridge.config import ConfigError, load_config
+from bridge.config import load_config
+from bridge.errors import ConfigError, WebhookUnreachable
 from bridge.stripe_events import samples
 from bridge.stripe_events.signature import sign_payload
 
@@ -33,7 +35,16 @@ def find_secret(env: dict[str, str] | None = None) -> str | None:
     return None
 
 
-def post_event(url: str, event: dict[str, Any], secret: str, *, timeout: float = 10.0) -> httpx.Response:
+@dataclass(frozen=True)
+class Posted:
+    """What the bridge answered to a posted event."""
+
+    event: dict[str, Any]
+    status_code: int
+    body: str
+
+
+def post_event(url: str, event: dict[str, Any], secret: str, *, timeout: float = 10.0) -> Posted:
     """Serialize, sign and POST `event` exactly as Stripe would."""
     payload = json.dumps(event, indent=2).encode()
     headers = {
@@ -41,10 +52,13 @@ def post_event(url: str, event: dict[str, Any], secret: str, *, timeout: float =
         "Stripe-Signature": sign_payload(payload, secret),
         "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
     }
-    return httpx.post(url, content=payload, headers=headers, timeout=timeout)
+    try:
+        response = httpx.post(url, content=payload, headers=headers, timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise WebhookUnreachable(f"could not reach {url}: {type(exc).__name__}: {exc}") from None
+    return Posted(event, response.status_code, response.text.strip())
 
 
-def simulate(event_type: str, *, url: str, secret: str, phone: str | None = None) -> tuple[dict[str, Any], httpx.Response]:
-    # A new payment each time, like `stripe trigger`: objects get fresh ids too.
-    event = samples.fresh_event(event_type, phone=phone)
-    return event, post_event(url, event, secret)
+def simulate(event_type: str, *, url: str, secret: str, phone: str | None = None) -> Posted:
+    """Post a fresh sample event: a new payment each time, like `stripe trigger` (objects get fresh ids too)."""
+    return post_event(url, samples.fresh_event(event_type, phone=phone), secret)

@@ -61,18 +61,9 @@ def check(path: str | None = None, env: dict[str, str] | None = None) -> CheckRe
 def _redis_warnings(config: Config) -> list[str]:
     """Persistence and eviction settings that could lose accepted events (a warning, not an error:
     the release phase may run before Redis is attached)."""
-    from redis.exceptions import RedisError
+    from bridge.redis_conn import persistence_warnings_at
 
-    from bridge.redis_conn import connect, persistence_warnings
-
-    try:
-        client = connect(config.redis.url, socket_timeout=2.0)
-        try:
-            return persistence_warnings(client)
-        finally:
-            client.close()
-    except (RedisError, OSError) as exc:
-        return [f"Redis at the configured URL did not answer ({type(exc).__name__}); persistence not checked"]
+    return persistence_warnings_at(config.redis.url)
 
 
 def _render_samples(config: Config, mapping: CompiledMapping, report: CheckReport) -> None:

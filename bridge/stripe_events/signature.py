@@ -46,6 +46,8 @@ def parse_event(payload: bytes) -> dict[str, Any]:
         event = json.loads(payload)
     except (UnicodeDecodeError, ValueError):
         raise PayloadError("body is not valid JSON") from None
+    except RecursionError:  # json's parser recurses once per level; Stripe events are a few deep
+        raise PayloadError("body is nested too deeply to be a Stripe event") from None
     if not isinstance(event, dict) or event.get("object") != "event":
         raise PayloadError('body is not a Stripe event (object must be "event")')
     event_id, event_type = event.get("id"), event.get("type")
