@@ -69,7 +69,8 @@ def test_normalize_to_e164_with_plus(raw, country, e164):
     [
         ("(415) 555-0123", None, "no country code"),
         ("+1 415", None, "not a valid number"),
-        ("call me", None, "cannot be parsed"),
+        ("call me", None, "contains letters"),
+        ("+ ( )", None, "cannot be parsed"),
         ("", None, "no phone number"),
         (None, None, "no phone number"),
     ],

@@ -1,7 +1,13 @@
 """Phone numbers: E.164 with the plus (the only form safe to send to the Cloud API), and masking.
 
 Without the `+`, Meta prefixes the business number's own country code and can reach the wrong
-person, so every recipient passes through `normalize` before a send.
+person, so every recipient passes through `normalize` before a send. For the same reason a
+number is never guessed at: phonenumbers would turn letters into digits (`+1 415 abc 0123` →
++14152220123, a stranger), so a number with letters is refused.
+
+Mobile prefixes Meta knows: Mexico's old `+52 1` mobile form is today's `+52` number (Meta
+answers with `wa_id` 521… either way); Argentina's `+54 9` mobile form is valid as written and
+sent as given (Meta's `wa_id` keeps the 9).
 """
 
 from __future__ import annotations
@@ -18,6 +24,10 @@ def normalize(raw: object, default_country: str | None = None) -> str:
     if not isinstance(raw, str | int) or not str(raw).strip():
         raise RecipientError("no phone number")
     text = str(raw).strip()
+    if any(ch.isalpha() for ch in text):
+        raise RecipientError(
+            "phone number contains letters; refusing to guess the digits (vanity numbers and extensions are not WhatsApp numbers)"
+        )
     if text.startswith("00"):
         text = "+" + text[2:]
     try:
@@ -26,9 +36,22 @@ def normalize(raw: object, default_country: str | None = None) -> str:
         if exc.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
             raise RecipientError("phone number has no country code and no [whatsapp] default_country is set") from None
         raise RecipientError("phone number cannot be parsed") from None
+    number = _without_mexicos_old_mobile_prefix(number)
     if not phonenumbers.is_valid_number(number):
         raise RecipientError("phone number is not a valid number for its country")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+MEXICO = 52
+
+
+def _without_mexicos_old_mobile_prefix(number: phonenumbers.PhoneNumber) -> phonenumbers.PhoneNumber:
+    """+52 1 55 1234 5678 (the mobile form before 2019) → +52 55 1234 5678, when that is valid."""
+    national = str(number.national_number)
+    if number.country_code != MEXICO or len(national) != 11 or not national.startswith("1"):
+        return number
+    modern = phonenumbers.PhoneNumber(country_code=MEXICO, national_number=int(national[1:]))
+    return modern if phonenumbers.is_valid_number(modern) else number
 
 
 def mask_phone(phone: str | None) -> str:
