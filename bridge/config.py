@@ -6,6 +6,7 @@ as `file: key: problem`, naming the environment variable when the value came fro
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -129,6 +130,47 @@ class _Body(fields.Field):
         raise ValidationError("must be a list of templates (positional) or a table name = template (named)")
 
 
+def _given(value: Any) -> str:
+    """A wrong value as the user wrote it in TOML, so they can find it in their file."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'the text "{value}"' + (" (write the number without quotes)" if _is_number_text(value) else "")
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    return str(value)
+
+
+def _is_number_text(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+class _WholeNumber(fields.Integer):
+    """An integer setting. marshmallow's Integer would turn "10" or 8.5 into a number silently:
+    a quoted or fractional value is a mistake the user should see, not a guess we make."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValidationError(f"must be a whole number, not {_given(value)}")
+        return value
+
+
+class _Number(fields.Float):
+    """A decimal setting: a whole number is one too (timeout_seconds = 10); text, booleans, nan and
+    inf are not."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise ValidationError(f"must be a number, not {_given(value)}")
+        return float(value)
+
+
 class _StrictSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -136,7 +178,7 @@ class _StrictSchema(Schema):
 
 class StripeSchema(_StrictSchema):
     webhook_secrets = fields.List(fields.String(validate=validate.Length(min=1)), load_default=list)
-    tolerance_seconds = fields.Integer(load_default=defaults.STRIPE_TOLERANCE_SECONDS, validate=validate.Range(min=1))
+    tolerance_seconds = _WholeNumber(load_default=defaults.STRIPE_TOLERANCE_SECONDS, validate=validate.Range(min=1))
     api_key = fields.String(load_default=None, allow_none=True)
     api_base_url = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(_URL, error="must be an http(s) URL"))
 
@@ -162,12 +204,12 @@ class WhatsAppSchema(_StrictSchema):
         load_default=None, allow_none=True, validate=validate.Regexp(r"^[A-Z]{2}$", error="must be a two-letter ISO region such as US")
     )
     timezone = fields.String(load_default=defaults.TIMEZONE)
-    timeout_seconds = fields.Float(load_default=defaults.WHATSAPP_TIMEOUT_SECONDS, validate=validate.Range(min=0.1, max=25))
-    messages_per_second = fields.Float(
+    timeout_seconds = _Number(load_default=defaults.WHATSAPP_TIMEOUT_SECONDS, validate=validate.Range(min=0.1, max=25))
+    messages_per_second = _Number(
         load_default=defaults.MESSAGES_PER_SECOND,
         validate=validate.Range(min=0.01, max=1000, error="must be between 0.01 and 1000 (Meta's maximum)"),
     )
-    pair_interval_seconds = fields.Float(load_default=defaults.PAIR_INTERVAL_SECONDS, validate=validate.Range(min=0))
+    pair_interval_seconds = _Number(load_default=defaults.PAIR_INTERVAL_SECONDS, validate=validate.Range(min=0))
 
     @post_load
     def make(self, data: dict, **_: Any) -> WhatsAppSettings:
@@ -186,11 +228,11 @@ class RedisSchema(_StrictSchema):
     queue = fields.String(
         load_default=defaults.QUEUE_NAME, validate=validate.Regexp(r"^[A-Za-z0-9_.-]+$", error="letters, digits, _ . - only")
     )
-    event_ttl_seconds = fields.Integer(
+    event_ttl_seconds = _WholeNumber(
         load_default=defaults.EVENT_TTL_SECONDS,
         validate=validate.Range(min=4 * 24 * 3600, error="must be at least 4 days: Stripe retries for 3"),
     )
-    delivery_ttl_seconds = fields.Integer(load_default=defaults.DELIVERY_TTL_SECONDS, validate=validate.Range(min=3600))
+    delivery_ttl_seconds = _WholeNumber(load_default=defaults.DELIVERY_TTL_SECONDS, validate=validate.Range(min=3600))
 
     @post_load
     def make(self, data: dict, **_: Any) -> RedisSettings:
@@ -198,15 +240,15 @@ class RedisSchema(_StrictSchema):
 
 
 class DeliverySchema(_StrictSchema):
-    max_attempts = fields.Integer(load_default=defaults.MAX_ATTEMPTS, validate=validate.Range(min=1, max=100))
-    backoff_base_seconds = fields.Float(load_default=defaults.BACKOFF_BASE_SECONDS, validate=validate.Range(min=0))
-    backoff_max_seconds = fields.Float(load_default=defaults.BACKOFF_MAX_SECONDS, validate=validate.Range(min=0))
-    give_up_after_seconds = fields.Integer(load_default=defaults.GIVE_UP_AFTER_SECONDS, validate=validate.Range(min=1))
-    job_timeout_seconds = fields.Integer(load_default=defaults.JOB_TIMEOUT_SECONDS, validate=validate.Range(min=1, max=3600))
+    max_attempts = _WholeNumber(load_default=defaults.MAX_ATTEMPTS, validate=validate.Range(min=1, max=100))
+    backoff_base_seconds = _Number(load_default=defaults.BACKOFF_BASE_SECONDS, validate=validate.Range(min=0))
+    backoff_max_seconds = _Number(load_default=defaults.BACKOFF_MAX_SECONDS, validate=validate.Range(min=0))
+    give_up_after_seconds = _WholeNumber(load_default=defaults.GIVE_UP_AFTER_SECONDS, validate=validate.Range(min=1))
+    job_timeout_seconds = _WholeNumber(load_default=defaults.JOB_TIMEOUT_SECONDS, validate=validate.Range(min=1, max=3600))
     on_ambiguous = fields.String(load_default=defaults.ON_AMBIGUOUS, validate=validate.OneOf(["resend", "fail"]))
-    ambiguous_wait_seconds = fields.Float(load_default=defaults.AMBIGUOUS_WAIT_SECONDS, validate=validate.Range(min=0))
-    order_wait_seconds = fields.Float(load_default=defaults.ORDER_WAIT_SECONDS, validate=validate.Range(min=0))
-    pause_probe_seconds = fields.Float(load_default=defaults.PAUSE_PROBE_SECONDS, validate=validate.Range(min=1))
+    ambiguous_wait_seconds = _Number(load_default=defaults.AMBIGUOUS_WAIT_SECONDS, validate=validate.Range(min=0))
+    order_wait_seconds = _Number(load_default=defaults.ORDER_WAIT_SECONDS, validate=validate.Range(min=0))
+    pause_probe_seconds = _Number(load_default=defaults.PAUSE_PROBE_SECONDS, validate=validate.Range(min=1))
 
     @post_load
     def make(self, data: dict, **_: Any) -> DeliverySettings:

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from bridge.config import load_config, parse_config
+from bridge.config import Config, load_config, parse_config
 from bridge.errors import ConfigError
 from tests.conftest import EXAMPLE_CONFIG, example_raw
 
@@ -85,7 +87,7 @@ def test_mistakes_name_file_key_and_problem():
     with pytest.raises(ConfigError) as excinfo:
         parse_config(raw, source="config.toml")
     lines = problems(excinfo)
-    assert "config.toml: stripe.tolerance_seconds: Not a valid integer." in lines
+    assert 'config.toml: stripe.tolerance_seconds: must be a whole number, not the text "soon"' in lines
     assert "config.toml: whatsapp.api_versoin: unknown key (check the spelling against config.example.toml)" in lines
     assert any(line.startswith("config.toml: mappings[1] (payment_received).template: WhatsApp template names") for line in lines)
     assert "config.toml: mappings[3] (charge_refunded).language: required key is missing" in lines
@@ -115,3 +117,57 @@ def test_body_must_be_list_or_table():
     assert problems(excinfo) == [
         "c.toml: mappings[0] (checkout_paid).body: must be a list of templates (positional) or a table name = template (named)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "problem"),
+    [
+        ("whatsapp", "timeout_seconds", "10", 'must be a number, not the text "10" (write the number without quotes)'),
+        ("delivery", "max_attempts", 8.5, "must be a whole number, not 8.5"),
+        ("stripe", "tolerance_seconds", "300", 'must be a whole number, not the text "300" (write the number without quotes)'),
+        ("delivery", "max_attempts", True, "must be a whole number, not true"),
+        ("delivery", "backoff_base_seconds", False, "must be a number, not false"),
+        ("whatsapp", "messages_per_second", float("nan"), "must be a number, not nan"),
+        ("delivery", "backoff_max_seconds", float("inf"), "must be a number, not inf"),
+        ("redis", "event_ttl_seconds", [1], "must be a whole number, not a list"),
+    ],
+)
+def test_a_number_of_the_wrong_type_is_an_error_not_converted(section, key, value, problem):
+    raw = example_raw()
+    raw[section][key] = value
+    with pytest.raises(ConfigError) as excinfo:
+        parse_config(raw, source="config.toml")
+    assert problems(excinfo) == [f"config.toml: {section}.{key}: {problem}"]
+
+
+def numeric_settings() -> list[tuple[str, str, str]]:
+    """(section, key, "int" or "float") of every numeric setting, read from the settings classes."""
+    sections = {f.name: f.default_factory for f in dataclasses.fields(Config) if f.default_factory is not dataclasses.MISSING}
+    return [
+        (section, f.name, f.type)
+        for section, settings in sections.items()
+        if dataclasses.is_dataclass(settings)
+        for f in dataclasses.fields(settings)
+        if f.type in ("int", "float")
+    ]
+
+
+@pytest.mark.parametrize(("section", "key", "kind"), numeric_settings())
+def test_every_numeric_setting_refuses_quoted_numbers_and_booleans(section, key, kind):
+    expected = "must be a whole number" if kind == "int" else "must be a number"
+    for wrong in ("1", True):
+        raw = example_raw()
+        raw.setdefault(section, {})[key] = wrong
+        with pytest.raises(ConfigError) as excinfo:
+            parse_config(raw, source="config.toml")
+        (line,) = problems(excinfo)
+        assert line.startswith(f"config.toml: {section}.{key}: {expected}, not "), line
+
+
+def test_a_whole_number_is_a_valid_decimal_setting():
+    raw = example_raw()
+    raw["whatsapp"]["timeout_seconds"] = 10
+    raw["delivery"]["backoff_max_seconds"] = 60
+    config = parse_config(raw, source="config.toml")
+    assert config.whatsapp.timeout_seconds == 10.0 and isinstance(config.whatsapp.timeout_seconds, float)
+    assert config.delivery.backoff_max_seconds == 60.0
