@@ -426,5 +426,18 @@ def load_config(path: str | Path | None = None, *, env: Mapping[str, str] | None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([ConfigProblem(source, "(syntax)", str(exc))]) from None
+        raise ConfigError([syntax_problem(source, str(exc))]) from None
     return parse_config(raw, source=source, env=env)
+
+
+# tomllib ends its messages with where it stopped: "Invalid value (at line 2, column 21)".
+_TOML_POSITION = re.compile(r"^(?P<message>.*) \(at (?:line (?P<line>\d+), column (?P<column>\d+)|end of document)\)$", re.DOTALL)
+
+
+def syntax_problem(source: str, message: str) -> ConfigProblem:
+    """A TOML syntax error as `file: line 3, column 5: what is wrong`, like every other config mistake."""
+    match = _TOML_POSITION.match(message)
+    if match is None:
+        return ConfigProblem(source, "(syntax)", message)
+    where = f"line {match['line']}, column {match['column']}" if match["line"] else "end of file"
+    return ConfigProblem(source, where, match["message"])

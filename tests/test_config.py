@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from bridge.config import Config, load_config, parse_config
+from bridge.config import Config, load_config, parse_config, syntax_problem
 from bridge.errors import ConfigError
 from tests.conftest import EXAMPLE_CONFIG, example_raw
 
@@ -68,13 +68,24 @@ def test_missing_file_names_the_file(tmp_path):
     assert problems(excinfo) == [f"{tmp_path / 'nope.toml'}: (file): not found: copy config.example.toml there or set BRIDGE_CONFIG"]
 
 
-def test_toml_syntax_error_names_the_file_and_line(tmp_path):
+@pytest.mark.parametrize(
+    ("text", "where", "problem"),
+    [
+        ("[stripe]\ntolerance_seconds = = 3\n", "line 2, column 21", "Invalid value"),
+        ("[stripe]\n\n[stripe]\n", "line 3, column 8", "Cannot declare ('stripe',) twice"),
+        ('[whatsapp]\ntimezone = "UTC', "end of file", "Unterminated string"),
+    ],
+)
+def test_toml_syntax_error_names_the_file_line_and_column(tmp_path, text, where, problem):
     path = tmp_path / "bad.toml"
-    path.write_text("[stripe]\ntolerance_seconds = = 3\n")
+    path.write_text(text)
     with pytest.raises(ConfigError) as excinfo:
         load_config(path, env={})
-    (line,) = problems(excinfo)
-    assert line.startswith(f"{path}: (syntax): ") and "line 2" in line
+    assert problems(excinfo) == [f"{path}: {where}: {problem}"]
+
+
+def test_a_syntax_message_without_a_position_is_kept_whole():
+    assert str(syntax_problem("config.toml", "Something odd")) == "config.toml: (syntax): Something odd"
 
 
 def test_mistakes_name_file_key_and_problem():
