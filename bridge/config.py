@@ -275,12 +275,13 @@ class MappingSchema(_StrictSchema):
         return data
 
 
-class ConfigSchema(_StrictSchema):
-    stripe = fields.Nested(StripeSchema, load_default=StripeSettings)
-    whatsapp = fields.Nested(WhatsAppSchema, load_default=WhatsAppSettings)
-    redis = fields.Nested(RedisSchema, load_default=RedisSettings)
-    delivery = fields.Nested(DeliverySchema, load_default=DeliverySettings)
-    mappings = fields.List(fields.Nested(MappingSchema), load_default=list)
+_SECTIONS: dict[str, type[Schema]] = {
+    "stripe": StripeSchema,
+    "whatsapp": WhatsAppSchema,
+    "redis": RedisSchema,
+    "delivery": DeliverySchema,
+}
+"""The config's tables; `[[mappings]]` is validated entry by entry."""
 
 
 # --- environment -----------------------------------------------------------------------------
@@ -318,6 +319,9 @@ def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> dict[tuple[str, s
     return origin
 
 
+_UNKNOWN_KEY = "unknown key (check the spelling against config.example.toml)"
+
+
 def _flatten(messages: Any, path: str = "") -> list[tuple[str, str]]:
     """Turn marshmallow's nested error dict into (dotted key, problem) pairs."""
     if isinstance(messages, dict):
@@ -335,7 +339,7 @@ def _flatten(messages: Any, path: str = "") -> list[tuple[str, str]]:
         return [pair for m in messages for pair in _flatten(m, path)]
     problem = str(messages)
     if problem == "Unknown field.":
-        problem = "unknown key (check the spelling against config.example.toml)"
+        problem = _UNKNOWN_KEY
     elif problem == "Missing data for required field.":
         problem = "required key is missing"
     return [(path or "(top level)", problem)]
@@ -367,35 +371,86 @@ def _friendly_key(key: str, raw: dict[str, Any]) -> str:
     return label + rest
 
 
-def parse_config(raw: Mapping[str, Any], *, source: str = "<dict>", env: Mapping[str, str] | None = None) -> Config:
-    """Validate already-parsed TOML data (plus environment overrides) into a Config."""
+@dataclass(frozen=True)
+class ConfigReading:
+    """A config as far as it validated, and every problem found in it.
+
+    `config` holds every section and mapping that validated: a section with problems keeps its
+    defaults (and is named in `invalid_sections`), a mapping with problems is left out. Only
+    `bridge check-config` looks at a reading with problems, to check the parts that did validate.
+    """
+
+    config: Config
+    problems: tuple[ConfigProblem, ...] = ()
+    invalid_sections: frozenset[str] = frozenset()
+    """The tables with problems, and "mappings" when some entry was left out."""
+
+    def config_or_raise(self) -> Config:
+        if self.problems:
+            raise ConfigError(list(self.problems))
+        return self.config
+
+
+def validate_config(raw: Mapping[str, Any], *, source: str = "<dict>", env: Mapping[str, str] | None = None) -> ConfigReading:
+    """Validate each table and each `[[mappings]]` entry on its own: one mistake (a misspelt
+    table, say) never hides the others."""
     data = _deep_copy(raw)
     origin = _apply_env(data, env or {})
+    sections: dict[str, Any] = {}
+    mappings: tuple[MappingSettings, ...] = ()
+    messages: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in _SECTIONS:
+            sections[key], messages[key] = _load_table(_SECTIONS[key](), value)
+        elif key == "mappings":
+            mappings, messages[key] = _load_mappings(value)
+        else:
+            messages[key] = [_UNKNOWN_KEY]
+    messages = {key: m for key, m in messages.items() if m}
+    config = Config(**{key: settings for key, settings in sections.items() if key not in messages}, mappings=mappings, source=source)
+    problems = _problems(source, messages, origin, data) + _cross_checks(config)
+    return ConfigReading(config, tuple(problems), frozenset(messages.keys() & {*_SECTIONS, "mappings"}))
+
+
+def _load_table(schema: Schema, value: Any) -> tuple[Any, Any]:
+    """(what `schema` made of the table, None), or (None, marshmallow's error messages)."""
+    if not isinstance(value, dict):
+        return None, ["must be a table"]
     try:
-        loaded = ConfigSchema().load(data)
+        return schema.load(value), None
     except ValidationError as exc:
-        raise ConfigError(_problems(source, exc.messages, origin, data)) from None
+        return None, exc.messages
+
+
+def _load_mappings(value: Any) -> tuple[tuple[MappingSettings, ...], Any]:
+    """Every `[[mappings]]` entry that validates, and the error messages of the others by index."""
+    if not isinstance(value, list):
+        return (), ["must be an array of tables: write each entry under [[mappings]]"]
+    mappings, messages = [], {}
+    for index, entry in enumerate(value):
+        loaded, messages[index] = _load_table(MappingSchema(), entry)
+        if loaded is not None:
+            mappings.append(MappingSettings(index=index, **loaded))
+    return tuple(mappings), {index: m for index, m in messages.items() if m}
+
+
+def _cross_checks(config: Config) -> list[ConfigProblem]:
+    """Rules across keys. A section with problems holds its defaults, which pass them."""
     problems = []
     seen: set[str] = set()
-    mappings = []
-    for index, m in enumerate(loaded["mappings"]):
-        if m["name"] in seen:
-            problems.append(ConfigProblem(source, f"mappings[{index}] ({m['name']}).name", "duplicate mapping name"))
-        seen.add(m["name"])
-        mappings.append(MappingSettings(index=index, **m))
-    delivery: DeliverySettings = loaded["delivery"]
-    if delivery.backoff_max_seconds < delivery.backoff_base_seconds:
-        problems.append(ConfigProblem(source, "delivery.backoff_max_seconds", "must be at least backoff_base_seconds"))
-    if problems:
-        raise ConfigError(problems)
-    return Config(
-        stripe=loaded["stripe"],
-        whatsapp=loaded["whatsapp"],
-        redis=loaded["redis"],
-        delivery=delivery,
-        mappings=tuple(mappings),
-        source=source,
-    )
+    for m in config.mappings:
+        if m.name in seen:
+            problems.append(ConfigProblem(config.source, f"mappings[{m.index}] ({m.name}).name", "duplicate mapping name"))
+        seen.add(m.name)
+    if config.delivery.backoff_max_seconds < config.delivery.backoff_base_seconds:
+        problems.append(ConfigProblem(config.source, "delivery.backoff_max_seconds", "must be at least backoff_base_seconds"))
+    return problems
+
+
+def parse_config(raw: Mapping[str, Any], *, source: str = "<dict>", env: Mapping[str, str] | None = None) -> Config:
+    """Validate already-parsed TOML data (plus environment overrides) into a Config; raise
+    ConfigError listing every problem."""
+    return validate_config(raw, source=source, env=env).config_or_raise()
 
 
 def _deep_copy(value: Any) -> Any:
@@ -414,8 +469,18 @@ def config_path(env: Mapping[str, str] | None = None) -> Path:
 
 def load_config(path: str | Path | None = None, *, env: Mapping[str, str] | None = None) -> Config:
     """Read, validate and return the config; raise ConfigError naming file, key and problem."""
+    return read_config(path, env=env).config_or_raise()
+
+
+def read_config(path: str | Path | None = None, *, env: Mapping[str, str] | None = None) -> ConfigReading:
+    """Read and validate the config file as far as it goes (see `validate_config`). Raise ConfigError
+    only when the file cannot be read or is not TOML: then there is nothing else to check."""
     env = os.environ if env is None else env
     path = Path(path) if path is not None else config_path(env)
+    return validate_config(_read_toml(path), source=str(path), env=env)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
     source = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -424,10 +489,9 @@ def load_config(path: str | Path | None = None, *, env: Mapping[str, str] | None
     except OSError as exc:
         raise ConfigError([ConfigProblem(source, "(file)", f"cannot be read: {exc.strerror}")]) from None
     try:
-        raw = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([syntax_problem(source, str(exc))]) from None
-    return parse_config(raw, source=source, env=env)
 
 
 # tomllib ends its messages with where it stopped: "Invalid value (at line 2, column 21)".

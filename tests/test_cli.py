@@ -100,6 +100,65 @@ def test_check_config_reports_undefined_fields_against_the_samples(tmp_path):
     ]
 
 
+SEVERAL_MISTAKES = """
+[stripe]
+webhook_secrets = ["whsec_x"]
+
+[whatsap]
+timezone = "UTC"
+
+[delivery]
+max_attempts = "8"
+
+[[mappings]]
+name = "typo_field"
+events = ["payment_intent.succeeded"]
+template = "payment_receipt"
+language = "en_US"
+body = ["{{ object.shipping.nmae }}"]
+
+[[mappings]]
+name = "bad_template_name"
+events = ["invoice.paid"]
+template = "Invoice Paid"
+language = "en_US"
+body = ["{{ object.number }}"]
+
+[[mappings]]
+name = "bad_jinja"
+events = ["invoice.paid"]
+template = "invoice_paid"
+language = "en_US"
+body = ["{{ object.number }"]
+
+[[mappings]]
+name = "fine"
+events = ["invoice.paid"]
+template = "invoice_paid"
+language = "en_US"
+body = ["{{ object.number }}"]
+"""
+
+
+def test_check_config_shows_every_finding_of_a_file_in_one_run(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text(SEVERAL_MISTAKES)
+    result = run_bridge("check-config", "--config", str(path))
+    assert result.returncode == 1
+    problems = [line for line in result.stderr.strip().splitlines() if not line.startswith("warning: ")]
+    expected = [
+        f"{path}: whatsap: unknown key (check the spelling against config.example.toml)",
+        f'{path}: delivery.max_attempts: must be a whole number, not the text "8"',
+        f"{path}: mappings[1] (bad_template_name).template: WhatsApp template names are lowercase letters",
+        f"{path}: mappings[2] (bad_jinja).body[0]: template syntax error",
+        f"{path}: mappings[0] (typo_field).body[0]: undefined field: the object has no attribute 'nmae'",
+    ]
+    assert len(problems) == len(expected), problems
+    for line, start in zip(problems, expected, strict=True):
+        assert line.startswith(start), (line, start)
+    assert "ok: fine × invoice.paid: invoice_paid [en_US]" in result.stdout
+
+
 def test_simulate_posts_a_signed_event_to_a_running_app(served, dry_bridge: Bridge):
     url = served(dry_bridge.app)
     result = run_bridge(

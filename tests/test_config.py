@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from bridge.config import Config, load_config, parse_config, syntax_problem
+from bridge.config import Config, load_config, parse_config, syntax_problem, validate_config
 from bridge.errors import ConfigError
 from tests.conftest import EXAMPLE_CONFIG, example_raw
 
@@ -182,3 +182,53 @@ def test_a_whole_number_is_a_valid_decimal_setting():
     config = parse_config(raw, source="config.toml")
     assert config.whatsapp.timeout_seconds == 10.0 and isinstance(config.whatsapp.timeout_seconds, float)
     assert config.delivery.backoff_max_seconds == 60.0
+
+
+def test_a_misspelt_table_does_not_hide_the_other_mistakes():
+    raw = example_raw()
+    raw["whatsap"] = raw.pop("whatsapp")
+    raw["delivery"]["max_attempts"] = "8"
+    raw["mappings"][3]["template"] = "Refund Issued"
+    raw["mappings"][5]["evnets"] = ["invoice.paid"]
+    raw["mappings"][6] = "invoice_payment_failed"
+    raw["mappings"][2]["name"] = raw["mappings"][0]["name"]
+    with pytest.raises(ConfigError) as excinfo:
+        parse_config(raw, source="config.toml")
+    assert problems(excinfo) == [
+        'config.toml: delivery.max_attempts: must be a whole number, not the text "8" (write the number without quotes)',
+        "config.toml: mappings[3] (charge_refunded).template: WhatsApp template names are lowercase letters, digits and underscores",
+        "config.toml: mappings[5] (invoice_paid).evnets: unknown key (check the spelling against config.example.toml)",
+        "config.toml: mappings[6]: must be a table",
+        "config.toml: whatsap: unknown key (check the spelling against config.example.toml)",
+        "config.toml: mappings[2] (checkout_paid).name: duplicate mapping name",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ({"stripe": "whsec_x"}, "config.toml: stripe: must be a table"),
+        ({"mappings": {"name": "x"}}, "config.toml: mappings: must be an array of tables: write each entry under [[mappings]]"),
+        ({"mappings": [{"name": "x"}]}, "config.toml: mappings[0] (x).events: required key is missing"),
+        ({"Stripe": {}}, "config.toml: Stripe: unknown key (check the spelling against config.example.toml)"),
+    ],
+)
+def test_a_table_of_the_wrong_shape_is_named(raw, problem):
+    with pytest.raises(ConfigError) as excinfo:
+        parse_config(raw, source="config.toml")
+    assert problem in problems(excinfo)
+
+
+def test_a_reading_keeps_every_part_that_validated():
+    raw = example_raw()
+    raw["delivery"]["max_attempts"] = 0
+    raw["mappings"][1]["language"] = "English"
+    reading = validate_config(raw, source="config.toml", env={"WHATSAPP_API_VERSION": "v24.0"})
+    assert [str(p) for p in reading.problems] == [
+        "config.toml: delivery.max_attempts: Must be greater than or equal to 1 and less than or equal to 100.",
+        "config.toml: mappings[1] (payment_received).language: must be a WhatsApp language code such as en or en_US",
+    ]
+    assert reading.invalid_sections == {"delivery", "mappings"}
+    assert reading.config.whatsapp.api_version == "v24.0"
+    assert [m.name for m in reading.config.mappings] == [m["name"] for i, m in enumerate(raw["mappings"]) if i != 1]
+    assert [m.index for m in reading.config.mappings] == [0, 2, 3, 4, 5, 6]

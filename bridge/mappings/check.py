@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from bridge.config import Config, load_config
+from bridge.config import Config, ConfigReading, read_config
 from bridge.errors import ConfigError, ConfigProblem, RecipientError, RenderError
 from bridge.mappings.compile import CompiledMapping, build_context, compile_mappings
 from bridge.stripe_events import samples
@@ -25,37 +25,56 @@ class CheckReport:
 
 
 def check(path: str | None = None, env: dict[str, str] | None = None) -> CheckReport:
-    """Every problem in the config, as `file: key: problem` lines, plus warnings and a summary."""
+    """Every problem in the config, as `file: key: problem` lines, plus warnings and a summary.
+
+    The parts of the file that validated are checked further even when other parts have problems
+    (a misspelt table does not stop the mappings from being rendered), so one run shows everything.
+    """
     report = CheckReport()
     try:
-        config = load_config(path, env=env)
-    except ConfigError as exc:
+        reading = read_config(path, env=env)
+    except ConfigError as exc:  # unreadable or not TOML: nothing else to check
         report.problems.extend(exc.problems)
         return report
-    report.config = config
-    if not config.stripe.webhook_secrets:
+    report.config = config = reading.config
+    report.problems.extend(reading.problems)
+    _check_settings(reading, report)
+    for mapping in _compile_each(config, report):
+        _render_samples(config, mapping, report)
+    if "redis" not in reading.invalid_sections:
+        report.warnings.extend(_redis_warnings(config))
+    return report
+
+
+def _check_settings(reading: ConfigReading, report: CheckReport) -> None:
+    """What a valid file may still lack to run. A table with problems is skipped: its defaults
+    would only add findings that fixing the table makes wrong."""
+    config, invalid = reading.config, reading.invalid_sections
+    if "stripe" not in invalid and not config.stripe.webhook_secrets:
         report.problems.append(
             ConfigProblem(
                 config.source, "stripe.webhook_secrets", "no webhook secret: set STRIPE_WEBHOOK_SECRET (every webhook would be rejected)"
             )
         )
-    if config.whatsapp.dry_run:
-        report.warnings.append("WHATSAPP_ACCESS_TOKEN is not set: dry run, messages go to the outbox only")
-    elif not config.whatsapp.phone_number_id:
-        report.problems.append(
-            ConfigProblem(config.source, "whatsapp.phone_number_id", "required when an access token is set: set WHATSAPP_PHONE_NUMBER_ID")
-        )
-    if not config.mappings:
+    if "whatsapp" not in invalid:
+        if config.whatsapp.dry_run:
+            report.warnings.append("WHATSAPP_ACCESS_TOKEN is not set: dry run, messages go to the outbox only")
+        elif not config.whatsapp.phone_number_id:
+            problem = "required when an access token is set: set WHATSAPP_PHONE_NUMBER_ID"
+            report.problems.append(ConfigProblem(config.source, "whatsapp.phone_number_id", problem))
+    if not config.mappings and "mappings" not in invalid:
         report.warnings.append("no [[mappings]]: every event will be ignored")
-    try:
-        mappings = compile_mappings(config)
-    except ConfigError as exc:
-        report.problems.extend(exc.problems)
-        return report
-    for mapping in mappings:
-        _render_samples(config, mapping, report)
-    report.warnings.extend(_redis_warnings(config))
-    return report
+
+
+def _compile_each(config: Config, report: CheckReport) -> list[CompiledMapping]:
+    """Compile the mappings one by one, so that a broken one does not keep the others from being rendered."""
+    compiled = []
+    for settings in config.mappings:
+        try:
+            compiled.extend(compile_mappings(replace(config, mappings=(settings,))))
+        except ConfigError as exc:
+            report.problems.extend(exc.problems)
+    return compiled
 
 
 def _redis_warnings(config: Config) -> list[str]:
