@@ -32,8 +32,30 @@ def test_check_config_passes_on_the_example_with_a_secret():
     result = run_bridge("check-config", "--config", str(EXAMPLE_CONFIG), env={"STRIPE_WEBHOOK_SECRET": SECRET})
     assert result.returncode == 0, result.stderr
     assert "7 mappings OK" in result.stdout
-    assert "ok: payment_received × payment_intent.succeeded: payment_receipt [en_US] ('Jenny Rosen', '$19.99', '6735')" in result.stdout
+    assert 'ok: payment_received × payment_intent.succeeded: payment_receipt [en_US] ("Jenny Rosen", "$19.99", "6735")' in result.stdout
     assert "dry run" in result.stderr
+
+
+ARABIC = """
+[stripe]
+webhook_secrets = ["whsec_x"]
+
+[[mappings]]
+name = "receipt_ar"
+events = ["payment_intent.succeeded"]
+template = "payment_receipt"
+language = "ar"
+body = ["{{ object.amount | money('kwd') }}"]
+"""
+
+
+def test_check_config_prints_parameters_as_the_customer_reads_them(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text(ARABIC)
+    result = run_bridge("check-config", "--config", str(path))
+    assert result.returncode == 0, result.stderr
+    assert 'ok: receipt_ar × payment_intent.succeeded: payment_receipt [ar] ("\u200f1.999\xa0د.ك.\u200f")' in result.stdout
+    assert "\\u200f" not in result.stdout and "\\xa0" not in result.stdout
 
 
 def test_check_config_without_a_secret_fails():

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from bridge.config import Config, ConfigReading, read_config
 from bridge.errors import ConfigError, ConfigProblem, RecipientError, RenderError
-from bridge.mappings.compile import CompiledMapping, build_context, compile_mappings
+from bridge.mappings.compile import CompiledMapping, RenderedMessage, build_context, compile_mappings
 from bridge.stripe_events import samples
-from bridge.stripe_events.recipient import phone_on_customer, phone_on_object
+from bridge.stripe_events.recipient import customer_id, phone_on_customer, phone_on_object
+from bridge.whatsapp.payload import Parameter
 from bridge.whatsapp.phones import normalize
 
 
@@ -96,35 +100,87 @@ def _redis_warnings(config: Config) -> list[str]:
 
 def _render_samples(config: Config, mapping: CompiledMapping, report: CheckReport) -> None:
     available = set(samples.event_types())
-    customer = samples.sample_customer()
     for event_type in mapping.settings.events:
-        if event_type not in available:
+        if event_type in available:
+            _render_sample(config, mapping, event_type, report)
+        else:
             report.warnings.append(f"{mapping.label()}: no sample {event_type} event to render against")
-            continue
-        event = samples.sample_event(event_type)
-        context = build_context(event, customer, language=mapping.settings.language, timezone=config.whatsapp.timezone)
-        key_prefix = mapping.label()
-        try:
-            if not mapping.applies(context):
-                report.warnings.append(f"{key_prefix}: `when` is false for the sample {event_type} event")
-                continue
-            message = mapping.render(context)
-        except RenderError as exc:
-            report.problems.append(
-                ConfigProblem(
-                    config.source, f"{key_prefix}.{exc.key}", f"{_strip_key(str(exc), exc.key)} (rendering the sample {event_type} event)"
-                )
-            )
-            continue
-        obj = event["data"]["object"]
-        try:
-            normalize(message.recipient or phone_on_object(obj) or phone_on_customer(customer), config.whatsapp.default_country)
-        except RecipientError as exc:
-            key = "recipient" if message.recipient else "events"
-            report.problems.append(ConfigProblem(config.source, f"{key_prefix}.{key}", f"{exc} (rendering the sample {event_type} event)"))
-            continue
-        params = ", ".join(repr(p.text) if p.name is None else f"{p.name}={p.text!r}" for p in message.parameters)
-        report.rendered.append(f"{mapping.name} × {event_type}: {message.template} [{message.language}] ({params})")
+
+
+def _render_sample(config: Config, mapping: CompiledMapping, event_type: str, report: CheckReport) -> None:
+    """Render one sample event as production would, and report what came out."""
+    event = samples.sample_event(event_type)
+    customer, missing = production_customer(event, api_key_set=bool(config.stripe.api_key))
+    rendering = f"rendering the sample {event_type} event"
+    if mapping.uses_customer and missing:
+        rendering += f" without the Customer: {missing}"
+    context = build_context(event, customer, language=mapping.settings.language, timezone=config.whatsapp.timezone)
+    message = _render(config, mapping, context, rendering, report)
+    if message is None or not _has_recipient(config, mapping, message, event["data"]["object"], customer, rendering, report):
+        return
+    parameters = readable_parameters(message.parameters)
+    if mapping.uses_customer and missing:
+        report.warnings.append(
+            f"{mapping.label()}: reads `customer`, but {missing}: production renders without the Customer (rendered: {parameters})"
+        )
+    report.rendered.append(f"{mapping.name} × {event_type}: {message.template} [{message.language}] ({parameters})")
+
+
+def production_customer(event: dict[str, Any], *, api_key_set: bool) -> tuple[dict[str, Any] | None, str | None]:
+    """The Customer the worker would render `event` with (the sample Customer standing in for a
+    lookup), or None and why not: it uses an expanded `customer`, else looks the Customer up only
+    with STRIPE_API_KEY set and a Customer id on the object."""
+    obj = event["data"]["object"]
+    if isinstance(obj.get("customer"), dict):
+        return obj["customer"], None
+    if customer_id(obj) is None:
+        return None, f"the sample {event['type']} event names no Customer"
+    if not api_key_set:
+        return None, "STRIPE_API_KEY is not set"
+    return samples.sample_customer(), None
+
+
+def _render(
+    config: Config, mapping: CompiledMapping, context: dict[str, Any], rendering: str, report: CheckReport
+) -> RenderedMessage | None:
+    """The rendered message, or None after reporting why there is none."""
+    try:
+        if not mapping.applies(context):
+            report.warnings.append(f"{mapping.label()}: `when` is false ({rendering})")
+            return None
+        return mapping.render(context)
+    except RenderError as exc:
+        problem = f"{_strip_key(str(exc), exc.key)} ({rendering})"
+        report.problems.append(ConfigProblem(config.source, f"{mapping.label()}.{exc.key}", problem))
+        return None
+
+
+def _has_recipient(
+    config: Config,
+    mapping: CompiledMapping,
+    message: RenderedMessage,
+    obj: dict[str, Any],
+    customer: dict[str, Any] | None,
+    rendering: str,
+    report: CheckReport,
+) -> bool:
+    try:
+        normalize(message.recipient or phone_on_object(obj) or phone_on_customer(customer), config.whatsapp.default_country)
+    except RecipientError as exc:
+        key = "recipient" if message.recipient else "events"
+        report.problems.append(ConfigProblem(config.source, f"{mapping.label()}.{key}", f"{exc} ({rendering})"))
+        return False
+    return True
+
+
+def readable_parameters(parameters: Iterable[Parameter]) -> str:
+    """Parameters as a merchant reads them: JSON strings that show Arabic, no-break spaces and
+    every other character as it is, not as Python escapes."""
+    return ", ".join(_quoted(p.text) if p.name is None else f"{p.name}={_quoted(p.text)}" for p in parameters)
+
+
+def _quoted(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
 
 
 def _strip_key(message: str, key: str | None) -> str:
