@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bridge.cli import main
 from bridge.delivery.records import Status
+from bridge.stripe_events import samples
 from tests.conftest import EXAMPLE_CONFIG, ROOT, SECRET, Bridge
 
 BRIDGE = [sys.executable, "-m", "bridge.cli"]
@@ -26,6 +28,19 @@ def test_help_lists_every_command():
     assert result.returncode == 0
     for command in ("dev", "worker", "simulate", "check-config", "outbox", "deliveries", "replay", "resume", "optout"):
         assert command in result.stdout
+
+
+def test_readme_lists_every_command_and_only_those():
+    commands_block = (ROOT / "README.md").read_text().split("## Commands", 1)[1].split("```")[1]
+    documented = [line.split()[1] for line in commands_block.strip().splitlines()]
+    assert sorted(documented) == sorted(main.commands)
+
+
+def test_simulate_help_lists_the_sample_types():
+    result = run_bridge("simulate", "--help")
+    assert result.returncode == 0, result.stderr
+    listed = result.stdout.split("EVENT_TYPE is one of the sample types:")[1].split("Options:")[0].split()
+    assert listed == samples.event_types()
 
 
 def test_check_config_passes_on_the_example_with_a_secret():
