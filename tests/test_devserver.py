@@ -72,6 +72,21 @@ def test_dev_never_prints_a_secret_from_the_environment(redis, redis_url: str, t
         stop_process(dev, signal.SIGINT)
 
 
+def test_dev_on_another_port_suggests_a_simulate_command_that_reaches_it(redis, redis_url: str, tmp_path: Path):
+    port = free_port()
+    env = dev_env(redis_url)  # no PORT: the other terminal does not have it either
+    dev, log = start_dev(env, tmp_path, "--port", str(port))
+    try:
+        suggested = f".venv/bin/bridge simulate payment_intent.succeeded --url http://127.0.0.1:{port}/stripe/webhook"
+        assert f"\n  {suggested}\n" in log.read_text(), log.read_text()
+        wait_until(lambda: _healthy(port), timeout=10, message="the web server")
+        simulated = run_bridge(*suggested.split()[1:], env=env, cwd=tmp_path)
+        assert simulated.returncode == 0, simulated.stderr
+        assert simulated.stdout.rstrip().endswith('200 {"status":"queued"}')
+    finally:
+        stop_process(dev, signal.SIGINT)
+
+
 def _healthy(port: int) -> bool:
     try:
         return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
