@@ -107,29 +107,44 @@ def _render_samples(config: Config, mapping: CompiledMapping, report: CheckRepor
             report.warnings.append(f"{mapping.label()}: no sample {event_type} event to render against")
 
 
+@dataclass(frozen=True)
+class _Sample:
+    """A sample event and the Customer production would render it with (None: `missing` says why)."""
+
+    event_type: str
+    event: dict[str, Any]
+    customer: dict[str, Any] | None
+    missing: str | None
+
+    @property
+    def obj(self) -> dict[str, Any]:
+        return self.event["data"]["object"]
+
+    def named_for(self, mapping: CompiledMapping) -> str:
+        """How a finding names what was rendered: `the sample X event`, and without what."""
+        without = f" without the Customer: {self.missing}" if mapping.uses_customer and self.missing else ""
+        return f"the sample {self.event_type} event{without}"
+
+
 def _render_sample(config: Config, mapping: CompiledMapping, event_type: str, report: CheckReport) -> None:
     """Render one sample event as production would, and report what came out."""
     event = samples.sample_event(event_type)
-    customer, missing = production_customer(event, api_key_set=bool(config.stripe.api_key))
-    rendering = f"rendering the sample {event_type} event"
-    if mapping.uses_customer and missing:
-        rendering += f" without the Customer: {missing}"
-    context = build_context(event, customer, language=mapping.settings.language, timezone=config.whatsapp.timezone)
-    message = _render(config, mapping, context, rendering, report)
-    if message is None or not _has_recipient(config, mapping, message, event["data"]["object"], customer, rendering, report):
+    sample = _Sample(event_type, event, *production_customer(event, api_key_set=bool(config.stripe.api_key)))
+    message = _render(config, mapping, sample, report)
+    if message is None or not _has_recipient(config, mapping, message, sample, report):
         return
     parameters = readable_parameters(message.parameters)
-    if mapping.uses_customer and missing:
+    if mapping.uses_customer and sample.missing:
         report.warnings.append(
-            f"{mapping.label()}: reads `customer`, but {missing}: production renders without the Customer (rendered: {parameters})"
+            f"{mapping.label()}: reads `customer`, but {sample.missing}: production renders without the Customer (rendered: {parameters})"
         )
     report.rendered.append(f"{mapping.name} × {event_type}: {message.template} [{message.language}] ({parameters})")
 
 
 def production_customer(event: dict[str, Any], *, api_key_set: bool) -> tuple[dict[str, Any] | None, str | None]:
     """The Customer the worker would render `event` with (the sample Customer standing in for a
-    lookup), or None and why not: it uses an expanded `customer`, else looks the Customer up only
-    with STRIPE_API_KEY set and a Customer id on the object."""
+    lookup), or None and why not. Like the worker: an expanded `customer` is used as it is, else
+    the Customer is looked up only with STRIPE_API_KEY set and a Customer id on the object."""
     obj = event["data"]["object"]
     if isinstance(obj.get("customer"), dict):
         return obj["customer"], None
@@ -140,35 +155,27 @@ def production_customer(event: dict[str, Any], *, api_key_set: bool) -> tuple[di
     return samples.sample_customer(), None
 
 
-def _render(
-    config: Config, mapping: CompiledMapping, context: dict[str, Any], rendering: str, report: CheckReport
-) -> RenderedMessage | None:
+def _render(config: Config, mapping: CompiledMapping, sample: _Sample, report: CheckReport) -> RenderedMessage | None:
     """The rendered message, or None after reporting why there is none."""
+    context = build_context(sample.event, sample.customer, language=mapping.settings.language, timezone=config.whatsapp.timezone)
     try:
         if not mapping.applies(context):
-            report.warnings.append(f"{mapping.label()}: `when` is false ({rendering})")
+            report.warnings.append(f"{mapping.label()}: `when` is false for {sample.named_for(mapping)}")
             return None
         return mapping.render(context)
     except RenderError as exc:
-        problem = f"{_strip_key(str(exc), exc.key)} ({rendering})"
+        problem = f"{_strip_key(str(exc), exc.key)} (rendering {sample.named_for(mapping)})"
         report.problems.append(ConfigProblem(config.source, f"{mapping.label()}.{exc.key}", problem))
         return None
 
 
-def _has_recipient(
-    config: Config,
-    mapping: CompiledMapping,
-    message: RenderedMessage,
-    obj: dict[str, Any],
-    customer: dict[str, Any] | None,
-    rendering: str,
-    report: CheckReport,
-) -> bool:
+def _has_recipient(config: Config, mapping: CompiledMapping, message: RenderedMessage, sample: _Sample, report: CheckReport) -> bool:
+    phone = message.recipient or phone_on_object(sample.obj) or phone_on_customer(sample.customer)
     try:
-        normalize(message.recipient or phone_on_object(obj) or phone_on_customer(customer), config.whatsapp.default_country)
+        normalize(phone, config.whatsapp.default_country)
     except RecipientError as exc:
         key = "recipient" if message.recipient else "events"
-        report.problems.append(ConfigProblem(config.source, f"{mapping.label()}.{key}", f"{exc} ({rendering})"))
+        report.problems.append(ConfigProblem(config.source, f"{mapping.label()}.{key}", f"{exc} (rendering {sample.named_for(mapping)})"))
         return False
     return True
 
