@@ -6,6 +6,7 @@ as `file: key: problem`, naming the environment variable when the value came fro
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -129,6 +130,47 @@ class _Body(fields.Field):
         raise ValidationError("must be a list of templates (positional) or a table name = template (named)")
 
 
+def _given(value: Any) -> str:
+    """A wrong value as the user wrote it in TOML, so they can find it in their file."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'the text "{value}"' + (" (write the number without quotes)" if _is_number_text(value) else "")
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    return str(value)
+
+
+def _is_number_text(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+class _WholeNumber(fields.Integer):
+    """An integer setting. marshmallow's Integer would turn "10" or 8.5 into a number silently:
+    a quoted or fractional value is a mistake the user should see, not a guess we make."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValidationError(f"must be a whole number, not {_given(value)}")
+        return value
+
+
+class _Number(fields.Float):
+    """A decimal setting: a whole number is one too (timeout_seconds = 10); text, booleans, nan and
+    inf are not."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise ValidationError(f"must be a number, not {_given(value)}")
+        return float(value)
+
+
 class _StrictSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -136,7 +178,7 @@ class _StrictSchema(Schema):
 
 class StripeSchema(_StrictSchema):
     webhook_secrets = fields.List(fields.String(validate=validate.Length(min=1)), load_default=list)
-    tolerance_seconds = fields.Integer(load_default=defaults.STRIPE_TOLERANCE_SECONDS, validate=validate.Range(min=1))
+    tolerance_seconds = _WholeNumber(load_default=defaults.STRIPE_TOLERANCE_SECONDS, validate=validate.Range(min=1))
     api_key = fields.String(load_default=None, allow_none=True)
     api_base_url = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(_URL, error="must be an http(s) URL"))
 
@@ -162,12 +204,12 @@ class WhatsAppSchema(_StrictSchema):
         load_default=None, allow_none=True, validate=validate.Regexp(r"^[A-Z]{2}$", error="must be a two-letter ISO region such as US")
     )
     timezone = fields.String(load_default=defaults.TIMEZONE)
-    timeout_seconds = fields.Float(load_default=defaults.WHATSAPP_TIMEOUT_SECONDS, validate=validate.Range(min=0.1, max=25))
-    messages_per_second = fields.Float(
+    timeout_seconds = _Number(load_default=defaults.WHATSAPP_TIMEOUT_SECONDS, validate=validate.Range(min=0.1, max=25))
+    messages_per_second = _Number(
         load_default=defaults.MESSAGES_PER_SECOND,
         validate=validate.Range(min=0.01, max=1000, error="must be between 0.01 and 1000 (Meta's maximum)"),
     )
-    pair_interval_seconds = fields.Float(load_default=defaults.PAIR_INTERVAL_SECONDS, validate=validate.Range(min=0))
+    pair_interval_seconds = _Number(load_default=defaults.PAIR_INTERVAL_SECONDS, validate=validate.Range(min=0))
 
     @post_load
     def make(self, data: dict, **_: Any) -> WhatsAppSettings:
@@ -186,11 +228,11 @@ class RedisSchema(_StrictSchema):
     queue = fields.String(
         load_default=defaults.QUEUE_NAME, validate=validate.Regexp(r"^[A-Za-z0-9_.-]+$", error="letters, digits, _ . - only")
     )
-    event_ttl_seconds = fields.Integer(
+    event_ttl_seconds = _WholeNumber(
         load_default=defaults.EVENT_TTL_SECONDS,
         validate=validate.Range(min=4 * 24 * 3600, error="must be at least 4 days: Stripe retries for 3"),
     )
-    delivery_ttl_seconds = fields.Integer(load_default=defaults.DELIVERY_TTL_SECONDS, validate=validate.Range(min=3600))
+    delivery_ttl_seconds = _WholeNumber(load_default=defaults.DELIVERY_TTL_SECONDS, validate=validate.Range(min=3600))
 
     @post_load
     def make(self, data: dict, **_: Any) -> RedisSettings:
@@ -198,15 +240,15 @@ class RedisSchema(_StrictSchema):
 
 
 class DeliverySchema(_StrictSchema):
-    max_attempts = fields.Integer(load_default=defaults.MAX_ATTEMPTS, validate=validate.Range(min=1, max=100))
-    backoff_base_seconds = fields.Float(load_default=defaults.BACKOFF_BASE_SECONDS, validate=validate.Range(min=0))
-    backoff_max_seconds = fields.Float(load_default=defaults.BACKOFF_MAX_SECONDS, validate=validate.Range(min=0))
-    give_up_after_seconds = fields.Integer(load_default=defaults.GIVE_UP_AFTER_SECONDS, validate=validate.Range(min=1))
-    job_timeout_seconds = fields.Integer(load_default=defaults.JOB_TIMEOUT_SECONDS, validate=validate.Range(min=1, max=3600))
+    max_attempts = _WholeNumber(load_default=defaults.MAX_ATTEMPTS, validate=validate.Range(min=1, max=100))
+    backoff_base_seconds = _Number(load_default=defaults.BACKOFF_BASE_SECONDS, validate=validate.Range(min=0))
+    backoff_max_seconds = _Number(load_default=defaults.BACKOFF_MAX_SECONDS, validate=validate.Range(min=0))
+    give_up_after_seconds = _WholeNumber(load_default=defaults.GIVE_UP_AFTER_SECONDS, validate=validate.Range(min=1))
+    job_timeout_seconds = _WholeNumber(load_default=defaults.JOB_TIMEOUT_SECONDS, validate=validate.Range(min=1, max=3600))
     on_ambiguous = fields.String(load_default=defaults.ON_AMBIGUOUS, validate=validate.OneOf(["resend", "fail"]))
-    ambiguous_wait_seconds = fields.Float(load_default=defaults.AMBIGUOUS_WAIT_SECONDS, validate=validate.Range(min=0))
-    order_wait_seconds = fields.Float(load_default=defaults.ORDER_WAIT_SECONDS, validate=validate.Range(min=0))
-    pause_probe_seconds = fields.Float(load_default=defaults.PAUSE_PROBE_SECONDS, validate=validate.Range(min=1))
+    ambiguous_wait_seconds = _Number(load_default=defaults.AMBIGUOUS_WAIT_SECONDS, validate=validate.Range(min=0))
+    order_wait_seconds = _Number(load_default=defaults.ORDER_WAIT_SECONDS, validate=validate.Range(min=0))
+    pause_probe_seconds = _Number(load_default=defaults.PAUSE_PROBE_SECONDS, validate=validate.Range(min=1))
 
     @post_load
     def make(self, data: dict, **_: Any) -> DeliverySettings:
@@ -233,12 +275,13 @@ class MappingSchema(_StrictSchema):
         return data
 
 
-class ConfigSchema(_StrictSchema):
-    stripe = fields.Nested(StripeSchema, load_default=StripeSettings)
-    whatsapp = fields.Nested(WhatsAppSchema, load_default=WhatsAppSettings)
-    redis = fields.Nested(RedisSchema, load_default=RedisSettings)
-    delivery = fields.Nested(DeliverySchema, load_default=DeliverySettings)
-    mappings = fields.List(fields.Nested(MappingSchema), load_default=list)
+_SECTIONS: dict[str, type[Schema]] = {
+    "stripe": StripeSchema,
+    "whatsapp": WhatsAppSchema,
+    "redis": RedisSchema,
+    "delivery": DeliverySchema,
+}
+"""The config's tables; `[[mappings]]` is validated entry by entry."""
 
 
 # --- environment -----------------------------------------------------------------------------
@@ -276,6 +319,9 @@ def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> dict[tuple[str, s
     return origin
 
 
+_UNKNOWN_KEY = "unknown key (check the spelling against config.example.toml)"
+
+
 def _flatten(messages: Any, path: str = "") -> list[tuple[str, str]]:
     """Turn marshmallow's nested error dict into (dotted key, problem) pairs."""
     if isinstance(messages, dict):
@@ -293,7 +339,7 @@ def _flatten(messages: Any, path: str = "") -> list[tuple[str, str]]:
         return [pair for m in messages for pair in _flatten(m, path)]
     problem = str(messages)
     if problem == "Unknown field.":
-        problem = "unknown key (check the spelling against config.example.toml)"
+        problem = _UNKNOWN_KEY
     elif problem == "Missing data for required field.":
         problem = "required key is missing"
     return [(path or "(top level)", problem)]
@@ -325,35 +371,86 @@ def _friendly_key(key: str, raw: dict[str, Any]) -> str:
     return label + rest
 
 
-def parse_config(raw: Mapping[str, Any], *, source: str = "<dict>", env: Mapping[str, str] | None = None) -> Config:
-    """Validate already-parsed TOML data (plus environment overrides) into a Config."""
+@dataclass(frozen=True)
+class ConfigReading:
+    """A config as far as it validated, and every problem found in it.
+
+    `config` holds every section and mapping that validated: a section with problems keeps its
+    defaults (and is named in `invalid_sections`), a mapping with problems is left out. Only
+    `bridge check-config` looks at a reading with problems, to check the parts that did validate.
+    """
+
+    config: Config
+    problems: tuple[ConfigProblem, ...] = ()
+    invalid_sections: frozenset[str] = frozenset()
+    """The tables with problems, and "mappings" when some entry was left out."""
+
+    def config_or_raise(self) -> Config:
+        if self.problems:
+            raise ConfigError(list(self.problems))
+        return self.config
+
+
+def validate_config(raw: Mapping[str, Any], *, source: str = "<dict>", env: Mapping[str, str] | None = None) -> ConfigReading:
+    """Validate each table and each `[[mappings]]` entry on its own: one mistake (a misspelt
+    table, say) never hides the others."""
     data = _deep_copy(raw)
     origin = _apply_env(data, env or {})
+    sections: dict[str, Any] = {}
+    mappings: tuple[MappingSettings, ...] = ()
+    messages: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in _SECTIONS:
+            sections[key], messages[key] = _load_table(_SECTIONS[key](), value)
+        elif key == "mappings":
+            mappings, messages[key] = _load_mappings(value)
+        else:
+            messages[key] = [_UNKNOWN_KEY]
+    messages = {key: m for key, m in messages.items() if m}
+    config = Config(**{key: settings for key, settings in sections.items() if key not in messages}, mappings=mappings, source=source)
+    problems = _problems(source, messages, origin, data) + _cross_checks(config)
+    return ConfigReading(config, tuple(problems), frozenset(messages.keys() & {*_SECTIONS, "mappings"}))
+
+
+def _load_table(schema: Schema, value: Any) -> tuple[Any, Any]:
+    """(what `schema` made of the table, None), or (None, marshmallow's error messages)."""
+    if not isinstance(value, dict):
+        return None, ["must be a table"]
     try:
-        loaded = ConfigSchema().load(data)
+        return schema.load(value), None
     except ValidationError as exc:
-        raise ConfigError(_problems(source, exc.messages, origin, data)) from None
+        return None, exc.messages
+
+
+def _load_mappings(value: Any) -> tuple[tuple[MappingSettings, ...], Any]:
+    """Every `[[mappings]]` entry that validates, and the error messages of the others by index."""
+    if not isinstance(value, list):
+        return (), ["must be an array of tables: write each entry under [[mappings]]"]
+    mappings, messages = [], {}
+    for index, entry in enumerate(value):
+        loaded, messages[index] = _load_table(MappingSchema(), entry)
+        if loaded is not None:
+            mappings.append(MappingSettings(index=index, **loaded))
+    return tuple(mappings), {index: m for index, m in messages.items() if m}
+
+
+def _cross_checks(config: Config) -> list[ConfigProblem]:
+    """Rules across keys. A section with problems holds its defaults, which pass them."""
     problems = []
     seen: set[str] = set()
-    mappings = []
-    for index, m in enumerate(loaded["mappings"]):
-        if m["name"] in seen:
-            problems.append(ConfigProblem(source, f"mappings[{index}] ({m['name']}).name", "duplicate mapping name"))
-        seen.add(m["name"])
-        mappings.append(MappingSettings(index=index, **m))
-    delivery: DeliverySettings = loaded["delivery"]
-    if delivery.backoff_max_seconds < delivery.backoff_base_seconds:
-        problems.append(ConfigProblem(source, "delivery.backoff_max_seconds", "must be at least backoff_base_seconds"))
-    if problems:
-        raise ConfigError(problems)
-    return Config(
-        stripe=loaded["stripe"],
-        whatsapp=loaded["whatsapp"],
-        redis=loaded["redis"],
-        delivery=delivery,
-        mappings=tuple(mappings),
-        source=source,
-    )
+    for m in config.mappings:
+        if m.name in seen:
+            problems.append(ConfigProblem(config.source, f"mappings[{m.index}] ({m.name}).name", "duplicate mapping name"))
+        seen.add(m.name)
+    if config.delivery.backoff_max_seconds < config.delivery.backoff_base_seconds:
+        problems.append(ConfigProblem(config.source, "delivery.backoff_max_seconds", "must be at least backoff_base_seconds"))
+    return problems
+
+
+def parse_config(raw: Mapping[str, Any], *, source: str = "<dict>", env: Mapping[str, str] | None = None) -> Config:
+    """Validate already-parsed TOML data (plus environment overrides) into a Config; raise
+    ConfigError listing every problem."""
+    return validate_config(raw, source=source, env=env).config_or_raise()
 
 
 def _deep_copy(value: Any) -> Any:
@@ -372,8 +469,18 @@ def config_path(env: Mapping[str, str] | None = None) -> Path:
 
 def load_config(path: str | Path | None = None, *, env: Mapping[str, str] | None = None) -> Config:
     """Read, validate and return the config; raise ConfigError naming file, key and problem."""
+    return read_config(path, env=env).config_or_raise()
+
+
+def read_config(path: str | Path | None = None, *, env: Mapping[str, str] | None = None) -> ConfigReading:
+    """Read and validate the config file as far as it goes (see `validate_config`). Raise ConfigError
+    only when the file cannot be read or is not TOML: then there is nothing else to check."""
     env = os.environ if env is None else env
     path = Path(path) if path is not None else config_path(env)
+    return validate_config(_read_toml(path), source=str(path), env=env)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
     source = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -382,7 +489,19 @@ def load_config(path: str | Path | None = None, *, env: Mapping[str, str] | None
     except OSError as exc:
         raise ConfigError([ConfigProblem(source, "(file)", f"cannot be read: {exc.strerror}")]) from None
     try:
-        raw = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([ConfigProblem(source, "(syntax)", str(exc))]) from None
-    return parse_config(raw, source=source, env=env)
+        raise ConfigError([syntax_problem(source, str(exc))]) from None
+
+
+# tomllib ends its messages with where it stopped: "Invalid value (at line 2, column 21)".
+_TOML_POSITION = re.compile(r"^(?P<message>.*) \(at (?:line (?P<line>\d+), column (?P<column>\d+)|end of document)\)$", re.DOTALL)
+
+
+def syntax_problem(source: str, message: str) -> ConfigProblem:
+    """A TOML syntax error as `file: line 3, column 5: what is wrong`, like every other config mistake."""
+    match = _TOML_POSITION.match(message)
+    if match is None:
+        return ConfigProblem(source, "(syntax)", message)
+    where = f"line {match['line']}, column {match['column']}" if match["line"] else "end of file"
+    return ConfigProblem(source, where, match["message"])

@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bridge.cli import main
 from bridge.delivery.records import Status
+from bridge.stripe_events import samples
 from tests.conftest import EXAMPLE_CONFIG, ROOT, SECRET, Bridge
 
 BRIDGE = [sys.executable, "-m", "bridge.cli"]
@@ -28,12 +30,47 @@ def test_help_lists_every_command():
         assert command in result.stdout
 
 
+def test_readme_lists_every_command_and_only_those():
+    commands_block = (ROOT / "README.md").read_text().split("## Commands", 1)[1].split("```")[1]
+    documented = [line.split()[1] for line in commands_block.strip().splitlines()]
+    assert sorted(documented) == sorted(main.commands)
+
+
+def test_simulate_help_lists_the_sample_types():
+    result = run_bridge("simulate", "--help")
+    assert result.returncode == 0, result.stderr
+    listed = result.stdout.split("EVENT_TYPE is one of the sample types:")[1].split("Options:")[0].split()
+    assert listed == samples.event_types()
+
+
 def test_check_config_passes_on_the_example_with_a_secret():
     result = run_bridge("check-config", "--config", str(EXAMPLE_CONFIG), env={"STRIPE_WEBHOOK_SECRET": SECRET})
     assert result.returncode == 0, result.stderr
     assert "7 mappings OK" in result.stdout
-    assert "ok: payment_received × payment_intent.succeeded: payment_receipt [en_US] ('Jenny Rosen', '$19.99', '6735')" in result.stdout
+    assert 'ok: payment_received × payment_intent.succeeded: payment_receipt [en_US] ("Jenny Rosen", "$19.99", "6735")' in result.stdout
     assert "dry run" in result.stderr
+
+
+ARABIC = """
+[stripe]
+webhook_secrets = ["whsec_x"]
+
+[[mappings]]
+name = "receipt_ar"
+events = ["payment_intent.succeeded"]
+template = "payment_receipt"
+language = "ar"
+body = ["{{ object.amount | money('kwd') }}"]
+"""
+
+
+def test_check_config_prints_parameters_as_the_customer_reads_them(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text(ARABIC)
+    result = run_bridge("check-config", "--config", str(path))
+    assert result.returncode == 0, result.stderr
+    assert 'ok: receipt_ar × payment_intent.succeeded: payment_receipt [ar] ("\u200f1.999\xa0د.ك.\u200f")' in result.stdout
+    assert "\\u200f" not in result.stdout and "\\xa0" not in result.stdout
 
 
 def test_check_config_without_a_secret_fails():
@@ -98,6 +135,65 @@ def test_check_config_reports_undefined_fields_against_the_samples(tmp_path):
         f"{path}: mappings[0] (typo_field).body[0]: undefined field: the object has no attribute 'nmae' "
         "(rendering the sample payment_intent.succeeded event)"
     ]
+
+
+SEVERAL_MISTAKES = """
+[stripe]
+webhook_secrets = ["whsec_x"]
+
+[whatsap]
+timezone = "UTC"
+
+[delivery]
+max_attempts = "8"
+
+[[mappings]]
+name = "typo_field"
+events = ["payment_intent.succeeded"]
+template = "payment_receipt"
+language = "en_US"
+body = ["{{ object.shipping.nmae }}"]
+
+[[mappings]]
+name = "bad_template_name"
+events = ["invoice.paid"]
+template = "Invoice Paid"
+language = "en_US"
+body = ["{{ object.number }}"]
+
+[[mappings]]
+name = "bad_jinja"
+events = ["invoice.paid"]
+template = "invoice_paid"
+language = "en_US"
+body = ["{{ object.number }"]
+
+[[mappings]]
+name = "fine"
+events = ["invoice.paid"]
+template = "invoice_paid"
+language = "en_US"
+body = ["{{ object.number }}"]
+"""
+
+
+def test_check_config_shows_every_finding_of_a_file_in_one_run(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text(SEVERAL_MISTAKES)
+    result = run_bridge("check-config", "--config", str(path))
+    assert result.returncode == 1
+    problems = [line for line in result.stderr.strip().splitlines() if not line.startswith("warning: ")]
+    expected = [
+        f"{path}: whatsap: unknown key (check the spelling against config.example.toml)",
+        f'{path}: delivery.max_attempts: must be a whole number, not the text "8"',
+        f"{path}: mappings[1] (bad_template_name).template: WhatsApp template names are lowercase letters",
+        f"{path}: mappings[2] (bad_jinja).body[0]: template syntax error",
+        f"{path}: mappings[0] (typo_field).body[0]: undefined field: the object has no attribute 'nmae'",
+    ]
+    assert len(problems) == len(expected), problems
+    for line, start in zip(problems, expected, strict=True):
+        assert line.startswith(start), (line, start)
+    assert "ok: fine × invoice.paid: invoice_paid [en_US]" in result.stdout
 
 
 def test_simulate_posts_a_signed_event_to_a_running_app(served, dry_bridge: Bridge):

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from bridge.config import load_config, parse_config
+from bridge.config import Config, load_config, parse_config, syntax_problem, validate_config
 from bridge.errors import ConfigError
 from tests.conftest import EXAMPLE_CONFIG, example_raw
 
@@ -66,13 +68,24 @@ def test_missing_file_names_the_file(tmp_path):
     assert problems(excinfo) == [f"{tmp_path / 'nope.toml'}: (file): not found: copy config.example.toml there or set BRIDGE_CONFIG"]
 
 
-def test_toml_syntax_error_names_the_file_and_line(tmp_path):
+@pytest.mark.parametrize(
+    ("text", "where", "problem"),
+    [
+        ("[stripe]\ntolerance_seconds = = 3\n", "line 2, column 21", "Invalid value"),
+        ("[stripe]\n\n[stripe]\n", "line 3, column 8", "Cannot declare ('stripe',) twice"),
+        ('[whatsapp]\ntimezone = "UTC', "end of file", "Unterminated string"),
+    ],
+)
+def test_toml_syntax_error_names_the_file_line_and_column(tmp_path, text, where, problem):
     path = tmp_path / "bad.toml"
-    path.write_text("[stripe]\ntolerance_seconds = = 3\n")
+    path.write_text(text)
     with pytest.raises(ConfigError) as excinfo:
         load_config(path, env={})
-    (line,) = problems(excinfo)
-    assert line.startswith(f"{path}: (syntax): ") and "line 2" in line
+    assert problems(excinfo) == [f"{path}: {where}: {problem}"]
+
+
+def test_a_syntax_message_without_a_position_is_kept_whole():
+    assert str(syntax_problem("config.toml", "Something odd")) == "config.toml: (syntax): Something odd"
 
 
 def test_mistakes_name_file_key_and_problem():
@@ -85,7 +98,7 @@ def test_mistakes_name_file_key_and_problem():
     with pytest.raises(ConfigError) as excinfo:
         parse_config(raw, source="config.toml")
     lines = problems(excinfo)
-    assert "config.toml: stripe.tolerance_seconds: Not a valid integer." in lines
+    assert 'config.toml: stripe.tolerance_seconds: must be a whole number, not the text "soon"' in lines
     assert "config.toml: whatsapp.api_versoin: unknown key (check the spelling against config.example.toml)" in lines
     assert any(line.startswith("config.toml: mappings[1] (payment_received).template: WhatsApp template names") for line in lines)
     assert "config.toml: mappings[3] (charge_refunded).language: required key is missing" in lines
@@ -115,3 +128,107 @@ def test_body_must_be_list_or_table():
     assert problems(excinfo) == [
         "c.toml: mappings[0] (checkout_paid).body: must be a list of templates (positional) or a table name = template (named)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "problem"),
+    [
+        ("whatsapp", "timeout_seconds", "10", 'must be a number, not the text "10" (write the number without quotes)'),
+        ("delivery", "max_attempts", 8.5, "must be a whole number, not 8.5"),
+        ("stripe", "tolerance_seconds", "300", 'must be a whole number, not the text "300" (write the number without quotes)'),
+        ("delivery", "max_attempts", True, "must be a whole number, not true"),
+        ("delivery", "backoff_base_seconds", False, "must be a number, not false"),
+        ("whatsapp", "messages_per_second", float("nan"), "must be a number, not nan"),
+        ("delivery", "backoff_max_seconds", float("inf"), "must be a number, not inf"),
+        ("redis", "event_ttl_seconds", [1], "must be a whole number, not a list"),
+    ],
+)
+def test_a_number_of_the_wrong_type_is_an_error_not_converted(section, key, value, problem):
+    raw = example_raw()
+    raw[section][key] = value
+    with pytest.raises(ConfigError) as excinfo:
+        parse_config(raw, source="config.toml")
+    assert problems(excinfo) == [f"config.toml: {section}.{key}: {problem}"]
+
+
+def numeric_settings() -> list[tuple[str, str, str]]:
+    """(section, key, "int" or "float") of every numeric setting, read from the settings classes."""
+    sections = {f.name: f.default_factory for f in dataclasses.fields(Config) if f.default_factory is not dataclasses.MISSING}
+    return [
+        (section, f.name, f.type)
+        for section, settings in sections.items()
+        if dataclasses.is_dataclass(settings)
+        for f in dataclasses.fields(settings)
+        if f.type in ("int", "float")
+    ]
+
+
+@pytest.mark.parametrize(("section", "key", "kind"), numeric_settings())
+def test_every_numeric_setting_refuses_quoted_numbers_and_booleans(section, key, kind):
+    expected = "must be a whole number" if kind == "int" else "must be a number"
+    for wrong in ("1", True):
+        raw = example_raw()
+        raw.setdefault(section, {})[key] = wrong
+        with pytest.raises(ConfigError) as excinfo:
+            parse_config(raw, source="config.toml")
+        (line,) = problems(excinfo)
+        assert line.startswith(f"config.toml: {section}.{key}: {expected}, not "), line
+
+
+def test_a_whole_number_is_a_valid_decimal_setting():
+    raw = example_raw()
+    raw["whatsapp"]["timeout_seconds"] = 10
+    raw["delivery"]["backoff_max_seconds"] = 60
+    config = parse_config(raw, source="config.toml")
+    assert config.whatsapp.timeout_seconds == 10.0 and isinstance(config.whatsapp.timeout_seconds, float)
+    assert config.delivery.backoff_max_seconds == 60.0
+
+
+def test_a_misspelt_table_does_not_hide_the_other_mistakes():
+    raw = example_raw()
+    raw["whatsap"] = raw.pop("whatsapp")
+    raw["delivery"]["max_attempts"] = "8"
+    raw["mappings"][3]["template"] = "Refund Issued"
+    raw["mappings"][5]["evnets"] = ["invoice.paid"]
+    raw["mappings"][6] = "invoice_payment_failed"
+    raw["mappings"][2]["name"] = raw["mappings"][0]["name"]
+    with pytest.raises(ConfigError) as excinfo:
+        parse_config(raw, source="config.toml")
+    assert problems(excinfo) == [
+        'config.toml: delivery.max_attempts: must be a whole number, not the text "8" (write the number without quotes)',
+        "config.toml: mappings[3] (charge_refunded).template: WhatsApp template names are lowercase letters, digits and underscores",
+        "config.toml: mappings[5] (invoice_paid).evnets: unknown key (check the spelling against config.example.toml)",
+        "config.toml: mappings[6]: must be a table",
+        "config.toml: whatsap: unknown key (check the spelling against config.example.toml)",
+        "config.toml: mappings[2] (checkout_paid).name: duplicate mapping name",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ({"stripe": "whsec_x"}, "config.toml: stripe: must be a table"),
+        ({"mappings": {"name": "x"}}, "config.toml: mappings: must be an array of tables: write each entry under [[mappings]]"),
+        ({"mappings": [{"name": "x"}]}, "config.toml: mappings[0] (x).events: required key is missing"),
+        ({"Stripe": {}}, "config.toml: Stripe: unknown key (check the spelling against config.example.toml)"),
+    ],
+)
+def test_a_table_of_the_wrong_shape_is_named(raw, problem):
+    with pytest.raises(ConfigError) as excinfo:
+        parse_config(raw, source="config.toml")
+    assert problem in problems(excinfo)
+
+
+def test_a_reading_keeps_every_part_that_validated():
+    raw = example_raw()
+    raw["delivery"]["max_attempts"] = 0
+    raw["mappings"][1]["language"] = "English"
+    reading = validate_config(raw, source="config.toml", env={"WHATSAPP_API_VERSION": "v24.0"})
+    assert [str(p) for p in reading.problems] == [
+        "config.toml: delivery.max_attempts: Must be greater than or equal to 1 and less than or equal to 100.",
+        "config.toml: mappings[1] (payment_received).language: must be a WhatsApp language code such as en or en_US",
+    ]
+    assert reading.invalid_sections == {"delivery", "mappings"}
+    assert reading.config.whatsapp.api_version == "v24.0"
+    assert [m.name for m in reading.config.mappings] == [m["name"] for i, m in enumerate(raw["mappings"]) if i != 1]
+    assert [m.index for m in reading.config.mappings] == [0, 2, 3, 4, 5, 6]

@@ -12,20 +12,22 @@ import httpx
 import pytest
 
 from bridge.dev.dev_redis import free_port
-from tests.conftest import EXAMPLE_CONFIG, process_env, start_process, stop_process, wait_until
+from tests.conftest import EXAMPLE_CONFIG, ROOT, process_env, start_process, stop_process, wait_until
 from tests.test_cli import run_bridge
 
 pytestmark = pytest.mark.slow
 
 
-def dev_env(redis_url: str, port: int, **extra: str) -> dict[str, str]:
-    return process_env(REDIS_URL=redis_url, PORT=str(port), **extra)
+def dev_env(redis_url: str, **extra: str) -> dict[str, str]:
+    # PYTHONPATH: the child runs from a scratch folder, where `bridge` would otherwise be imported
+    # from wherever the virtualenv installed it, not from this checkout.
+    return process_env(REDIS_URL=redis_url, PYTHONPATH=str(ROOT), **extra)
 
 
-def start_dev(env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen, Path]:
+def start_dev(env: dict[str, str], cwd: Path, *args: str) -> tuple[subprocess.Popen, Path]:
     """`bridge dev` in a fresh folder (no config.toml), waiting until its banner is printed."""
     log = cwd / "dev.log"
-    dev = start_process([sys.executable, "-m", "bridge.cli", "dev"], env, log, cwd=cwd)
+    dev = start_process([sys.executable, "-m", "bridge.cli", "dev", *args], env, log, cwd=cwd)
     wait_until(lambda: "try it" in log.read_text() or dev.poll() is not None, timeout=30, message="bridge dev to start")
     assert dev.poll() is None, log.read_text()
     return dev, log
@@ -33,7 +35,7 @@ def start_dev(env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen, Path]:
 
 def test_dev_serves_simulate_and_fills_the_outbox(redis, redis_url: str, tmp_path: Path):
     port = free_port()
-    env = dev_env(redis_url, port)
+    env = dev_env(redis_url, PORT=str(port))
     dev, log = start_dev(env, tmp_path)
     try:
         wait_until(lambda: _healthy(port), timeout=10, message="the web server")
@@ -62,10 +64,25 @@ def test_dev_serves_simulate_and_fills_the_outbox(redis, redis_url: str, tmp_pat
 
 def test_dev_never_prints_a_secret_from_the_environment(redis, redis_url: str, tmp_path: Path):
     real = "whsec_from_stripe_listen_0123456789abcdef"
-    dev, log = start_dev(dev_env(redis_url, free_port(), STRIPE_WEBHOOK_SECRET=real), tmp_path)
+    dev, log = start_dev(dev_env(redis_url, PORT=str(free_port()), STRIPE_WEBHOOK_SECRET=real), tmp_path)
     try:
         assert real not in log.read_text() and "whsec_from…" in log.read_text()
         assert not (tmp_path / ".bridge").exists()  # no dev secret generated
+    finally:
+        stop_process(dev, signal.SIGINT)
+
+
+def test_dev_on_another_port_suggests_a_simulate_command_that_reaches_it(redis, redis_url: str, tmp_path: Path):
+    port = free_port()
+    env = dev_env(redis_url)  # no PORT: the other terminal does not have it either
+    dev, log = start_dev(env, tmp_path, "--port", str(port))
+    try:
+        suggested = f".venv/bin/bridge simulate payment_intent.succeeded --url http://127.0.0.1:{port}/stripe/webhook"
+        assert f"\n  {suggested}\n" in log.read_text(), log.read_text()
+        wait_until(lambda: _healthy(port), timeout=10, message="the web server")
+        simulated = run_bridge(*suggested.split()[1:], env=env, cwd=tmp_path)
+        assert simulated.returncode == 0, simulated.stderr
+        assert simulated.stdout.rstrip().endswith('200 {"status":"queued"}')
     finally:
         stop_process(dev, signal.SIGINT)
 

@@ -37,16 +37,22 @@ def worker(burst: bool) -> None:
     run(load_or_exit(), burst=burst)
 
 
-@click.command()
+def _simulate_help() -> str:
+    # The EVENT_TYPE metavar hides click's list of choices, so the help lists them ("\b": keep one a line).
+    types = "\n".join(f"  {event_type}" for event_type in samples.event_types())
+    return (
+        "Post a realistic, signed sample EVENT_TYPE event to a running bridge (an offline `stripe trigger`).\n\n"
+        f"\b\nEVENT_TYPE is one of the sample types:\n{types}"
+    )
+
+
+@click.command(help=_simulate_help())
 @click.argument("event_type", type=click.Choice(samples.event_types()), metavar="EVENT_TYPE")
 @click.option("--phone", default=None, help="Customer phone to put on the event, E.164 (+14155550123).")
 @click.option("--url", default=None, help="Webhook URL (default http://127.0.0.1:$PORT/stripe/webhook).")
 @click.option("--secret", default=None, help="Signing secret (default STRIPE_WEBHOOK_SECRET, the config's, or bridge dev's).")
 def simulate(event_type: str, phone: str | None, url: str | None, secret: str | None) -> None:
-    """Post a realistic, signed sample EVENT_TYPE event to a running bridge (an offline `stripe trigger`).
-
-    EVENT_TYPE is one of the sample types listed above.
-    """
+    """Post a signed sample event to a running bridge (the help text is `_simulate_help`)."""
     from bridge.dev.simulate import find_secret
     from bridge.dev.simulate import simulate as post
 

@@ -39,6 +39,15 @@ def dev_secret() -> str:
     return secret
 
 
+def simulate_command(port: int) -> str:
+    """The `bridge simulate` line of the banner: it must reach this server from a terminal where
+    $PORT is not set, so any port but the default is spelled out."""
+    command = ".venv/bin/bridge simulate payment_intent.succeeded"
+    if port != defaults.DEV_PORT:
+        command += f" --url http://127.0.0.1:{port}/stripe/webhook"
+    return command
+
+
 def run_dev(*, port: int, config_file: str | None = None) -> None:
     """Serve the webhook on 127.0.0.1:`port` in a thread and run the worker until Ctrl-C."""
     path = Path(config_file) if config_file else config_path()
@@ -69,7 +78,7 @@ bridge dev: {mode}
   config    {path}
 
 try it, in another terminal:
-  .venv/bin/bridge simulate payment_intent.succeeded
+  {simulate_command(port)}
   {redis_hint}.venv/bin/bridge outbox
 with the Stripe CLI:
   stripe listen --forward-to localhost:{port}/stripe/webhook   (then restart with STRIPE_WEBHOOK_SECRET=<its whsec_...>)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
 
-from bridge.config import Config, load_config
+from bridge.config import Config, ConfigReading, read_config
 from bridge.errors import ConfigError, ConfigProblem, RecipientError, RenderError
-from bridge.mappings.compile import CompiledMapping, build_context, compile_mappings
+from bridge.mappings.compile import CompiledMapping, RenderedMessage, build_context, compile_mappings
 from bridge.stripe_events import samples
-from bridge.stripe_events.recipient import phone_on_customer, phone_on_object
+from bridge.stripe_events.recipient import customer_id, phone_on_customer, phone_on_object
+from bridge.whatsapp.payload import Parameter
 from bridge.whatsapp.phones import normalize
 
 
@@ -25,37 +29,56 @@ class CheckReport:
 
 
 def check(path: str | None = None, env: dict[str, str] | None = None) -> CheckReport:
-    """Every problem in the config, as `file: key: problem` lines, plus warnings and a summary."""
+    """Every problem in the config, as `file: key: problem` lines, plus warnings and a summary.
+
+    The parts of the file that validated are checked further even when other parts have problems
+    (a misspelt table does not stop the mappings from being rendered), so one run shows everything.
+    """
     report = CheckReport()
     try:
-        config = load_config(path, env=env)
-    except ConfigError as exc:
+        reading = read_config(path, env=env)
+    except ConfigError as exc:  # unreadable or not TOML: nothing else to check
         report.problems.extend(exc.problems)
         return report
-    report.config = config
-    if not config.stripe.webhook_secrets:
+    report.config = config = reading.config
+    report.problems.extend(reading.problems)
+    _check_settings(reading, report)
+    for mapping in _compile_each(config, report):
+        _render_samples(config, mapping, report)
+    if "redis" not in reading.invalid_sections:
+        report.warnings.extend(_redis_warnings(config))
+    return report
+
+
+def _check_settings(reading: ConfigReading, report: CheckReport) -> None:
+    """What a valid file may still lack to run. A table with problems is skipped: its defaults
+    would only add findings that fixing the table makes wrong."""
+    config, invalid = reading.config, reading.invalid_sections
+    if "stripe" not in invalid and not config.stripe.webhook_secrets:
         report.problems.append(
             ConfigProblem(
                 config.source, "stripe.webhook_secrets", "no webhook secret: set STRIPE_WEBHOOK_SECRET (every webhook would be rejected)"
             )
         )
-    if config.whatsapp.dry_run:
-        report.warnings.append("WHATSAPP_ACCESS_TOKEN is not set: dry run, messages go to the outbox only")
-    elif not config.whatsapp.phone_number_id:
-        report.problems.append(
-            ConfigProblem(config.source, "whatsapp.phone_number_id", "required when an access token is set: set WHATSAPP_PHONE_NUMBER_ID")
-        )
-    if not config.mappings:
+    if "whatsapp" not in invalid:
+        if config.whatsapp.dry_run:
+            report.warnings.append("WHATSAPP_ACCESS_TOKEN is not set: dry run, messages go to the outbox only")
+        elif not config.whatsapp.phone_number_id:
+            problem = "required when an access token is set: set WHATSAPP_PHONE_NUMBER_ID"
+            report.problems.append(ConfigProblem(config.source, "whatsapp.phone_number_id", problem))
+    if not config.mappings and "mappings" not in invalid:
         report.warnings.append("no [[mappings]]: every event will be ignored")
-    try:
-        mappings = compile_mappings(config)
-    except ConfigError as exc:
-        report.problems.extend(exc.problems)
-        return report
-    for mapping in mappings:
-        _render_samples(config, mapping, report)
-    report.warnings.extend(_redis_warnings(config))
-    return report
+
+
+def _compile_each(config: Config, report: CheckReport) -> list[CompiledMapping]:
+    """Compile the mappings one by one, so that a broken one does not keep the others from being rendered."""
+    compiled = []
+    for settings in config.mappings:
+        try:
+            compiled.extend(compile_mappings(replace(config, mappings=(settings,))))
+        except ConfigError as exc:
+            report.problems.extend(exc.problems)
+    return compiled
 
 
 def _redis_warnings(config: Config) -> list[str]:
@@ -68,35 +91,94 @@ def _redis_warnings(config: Config) -> list[str]:
 
 def _render_samples(config: Config, mapping: CompiledMapping, report: CheckReport) -> None:
     available = set(samples.event_types())
-    customer = samples.sample_customer()
     for event_type in mapping.settings.events:
-        if event_type not in available:
+        if event_type in available:
+            _render_sample(config, mapping, event_type, report)
+        else:
             report.warnings.append(f"{mapping.label()}: no sample {event_type} event to render against")
-            continue
-        event = samples.sample_event(event_type)
-        context = build_context(event, customer, language=mapping.settings.language, timezone=config.whatsapp.timezone)
-        key_prefix = mapping.label()
-        try:
-            if not mapping.applies(context):
-                report.warnings.append(f"{key_prefix}: `when` is false for the sample {event_type} event")
-                continue
-            message = mapping.render(context)
-        except RenderError as exc:
-            report.problems.append(
-                ConfigProblem(
-                    config.source, f"{key_prefix}.{exc.key}", f"{_strip_key(str(exc), exc.key)} (rendering the sample {event_type} event)"
-                )
-            )
-            continue
-        obj = event["data"]["object"]
-        try:
-            normalize(message.recipient or phone_on_object(obj) or phone_on_customer(customer), config.whatsapp.default_country)
-        except RecipientError as exc:
-            key = "recipient" if message.recipient else "events"
-            report.problems.append(ConfigProblem(config.source, f"{key_prefix}.{key}", f"{exc} (rendering the sample {event_type} event)"))
-            continue
-        params = ", ".join(repr(p.text) if p.name is None else f"{p.name}={p.text!r}" for p in message.parameters)
-        report.rendered.append(f"{mapping.name} × {event_type}: {message.template} [{message.language}] ({params})")
+
+
+@dataclass(frozen=True)
+class _Sample:
+    """A sample event and the Customer production would render it with (None: `missing` says why)."""
+
+    event_type: str
+    event: dict[str, Any]
+    customer: dict[str, Any] | None
+    missing: str | None
+
+    @property
+    def obj(self) -> dict[str, Any]:
+        return self.event["data"]["object"]
+
+    def named_for(self, mapping: CompiledMapping) -> str:
+        """How a finding names what was rendered: `the sample X event`, and without what."""
+        without = f" without the Customer: {self.missing}" if mapping.uses_customer and self.missing else ""
+        return f"the sample {self.event_type} event{without}"
+
+
+def _render_sample(config: Config, mapping: CompiledMapping, event_type: str, report: CheckReport) -> None:
+    """Render one sample event as production would, and report what came out."""
+    event = samples.sample_event(event_type)
+    sample = _Sample(event_type, event, *production_customer(event, api_key_set=bool(config.stripe.api_key)))
+    message = _render(config, mapping, sample, report)
+    if message is None or not _has_recipient(config, mapping, message, sample, report):
+        return
+    parameters = readable_parameters(message.parameters)
+    if mapping.uses_customer and sample.missing:
+        report.warnings.append(
+            f"{mapping.label()}: reads `customer`, but {sample.missing}: production renders without the Customer (rendered: {parameters})"
+        )
+    report.rendered.append(f"{mapping.name} × {event_type}: {message.template} [{message.language}] ({parameters})")
+
+
+def production_customer(event: dict[str, Any], *, api_key_set: bool) -> tuple[dict[str, Any] | None, str | None]:
+    """The Customer the worker would render `event` with (the sample Customer standing in for a
+    lookup), or None and why not. Like the worker: an expanded `customer` is used as it is, else
+    the Customer is looked up only with STRIPE_API_KEY set and a Customer id on the object."""
+    obj = event["data"]["object"]
+    if isinstance(obj.get("customer"), dict):
+        return obj["customer"], None
+    if customer_id(obj) is None:
+        return None, f"the sample {event['type']} event names no Customer"
+    if not api_key_set:
+        return None, "STRIPE_API_KEY is not set"
+    return samples.sample_customer(), None
+
+
+def _render(config: Config, mapping: CompiledMapping, sample: _Sample, report: CheckReport) -> RenderedMessage | None:
+    """The rendered message, or None after reporting why there is none."""
+    context = build_context(sample.event, sample.customer, language=mapping.settings.language, timezone=config.whatsapp.timezone)
+    try:
+        if not mapping.applies(context):
+            report.warnings.append(f"{mapping.label()}: `when` is false for {sample.named_for(mapping)}")
+            return None
+        return mapping.render(context)
+    except RenderError as exc:
+        problem = f"{_strip_key(str(exc), exc.key)} (rendering {sample.named_for(mapping)})"
+        report.problems.append(ConfigProblem(config.source, f"{mapping.label()}.{exc.key}", problem))
+        return None
+
+
+def _has_recipient(config: Config, mapping: CompiledMapping, message: RenderedMessage, sample: _Sample, report: CheckReport) -> bool:
+    phone = message.recipient or phone_on_object(sample.obj) or phone_on_customer(sample.customer)
+    try:
+        normalize(phone, config.whatsapp.default_country)
+    except RecipientError as exc:
+        key = "recipient" if message.recipient else "events"
+        report.problems.append(ConfigProblem(config.source, f"{mapping.label()}.{key}", f"{exc} (rendering {sample.named_for(mapping)})"))
+        return False
+    return True
+
+
+def readable_parameters(parameters: Iterable[Parameter]) -> str:
+    """Parameters as a merchant reads them: JSON strings that show Arabic, no-break spaces and
+    every other character as it is, not as Python escapes."""
+    return ", ".join(_quoted(p.text) if p.name is None else f"{p.name}={_quoted(p.text)}" for p in parameters)
+
+
+def _quoted(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
 
 
 def _strip_key(message: str, key: str | None) -> str:
