@@ -488,6 +488,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError([ConfigProblem(source, "(file)", "not found: copy config.example.toml there or set BRIDGE_CONFIG")]) from None
     except OSError as exc:
         raise ConfigError([ConfigProblem(source, "(file)", f"cannot be read: {exc.strerror}")]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([ConfigProblem(source, "(file)", f"is not UTF-8 text (byte {exc.start}); TOML files are UTF-8")]) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

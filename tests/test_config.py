@@ -68,6 +68,14 @@ def test_missing_file_names_the_file(tmp_path):
     assert problems(excinfo) == [f"{tmp_path / 'nope.toml'}: (file): not found: copy config.example.toml there or set BRIDGE_CONFIG"]
 
 
+def test_a_file_that_is_not_utf8_is_a_config_error_not_a_traceback(tmp_path):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes('[whatsapp]\ntimezone = "Europe/Zürich"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(path, env={})
+    assert problems(excinfo) == [f"{path}: (file): is not UTF-8 text (byte 31); TOML files are UTF-8"]
+
+
 @pytest.mark.parametrize(
     ("text", "where", "problem"),
     [
