@@ -12,6 +12,7 @@ import click
 
 from bridge.cli.common import cli_runtime, parse_since
 from bridge.delivery.records import Field, Status
+from bridge.keys import DRY_RUN_NUMBER
 from bridge.runtime import Runtime
 from bridge.whatsapp.phones import mask_phone
 
@@ -90,7 +91,7 @@ def resume() -> None:
     rt = cli_runtime()
     info = pause_info(rt)
     number = rt.config.whatsapp.phone_number_id
-    others = [n for n in rt.store.paused_numbers() if n != (number or "dry-run")]
+    others = [n for n in rt.store.paused_numbers() if n != (number or DRY_RUN_NUMBER)]
     if info is None and others:
         # Resuming with another number's config would re-queue held messages into a pause.
         click.echo(
