@@ -8,7 +8,12 @@ import unicodedata
 
 import pytest
 
+from bridge.delivery.store import Status
+from bridge.errors import RenderError
 from bridge.whatsapp.text import BODY_LIMIT, ELLIPSIS, clean_text, fit, fit_body
+from tests.conftest import Bridge, event_of
+from tests.fake_graph import FakeGraphAPI
+from tests.test_mapping import compile_one, ctx
 
 LINE_BREAKS = ["\n", "\r", "\r\n", "\t", "\v", "\f", "\x85", "\u2028", "\u2029"]
 BIDI_CONTROLS = [chr(c) for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]]
@@ -161,3 +166,37 @@ def test_fit_body_always_fits_a_budget_that_leaves_two_characters_a_parameter(se
         assert sum(map(len, fitted)) <= budget
         for original, cut in zip(texts, fitted, strict=True):
             assert cut == original or (cut.endswith(ELLIPSIS) and original.startswith(cut[:-1]) and len(cut) >= 2)
+
+
+# -- in a mapping, and through the whole pipeline ----------------------------------------------
+
+LONG_DIRTY_NAME = "Jenny\n\nRosen" + "".join(f"{c}x" for c in LINE_BREAKS + BIDI_CONTROLS) + " " * 6 + "y" * 2000
+
+
+def test_a_long_multi_line_name_renders_clean_and_cut_instead_of_failing():
+    mapping = compile_one(body=["{{ object.customer_name }}", "{{ object.amount_paid | money(object.currency) }}"])
+    name, amount = mapping.render(ctx({"customer_name": LONG_DIRTY_NAME, "amount_paid": 1999, "currency": "usd"})).parameters
+    assert meta_accepts(name.text)
+    assert name.text.startswith("Jenny Rosen x x x") and "    y" in name.text
+    assert name.text.endswith("y" + ELLIPSIS) and len(name.text) + len(amount.text) == BODY_LIMIT
+    assert amount.text == "$19.99"
+
+
+def test_a_parameter_empty_after_cleaning_is_still_an_error():
+    with pytest.raises(RenderError, match=r"body\[0\]: rendered empty"):
+        compile_one(body=["{{ object.note }}"]).render(ctx({"note": "\u202a\n\t\u2029\xa0"}))
+
+
+def test_a_2000_character_name_full_of_control_characters_is_sent_clean_and_cut(bridge: Bridge, fake_graph: FakeGraphAPI):
+    event = event_of("invoice.paid", customer_name=LONG_DIRTY_NAME)
+    assert bridge.post(event).status_code == 200
+    bridge.work()
+    (request,) = fake_graph.accepted
+    (component,) = request.json["template"]["components"]
+    name, *rest = [p["text"] for p in component["parameters"]]
+    assert meta_accepts(name) and name.startswith("Jenny Rosen x") and name.endswith(ELLIPSIS)
+    assert not any(c in name for c in BIDI_CONTROLS)
+    assert rest == ["$19.99", event["data"]["object"]["number"], event["data"]["object"]["hosted_invoice_url"]]
+    assert len(name) + sum(map(len, rest)) == BODY_LIMIT
+    assert fake_graph.problems == []
+    assert [d["status"] for d in bridge.deliveries()] == [Status.SENT]

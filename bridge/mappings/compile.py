@@ -23,12 +23,7 @@ from bridge.errors import ConfigError, ConfigProblem, RenderError
 from bridge.mappings.filters import amount_1000, format_money, format_timestamp, major_amount
 from bridge.stripe_events.event_types import KNOWN_EVENT_TYPES
 from bridge.whatsapp.payload import Parameter
-
-MAX_PARAMETER_CHARS = 1024
-"""Meta rejects a body longer than 1024 characters (132005); no single parameter may exceed it."""
-
-_NEWLINES_TABS = re.compile(r"\s*[\r\n\t]+\s*")
-_LONG_SPACES = re.compile(r" {5,}")
+from bridge.whatsapp.text import BODY_LIMIT, clean_text, fit_body
 
 
 class _StripeEnvironment(ImmutableSandboxedEnvironment):
@@ -125,15 +120,14 @@ class CompiledMapping:
             raise RenderError(f"when: {_describe(exc)}", mapping=self.name, key="when") from None
 
     def render(self, context: Mapping[str, Any]) -> RenderedMessage:
-        """Render every parameter and the recipient; raise RenderError naming the failing key."""
-        parameters = []
-        for name, key, template in self.body:
-            text = _clean(self._render_one(template, context, key))
-            if not text:
-                raise RenderError(f"{key}: rendered empty (Meta rejects empty parameters)", mapping=self.name, key=key)
-            if len(text) > MAX_PARAMETER_CHARS:
-                raise RenderError(f"{key}: rendered {len(text)} characters, more than {MAX_PARAMETER_CHARS}", mapping=self.name, key=key)
-            parameters.append(Parameter(text=text, name=name))
+        """Render every parameter and the recipient; raise RenderError naming the failing key.
+
+        Parameters are cleaned and cut to fit the body rather than failed: a customer's long or
+        multi-line name must not cost them their receipt."""
+        texts = [self._render_parameter(template, context, key) for _, key, template in self.body]
+        # The template's own text is not known here, so the budget is the whole body limit.
+        fitted = fit_body(texts, BODY_LIMIT)
+        parameters = [Parameter(text=text, name=name) for (name, _, _), text in zip(self.body, fitted, strict=True)]
         recipient = None
         if self.recipient is not None:
             recipient = self._render_one(self.recipient, context, "recipient").strip() or None
@@ -144,6 +138,12 @@ class CompiledMapping:
             parameters=tuple(parameters),
             recipient=recipient,
         )
+
+    def _render_parameter(self, template: Any, context: Mapping[str, Any], key: str) -> str:
+        text = clean_text(self._render_one(template, context, key))
+        if not text:
+            raise RenderError(f"{key}: rendered empty (Meta rejects empty parameters)", mapping=self.name, key=key)
+        return text
 
     def _render_one(self, template: Any, context: Mapping[str, Any], key: str) -> str:
         try:
@@ -160,11 +160,6 @@ def _describe(exc: Exception) -> str:
     text = str(exc)
     text = text.replace("'dict object'", "the object").replace("'None' has no attribute", "None (null) has no attribute")
     return f"undefined field: {text}" if "has no attribute" in text or "is undefined" in text else text
-
-
-def _clean(text: str) -> str:
-    """Meta rejects newlines, tabs and runs of 5+ spaces in text parameters (132018)."""
-    return _LONG_SPACES.sub("    ", _NEWLINES_TABS.sub(" ", text)).strip()
 
 
 def build_context(event: Mapping[str, Any], customer: Mapping[str, Any] | None, *, language: str, timezone: str) -> dict[str, Any]:
