@@ -8,19 +8,17 @@ rejects with 132018 after the customer has paid.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta, pass_context
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta
 from jinja2.exceptions import SecurityError, TemplateError
-from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from bridge.config import Config, MappingSettings
 from bridge.errors import ConfigError, ConfigProblem, RenderError
-from bridge.mappings.filters import amount_1000, format_money, format_timestamp, major_amount
+from bridge.mappings.template_filters import BRIDGE_FILTERS
 from bridge.stripe_events.event_types import KNOWN_EVENT_TYPES
 from bridge.whatsapp.payload import Parameter
 from bridge.whatsapp.text import BODY_LIMIT, clean_text, fit_body
@@ -38,41 +36,9 @@ class _StripeEnvironment(ImmutableSandboxedEnvironment):
         return super().getattr(obj, attribute)
 
 
-@pass_context
-def _money_filter(context: Context, amount: Any, currency: Any, language: str | None = None) -> str:
-    if isinstance(amount, bool) or not isinstance(amount, int):
-        raise RenderError(f"money: amount must be an integer in minor units, got {type(amount).__name__}")
-    if not isinstance(currency, str) or not re.fullmatch(r"[A-Za-z]{3}", currency):
-        raise RenderError(f"money: currency must be a three-letter code, got {currency!r}")
-    return format_money(amount, currency, language or context.get("_language"))
-
-
-@pass_context
-def _date_filter(context: Context, timestamp: Any, fmt: str = "medium", tz: str | None = None) -> str:
-    return _format_ts(context, timestamp, fmt, tz, with_time=False)
-
-
-@pass_context
-def _datetime_filter(context: Context, timestamp: Any, fmt: str = "medium", tz: str | None = None) -> str:
-    return _format_ts(context, timestamp, fmt, tz, with_time=True)
-
-
-def _format_ts(context: Context, timestamp: Any, fmt: str, tz: str | None, *, with_time: bool) -> str:
-    if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
-        raise RenderError(f"date: expected a unix timestamp, got {type(timestamp).__name__}")
-    try:
-        return format_timestamp(timestamp, fmt, context.get("_language"), tz or context.get("_timezone"), with_time=with_time)
-    except ValueError as exc:
-        raise RenderError(f"date: {exc}") from None
-
-
 def make_environment() -> ImmutableSandboxedEnvironment:
     env = _StripeEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
-    env.filters["money"] = _money_filter
-    env.filters["date"] = _date_filter
-    env.filters["datetime"] = _datetime_filter
-    env.filters["major_amount"] = lambda amount, currency: str(major_amount(amount, currency))
-    env.filters["amount_1000"] = amount_1000
+    env.filters.update(BRIDGE_FILTERS)
     return env
 
 
