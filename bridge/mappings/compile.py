@@ -1,45 +1,30 @@
 """The mapping language: which Stripe events become which WhatsApp template, with what parameters.
 
 Mappings are compiled once (at app or worker start) into `CompiledMapping`s. Templates run in
-jinja2's immutable sandbox with `StrictUndefined`, so a typo in a field name is an error (caught
-by `bridge check-config` against the sample events) rather than an empty parameter that Meta
-rejects with 132018 after the customer has paid.
+jinja2's immutable sandbox, bounded in size and time (sandbox.py), with `StrictUndefined`, so a
+typo in a field name is an error (caught by `bridge check-config` against the sample events)
+rather than an empty parameter that Meta rejects with 132018 after the customer has paid.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta
-from jinja2.exceptions import SecurityError, TemplateError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2 import TemplateSyntaxError, meta
 
 from bridge.config import Config, MappingSettings
 from bridge.errors import ConfigError, ConfigProblem, RenderError
+from bridge.mappings.sandbox import BoundedSandbox, as_render_error, evaluate_condition, render
 from bridge.mappings.template_filters import BRIDGE_FILTERS
 from bridge.stripe_events.event_types import KNOWN_EVENT_TYPES
 from bridge.whatsapp.payload import Parameter
 from bridge.whatsapp.text import BODY_LIMIT, clean_text, fit_body
 
 
-class _StripeEnvironment(ImmutableSandboxedEnvironment):
-    """Dict keys win over dict methods: Stripe objects have fields named `items`, `lines`, `keys`."""
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        if isinstance(obj, Mapping):
-            try:
-                return obj[attribute]
-            except (KeyError, TypeError):
-                return self.undefined(obj=obj, name=attribute)
-        return super().getattr(obj, attribute)
-
-
-def make_environment() -> ImmutableSandboxedEnvironment:
-    env = _StripeEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
-    env.filters.update(BRIDGE_FILTERS)
-    return env
+def make_environment() -> BoundedSandbox:
+    return BoundedSandbox(BRIDGE_FILTERS)
 
 
 ENVIRONMENT = make_environment()
@@ -79,11 +64,9 @@ class CompiledMapping:
         if self.when is None:
             return True
         try:
-            return bool(self.when(**context))
+            return evaluate_condition(self.when, context)
         except RenderError as exc:
-            raise RenderError(str(exc), mapping=self.name, key="when") from None
-        except (TemplateError, ArithmeticError, TypeError, ValueError) as exc:
-            raise RenderError(f"when: {_describe(exc)}", mapping=self.name, key="when") from None
+            raise type(exc)(f"when: {exc}", mapping=self.name, key="when") from None
 
     def render(self, context: Mapping[str, Any]) -> RenderedMessage:
         """Render every parameter and the recipient; raise RenderError naming the failing key.
@@ -113,19 +96,9 @@ class CompiledMapping:
 
     def _render_one(self, template: Any, context: Mapping[str, Any], key: str) -> str:
         try:
-            return template.render(context)
+            return render(template, context)
         except RenderError as exc:
-            raise RenderError(f"{key}: {exc}", mapping=self.name, key=key) from None
-        except (TemplateError, ArithmeticError, TypeError, ValueError) as exc:
-            raise RenderError(f"{key}: {_describe(exc)}", mapping=self.name, key=key) from None
-
-
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, SecurityError):
-        return f"not allowed in the sandbox: {exc}"
-    text = str(exc)
-    text = text.replace("'dict object'", "the object").replace("'None' has no attribute", "None (null) has no attribute")
-    return f"undefined field: {text}" if "has no attribute" in text or "is undefined" in text else text
+            raise type(exc)(f"{key}: {exc}", mapping=self.name, key=key) from None
 
 
 def build_context(event: Mapping[str, Any], customer: Mapping[str, Any] | None, *, language: str, timezone: str) -> dict[str, Any]:
@@ -156,34 +129,19 @@ def compile_mappings(config: Config) -> list[CompiledMapping]:
 
 def _compile_one(settings: MappingSettings, source: str) -> tuple[CompiledMapping | None, list[ConfigProblem]]:
     label = f"mappings[{settings.index}] ({settings.name})"
-    problems = []
-    for i, event_type in enumerate(settings.events):
-        if KNOWN_EVENT_TYPES and event_type not in KNOWN_EVENT_TYPES:
-            problems.append(ConfigProblem(source, f"{label}.events[{i}]", f"unknown Stripe event type {event_type!r}"))
-    referenced: set[str] = set()
-
-    def template(text: str, key: str) -> Any:
-        try:
-            referenced.update(meta.find_undeclared_variables(ENVIRONMENT.parse(text)))
-            return ENVIRONMENT.from_string(text)
-        except TemplateSyntaxError as exc:
-            problems.append(ConfigProblem(source, f"{label}.{key}", f"template syntax error: {exc.message} (line {exc.lineno})"))
-            return None
-
-    when = None
-    when_names: set[str] = set()
-    if settings.when is not None:
-        try:
-            when_names = meta.find_undeclared_variables(ENVIRONMENT.parse("{{ " + settings.when + " }}"))
-            referenced.update(when_names)
-            when = ENVIRONMENT.compile_expression(settings.when, undefined_to_none=False)
-        except TemplateSyntaxError as exc:
-            problems.append(ConfigProblem(source, f"{label}.when", f"expression syntax error: {exc.message}"))
+    problems = [
+        ConfigProblem(source, f"{label}.events[{i}]", f"unknown Stripe event type {event_type!r}")
+        for i, event_type in enumerate(settings.events)
+        if KNOWN_EVENT_TYPES and event_type not in KNOWN_EVENT_TYPES
+    ]
+    compiler = _TemplateCompiler(source, label)
+    when = compiler.expression(settings.when, "when") if settings.when is not None else None
     if isinstance(settings.body, dict):
-        body = tuple((name, f"body.{name}", template(text, f"body.{name}")) for name, text in settings.body.items())
+        body = tuple((name, f"body.{name}", compiler.template(text, f"body.{name}")) for name, text in settings.body.items())
     else:
-        body = tuple((None, f"body[{i}]", template(text, f"body[{i}]")) for i, text in enumerate(settings.body))
-    recipient = template(settings.recipient, "recipient") if settings.recipient is not None else None
+        body = tuple((None, f"body[{i}]", compiler.template(text, f"body[{i}]")) for i, text in enumerate(settings.body))
+    recipient = compiler.template(settings.recipient, "recipient") if settings.recipient is not None else None
+    problems.extend(compiler.problems)
     if problems:
         return None, problems
     return CompiledMapping(
@@ -191,6 +149,42 @@ def _compile_one(settings: MappingSettings, source: str) -> tuple[CompiledMappin
         when=when,
         body=body,
         recipient=recipient,
-        uses_customer="customer" in referenced,
-        when_uses_customer="customer" in when_names,
+        uses_customer="customer" in compiler.referenced,
+        when_uses_customer="customer" in compiler.when_names,
     ), []
+
+
+@dataclass
+class _TemplateCompiler:
+    """Compiles one mapping's templates, collecting problems and the names they use.
+
+    Anything jinja2 raises on a hostile template (a literal of 5,000 digits, brackets nested
+    thousands deep) is a problem too: compile_mappings raises nothing but ConfigError."""
+
+    source: str
+    label: str
+    problems: list[ConfigProblem] = field(default_factory=list)
+    referenced: set[str] = field(default_factory=set)
+    when_names: set[str] = field(default_factory=set)
+
+    def template(self, text: str, key: str) -> Any:
+        try:
+            self.referenced.update(meta.find_undeclared_variables(ENVIRONMENT.parse(text)))
+            return ENVIRONMENT.from_string(text)
+        except TemplateSyntaxError as exc:
+            return self._problem(key, f"template syntax error: {exc.message} (line {exc.lineno})")
+        except Exception as exc:
+            return self._problem(key, f"cannot be compiled: {as_render_error(exc)}")
+
+    def expression(self, text: str, key: str) -> Any:
+        try:
+            self.when_names = meta.find_undeclared_variables(ENVIRONMENT.parse("{{ " + text + " }}"))
+            self.referenced.update(self.when_names)
+            return ENVIRONMENT.compile_expression(text, undefined_to_none=False)
+        except TemplateSyntaxError as exc:
+            return self._problem(key, f"expression syntax error: {exc.message}")
+        except Exception as exc:
+            return self._problem(key, f"cannot be compiled: {as_render_error(exc)}")
+
+    def _problem(self, key: str, problem: str) -> None:
+        self.problems.append(ConfigProblem(self.source, f"{self.label}.{key}", problem))
