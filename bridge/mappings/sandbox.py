@@ -34,9 +34,10 @@ from jinja2.runtime import Context, LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
 from rq.timeouts import BaseTimeoutException
 
-from bridge.errors import RenderError
+from bridge.errors import MissingDataError, RenderError
 from bridge.mappings import limits
 from bridge.mappings.limits import MAX_ITEMS, MAX_PRINTED, check_printed, check_result, check_size
+from bridge.mappings.nulls import EmptyObjectError, NullField, field_of, field_of_null, is_none
 
 RENDER_SECONDS = 2.0
 MAX_OUTPUT = MAX_ITEMS
@@ -110,6 +111,8 @@ def _check_output(size: float) -> None:
 def as_render_error(exc: Exception) -> RenderError:
     if isinstance(exc, RenderError):
         return exc
+    if isinstance(exc, EmptyObjectError):
+        return MissingDataError(str(exc))
     if isinstance(exc, RecursionError):
         return RenderError("too deeply nested (a macro calling itself, or brackets thousands deep?)")
     if isinstance(exc, MemoryError):
@@ -172,8 +175,8 @@ def _bounded_concat(parts: Iterable[str]) -> str:
 
 
 class BoundedSandbox(ImmutableSandboxedEnvironment):
-    """jinja2's immutable sandbox with the bounds above; dict keys win over dict methods
-    (Stripe objects have fields named `items`, `lines`, `keys`)."""
+    """jinja2's immutable sandbox with the bounds above. Dict keys win over dict methods (Stripe
+    objects have fields named `items`, `lines`, `keys`) and a null field is not a value (nulls.py)."""
 
     intercepted_binops = limits.INTERCEPTED_BINOPS
     code_generator_class = _BoundedCodeGenerator
@@ -187,6 +190,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         del self.filters["pprint"]
         self.filters = {name: bounded_filter(name, func, counts=name not in COUNT_FREE_FILTERS) for name, func in self.filters.items()}
         self.filters.update({name: bounded_filter(name, func, counts=False) for name, func in own_filters.items()})
+        self.tests["none"] = is_none
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         check_deadline()
@@ -209,14 +213,17 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
     def getattr(self, obj: Any, attribute: str) -> Any:
         check_deadline()
         if isinstance(obj, Mapping):
-            try:
-                return obj[attribute]
-            except (KeyError, TypeError):
-                return self.undefined(obj=obj, name=attribute)
+            return field_of(obj, attribute)
+        if isinstance(obj, NullField):
+            return field_of_null(obj, attribute)
         return super().getattr(obj, attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
         check_deadline()
+        if isinstance(obj, Mapping):
+            return field_of(obj, argument)
+        if isinstance(obj, NullField):
+            return field_of_null(obj, argument)
         return super().getitem(obj, argument)
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from jinja2 import pass_context
-from jinja2.runtime import Context
+from jinja2.runtime import Context, Undefined
 
 from bridge.errors import RenderError
 from bridge.mappings.filters import amount_1000, format_money, format_timestamp, major_amount
@@ -38,6 +38,7 @@ def major_amount_filter(amount: Any, currency: Any) -> str:
 
 
 def _check_amount(name: str, amount: Any, currency: Any) -> None:
+    _fail_if_undefined(amount, currency)
     if isinstance(amount, bool) or not isinstance(amount, int):
         raise RenderError(f"{name}: amount must be an integer in minor units, got {type(amount).__name__}")
     if not isinstance(currency, str) or not re.fullmatch(r"[A-Za-z]{3}", currency):
@@ -45,12 +46,20 @@ def _check_amount(name: str, amount: Any, currency: Any) -> None:
 
 
 def _format_ts(context: Context, timestamp: Any, fmt: str, tz: str | None, *, with_time: bool) -> str:
+    _fail_if_undefined(timestamp, fmt, tz)
     if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
         raise RenderError(f"date: expected a unix timestamp, got {type(timestamp).__name__}")
     try:
         return format_timestamp(timestamp, fmt, context.get("_language"), tz or context.get("_timezone"), with_time=with_time)
     except ValueError as exc:
         raise RenderError(f"date: {exc}") from None
+
+
+def _fail_if_undefined(*values: Any) -> None:
+    """A null or missing argument fails with its own message, which names the field."""
+    for value in values:
+        if isinstance(value, Undefined):
+            value._fail_with_undefined_error()
 
 
 BRIDGE_FILTERS: dict[str, Callable[..., Any]] = {
