@@ -182,14 +182,14 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
     code_generator_class = _BoundedCodeGenerator
     concat = staticmethod(_bounded_concat)
 
-    def __init__(self, own_filters: Mapping[str, Callable[..., Any]]):
+    def __init__(self, own_filters: Mapping[str, Callable[..., Any]], usage: Mapping[str, str]):
         super().__init__(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False, finalize=_count_output)
         for name in REMOVED_GLOBALS:
             del self.globals[name]
         # pprint's output is lines indented by depth: a parameter cannot hold line breaks.
         del self.filters["pprint"]
         self.filters = {name: bounded_filter(name, func, counts=name not in COUNT_FREE_FILTERS) for name, func in self.filters.items()}
-        self.filters.update({name: bounded_filter(name, func, counts=False) for name, func in own_filters.items()})
+        self.filters.update({name: bounded_filter(name, func, counts=False, usage=usage.get(name)) for name, func in own_filters.items()})
         self.tests["none"] = is_none
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
@@ -206,7 +206,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         try:
             result = super().call(context, obj, *args, **kwargs)
         except TypeError as exc:
-            raise RenderError(f"{_name_of(obj)}: {exc}") from None
+            raise _call_error(_name_of(obj), exc) from None
         check_result(_name_of(obj), result)
         return result
 
@@ -312,8 +312,15 @@ def materialize(values: Any) -> Any:
     return items
 
 
+def _call_error(name: str, exc: TypeError) -> RenderError:
+    """A TypeError from a call, naming what was called (Python's message often does already)."""
+    text = str(exc)
+    return RenderError(text if name in text else f"{name}: {text}")
+
+
 def _name_of(obj: Any) -> str:
-    return getattr(obj, "__name__", None) or getattr(obj, "name", None) or type(obj).__name__
+    name = getattr(obj, "__name__", None) or getattr(obj, "name", None) or type(obj).__name__
+    return "range" if name == "safe_range" else name  # the sandbox's range, as the mapping calls it
 
 
 # -- filters --------------------------------------------------------------------------------
@@ -323,14 +330,21 @@ COUNT_FREE_FILTERS = frozenset({"default", "d", "format"})
 | format(amount), whose widths are checked in the format string."""
 
 
-def bounded_filter(name: str, func: Callable[..., Any], *, counts: bool = True) -> Callable[..., Any]:
-    """`func` with its inputs, integer arguments and result checked.
+def bounded_filter(name: str, func: Callable[..., Any], *, counts: bool = True, usage: str | None = None) -> Callable[..., Any]:
+    """`func` with its inputs, integer arguments and result checked, and called with the wrong
+    arguments, a message about the mapping (`usage`, or the filter's parameters) rather than
+    Python's "do_center() takes from 1 to 2 positional arguments".
 
     jinja2 calls filters directly (`environment.filters[name]` is looked up once per template and
     called without the sandbox's `call`), so the check has to be in the filter itself."""
     skip = 1 if getattr(func, "jinja_pass_arg", None) is not None else 0  # the context/environment
     precheck = _FILTER_CHECKS.get(name)
     signature = _signature(func)
+
+    def type_error(exc: TypeError, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> RenderError:
+        if signature is None or _fits(signature, args, kwargs):
+            return RenderError(f"{name}: {exc}")  # the arguments fit: something went wrong inside
+        return RenderError(usage or f"{name} was given the wrong arguments: it takes {_parameters(name, signature, skip)}")
 
     @functools.wraps(func)
     def bounded(*args: Any, **kwargs: Any) -> Any:
@@ -344,7 +358,7 @@ def bounded_filter(name: str, func: Callable[..., Any], *, counts: bool = True) 
                 precheck(name, _bind(signature, args, kwargs))
             result = func(*args, **kwargs)
         except TypeError as exc:
-            raise RenderError(f"{name}: {exc}") from None
+            raise type_error(exc, args, kwargs) from None
         check_result(name, result)
         return result
 
@@ -361,6 +375,20 @@ def _signature(func: Callable[..., Any]) -> inspect.Signature | None:
         return inspect.signature(func)
     except (TypeError, ValueError):
         return None
+
+
+def _fits(signature: inspect.Signature, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError:
+        return False
+    return True
+
+
+def _parameters(name: str, signature: inspect.Signature, skip: int) -> str:
+    """`center(width=80)`: the parameters a mapping passes, after the filtered value."""
+    shown = [str(p.replace(annotation=inspect.Parameter.empty)) for p in list(signature.parameters.values())[skip + 1 :]]
+    return f"{name}({', '.join(shown)})" if shown else f"no arguments: {{{{ value | {name} }}}}"
 
 
 def _bind(signature: inspect.Signature, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
