@@ -170,14 +170,14 @@ def test_fit_body_always_fits_a_budget_that_leaves_two_characters_a_parameter(se
 
 # -- in a mapping, and through the whole pipeline ----------------------------------------------
 
-LONG_DIRTY_NAME = "Jenny\n\nRosen" + "".join(f"{c}x" for c in LINE_BREAKS + BIDI_CONTROLS) + " " * 6 + "y" * 2000
+LONG_DIRTY_NAME = "Jenny\n\nRosen" + "".join(f"{c}x" for c in LINE_BREAKS + BIDI_CONTROLS) + " " * 6 + "z" + "\xa0" * 6 + "y" * 2000
 
 
 def test_a_long_multi_line_name_renders_clean_and_cut_instead_of_failing():
     mapping = compile_one(body=["{{ object.customer_name }}", "{{ object.amount_paid | money(object.currency) }}"])
     name, amount = mapping.render(ctx({"customer_name": LONG_DIRTY_NAME, "amount_paid": 1999, "currency": "usd"})).parameters
     assert meta_accepts(name.text)
-    assert name.text.startswith("Jenny Rosen x x x") and "    y" in name.text
+    assert name.text.startswith("Jenny Rosen x x x") and "    z\xa0\xa0\xa0\xa0y" in name.text
     assert name.text.endswith("y" + ELLIPSIS) and len(name.text) + len(amount.text) == BODY_LIMIT
     assert amount.text == "$19.99"
 

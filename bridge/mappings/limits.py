@@ -6,8 +6,9 @@ these checks before an operator, a filter or a string method runs, and `check_re
 
 The rules, in words a mapping author can follow:
   - no string or list longer than 100,000 (characters or items), no integer over 4,300 digits;
-  - an integer argument to a built-in filter over 100,000 is refused (widths, counts; the
-    bridge's money and date filters take Stripe amounts and timestamps and are exempt);
+  - an integer argument to a built-in filter over 100,000 is refused: widths and counts
+    (`default` and `format` are exempt, their integers are values; so are the bridge's own
+    money, date and amount filters, which take Stripe amounts and timestamps);
   - what a filter is given must print in at most 1,000,000 characters.
 Estimates err on the large side: printing a container is counted as its repr.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping, MappingView, Sequence, Set
+from collections.abc import Callable, Iterable, Mapping, MappingView, Sequence, Set
 from typing import Any
 
 from bridge.errors import RenderError
@@ -197,10 +198,10 @@ def wrapped_size(text: str, width: Any, wrapstring: Any) -> int:
     return len(text) + breaks * len(str(wrapstring))
 
 
-def check_integer_arguments(name: str, arguments: Sequence[Any]) -> None:
+def check_integer_arguments(name: str, arguments: Iterable[Any]) -> None:
     """A simple rule for the filters that pad, repeat or loop by a count: no count over the limit."""
     for value in arguments:
-        if _is_int(value) and abs(value) > MAX_ITEMS:
+        if type(value) is int and not -MAX_ITEMS <= value <= MAX_ITEMS:  # type(): fast, and not bool
             raise RenderError(f"argument too large: {name} was given {value:,}; integer arguments over {MAX_ITEMS:,} are refused")
 
 

@@ -4,8 +4,10 @@ Every render (and every `when`) runs under `render` / `evaluate_condition`, whic
 goes wrong into a RenderError: a mapping can fail a delivery, never crash a worker, the app's
 start or `bridge check-config`. The bounds:
   - sizes (limits.py): operators, filters and string methods are refused before they make a
-    string or list over 100,000 items or an integer over 4,300 digits; lipsum, cycler, joiner
-    and namespace are gone (namespace is the only way to accumulate across loop iterations);
+    string or list over 100,000 items or an integer over 4,300 digits (unary - and +, and
+    binary -, / and //, are left alone: they cannot make a result much larger than their
+    operands); lipsum, cycler, joiner and namespace are gone (namespace is the only way to
+    accumulate across loop iterations);
   - output: at most 100,000 characters written by a render, macros and `{% set %}` blocks included;
   - time: a deadline of 2 s, checked in the sandbox's hooks and at every loop iteration (not
     SIGALRM: RQ uses it for job timeouts).
@@ -21,7 +23,6 @@ import threading
 import time
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -61,36 +62,39 @@ def check_deadline() -> None:
         raise RenderError(f"render took longer than {RENDER_SECONDS:g} s")
 
 
-@contextmanager
-def _bounded() -> Iterator[None]:
+def _start_bounds() -> None:
     _BOUNDS.deadline = time.monotonic() + RENDER_SECONDS
     _BOUNDS.output_left = MAX_OUTPUT
-    try:
-        yield
-    finally:
-        _BOUNDS.deadline = _BOUNDS.output_left = math.inf
+
+
+def _end_bounds() -> None:
+    _BOUNDS.deadline = _BOUNDS.output_left = math.inf
 
 
 def render(template: Template, context: Mapping[str, Any]) -> str:
     """The template's output under the bounds; any failure is a RenderError."""
+    _start_bounds()
     try:
-        with _bounded():
-            return _collect(template.generate(context))
+        return _collect(template.generate(context))
     except BaseTimeoutException:
         raise  # RQ's job timeout is the worker's to handle, not a mapping mistake
     except Exception as exc:
         raise as_render_error(exc) from None
+    finally:
+        _end_bounds()
 
 
 def evaluate_condition(expression: TemplateExpression, context: Mapping[str, Any]) -> bool:
     """A `when` expression's truth under the same bounds; any failure is a RenderError."""
+    _start_bounds()
     try:
-        with _bounded():
-            return bool(expression(**context))
+        return bool(expression(**context))
     except BaseTimeoutException:
         raise
     except Exception as exc:
         raise as_render_error(exc) from None
+    finally:
+        _end_bounds()
 
 
 def _collect(chunks: Iterable[str]) -> str:
@@ -212,7 +216,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         check_deadline()
-        if isinstance(obj, Mapping):
+        if isinstance(obj, (dict, Mapping)):  # dict first: the ABC check is slower
             return field_of(obj, attribute)
         if isinstance(obj, NullField):
             return field_of_null(obj, attribute)
@@ -220,7 +224,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
 
     def getitem(self, obj: Any, argument: Any) -> Any:
         check_deadline()
-        if isinstance(obj, Mapping):
+        if isinstance(obj, (dict, Mapping)):
             return field_of(obj, argument)
         if isinstance(obj, NullField):
             return field_of_null(obj, argument)
@@ -325,6 +329,8 @@ def _name_of(obj: Any) -> str:
 
 # -- filters --------------------------------------------------------------------------------
 
+_PLAIN = (str, int, float, type(None))
+
 COUNT_FREE_FILTERS = frozenset({"default", "d", "format"})
 """Built-in filters whose integer arguments are values, not counts: | default(150000), and
 | format(amount), whose widths are checked in the format string."""
@@ -349,10 +355,12 @@ def bounded_filter(name: str, func: Callable[..., Any], *, counts: bool = True, 
     @functools.wraps(func)
     def bounded(*args: Any, **kwargs: Any) -> Any:
         check_deadline()
-        args = (*args[:skip], *map(materialize, args[skip:]))
-        _check_inputs(name, (*args[skip:], *kwargs.values()))
+        args = _checked_inputs(name, args, skip)
+        if kwargs:
+            _checked_inputs(name, tuple(kwargs.values()), 0)
         if counts:
-            limits.check_integer_arguments(name, (*args[skip + 1 :], *kwargs.values()))
+            limits.check_integer_arguments(name, args[skip + 1 :])
+            limits.check_integer_arguments(name, kwargs.values())
         try:
             if precheck is not None and signature is not None:
                 precheck(name, _bind(signature, args, kwargs))
@@ -365,9 +373,18 @@ def bounded_filter(name: str, func: Callable[..., Any], *, counts: bool = True, 
     return bounded
 
 
-def _check_inputs(name: str, values: tuple[Any, ...]) -> None:
-    for value in values:
+def _checked_inputs(name: str, args: tuple[Any, ...], skip: int) -> tuple[Any, ...]:
+    """`args` with lazy iterators made lists; each small enough to print. Plain values, what
+    filters are given nearly always, pass at the cost of one isinstance each."""
+    for value in args[skip:]:
+        if not isinstance(value, _PLAIN):
+            break
+    else:
+        return args
+    args = (*args[:skip], *map(materialize, args[skip:]))
+    for value in args[skip:]:
         check_printed(name, value)
+    return args
 
 
 def _signature(func: Callable[..., Any]) -> inspect.Signature | None:
@@ -403,7 +420,10 @@ def _check_replace(name: str, a: dict[str, Any]) -> None:
 
 
 def _check_join(name: str, a: dict[str, Any]) -> None:
-    check_size(name, limits.joined_size(a["d"], list(a["value"])))
+    # The items' printed size bounds what their attribute prints as: a looser limit then, as a
+    # list of line items is larger than the descriptions joined (the result is checked after).
+    limit = MAX_ITEMS if a["attribute"] is None else MAX_PRINTED
+    check_size(name, limits.joined_size(a["d"], list(a["value"]), limit), limit)
 
 
 def _check_indent(name: str, a: dict[str, Any]) -> None:
