@@ -8,7 +8,7 @@ from bridge.config import parse_config
 from bridge.delivery.store import Status
 from bridge.errors import MissingDataError, RenderError
 from bridge.mappings.compile import compile_mappings
-from tests.conftest import Bridge, event_of, example_raw
+from tests.conftest import Bridge, event_of, example_raw, make_config
 from tests.fake_graph import FakeGraphAPI
 from tests.test_mapping import compile_one, ctx
 
@@ -103,10 +103,18 @@ def test_a_field_missing_from_a_non_empty_object_is_a_plain_render_error(templat
     assert not isinstance(excinfo.value, MissingDataError)
 
 
-def test_a_draft_invoice_with_null_number_and_url_sends_nothing_reading_none(bridge: Bridge, fake_graph: FakeGraphAPI):
-    bridge.post(event_of("invoice.payment_failed", number=None, hosted_invoice_url=None))
-    bridge.work()
+def test_a_draft_invoice_with_a_null_number_is_never_sent_reading_none(redis, redis_url: str, fake_graph: FakeGraphAPI):
+    body = ["{{ object.customer_name }}", "{{ object.number }}", "{{ object.hosted_invoice_url }}"]
+    base = {"events": ["invoice.payment_failed"], "template": "invoice_payment_failed", "language": "en_US", "body": body}
+    mappings = [{**base, "name": "unguarded"}, {**base, "name": "guarded", "when": "object.number is not none"}]
+    bridge = Bridge(make_config(redis_url, fake_graph, mappings=mappings))
+    try:
+        bridge.post(event_of("invoice.payment_failed", number=None, hosted_invoice_url=None))
+        bridge.work()
+        deliveries = {d["mapping"]: d for d in bridge.deliveries()}
+    finally:
+        bridge.close()
     assert fake_graph.requests == []
-    (delivery,) = bridge.deliveries()
-    assert delivery["status"] == Status.FAILED
-    assert delivery["error_message"].startswith("body[2]: number is null in this event")
+    assert deliveries["unguarded"]["status"] == Status.FAILED
+    assert deliveries["unguarded"]["error_message"].startswith("body[1]: number is null in this event")
+    assert deliveries["guarded"]["status"] == Status.SKIPPED
