@@ -79,16 +79,23 @@ def fake_stripe() -> Iterator[FakeStripe]:
     fake.stop()
 
 
+REFUND_TO_CUSTOMER = {
+    "name": "refund_created",
+    "events": ["refund.created"],
+    "template": "refund_issued",
+    "language": "en_US",
+    "body": ["{{ customer.name }}", "{{ object.amount | money(object.currency) }}", "{{ object.payment_intent }}"],
+}
+
+
 def test_refund_without_a_phone_uses_the_customers_phone(redis, redis_url, fake_graph: FakeGraphAPI, fake_stripe: FakeStripe):
-    config = make_config(redis_url, fake_graph, stripe={"api_key": API_KEY, "api_base_url": fake_stripe.url})
+    config = make_config(redis_url, fake_graph, stripe={"api_key": API_KEY, "api_base_url": fake_stripe.url}, mappings=[REFUND_TO_CUSTOMER])
     bridge = Bridge(config)
     try:
         event = samples.fresh_event("refund.created")
         obj = event["data"]["object"]
         del obj["metadata"]["whatsapp"]
-        obj["customer"] = samples.sample_customer()["id"]
-        # The example mapping only handles refunds with metadata.whatsapp; use one without `when`.
-        bridge.worker_runtime.mappings["refund_created"] = _without_when(bridge.worker_runtime.mappings["refund_created"])
+        obj["customer"] = samples.sample_customer()["id"]  # a Refund created for a Customer's payment
         bridge.post(event)
         bridge.work()
         (request,) = fake_graph.requests
@@ -197,9 +204,3 @@ def test_a_when_that_names_the_customer_is_decided_after_the_lookup(redis, redis
         assert (request.json["to"], request.json["template"]["components"][0]["parameters"][0]["text"]) == ("+5511987654321", "Jenny Rosen")
     finally:
         bridge.close()
-
-
-def _without_when(mapping):
-    from dataclasses import replace
-
-    return replace(mapping, when=None)

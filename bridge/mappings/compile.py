@@ -1,84 +1,30 @@
 """The mapping language: which Stripe events become which WhatsApp template, with what parameters.
 
 Mappings are compiled once (at app or worker start) into `CompiledMapping`s. Templates run in
-jinja2's immutable sandbox with `StrictUndefined`, so a typo in a field name is an error (caught
-by `bridge check-config` against the sample events) rather than an empty parameter that Meta
-rejects with 132018 after the customer has paid.
+jinja2's immutable sandbox, bounded in size and time (sandbox.py), with `StrictUndefined`, so a
+typo in a field name is an error (caught by `bridge check-config` against the sample events)
+rather than an empty parameter that Meta rejects with 132018 after the customer has paid.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta, pass_context
-from jinja2.exceptions import SecurityError, TemplateError
-from jinja2.runtime import Context
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2 import TemplateSyntaxError, meta
 
 from bridge.config import Config, MappingSettings
 from bridge.errors import ConfigError, ConfigProblem, RenderError
-from bridge.mappings.filters import amount_1000, format_money, format_timestamp, major_amount
+from bridge.mappings.sandbox import BoundedSandbox, as_render_error, evaluate_condition, render
+from bridge.mappings.template_filters import BRIDGE_FILTERS, FILTER_USAGE
 from bridge.stripe_events.event_types import KNOWN_EVENT_TYPES
 from bridge.whatsapp.payload import Parameter
-
-MAX_PARAMETER_CHARS = 1024
-"""Meta rejects a body longer than 1024 characters (132005); no single parameter may exceed it."""
-
-_NEWLINES_TABS = re.compile(r"\s*[\r\n\t]+\s*")
-_LONG_SPACES = re.compile(r" {5,}")
+from bridge.whatsapp.text import BODY_LIMIT, clean_text, fit_body
 
 
-class _StripeEnvironment(ImmutableSandboxedEnvironment):
-    """Dict keys win over dict methods: Stripe objects have fields named `items`, `lines`, `keys`."""
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        if isinstance(obj, Mapping):
-            try:
-                return obj[attribute]
-            except (KeyError, TypeError):
-                return self.undefined(obj=obj, name=attribute)
-        return super().getattr(obj, attribute)
-
-
-@pass_context
-def _money_filter(context: Context, amount: Any, currency: Any, language: str | None = None) -> str:
-    if isinstance(amount, bool) or not isinstance(amount, int):
-        raise RenderError(f"money: amount must be an integer in minor units, got {type(amount).__name__}")
-    if not isinstance(currency, str) or not re.fullmatch(r"[A-Za-z]{3}", currency):
-        raise RenderError(f"money: currency must be a three-letter code, got {currency!r}")
-    return format_money(amount, currency, language or context.get("_language"))
-
-
-@pass_context
-def _date_filter(context: Context, timestamp: Any, fmt: str = "medium", tz: str | None = None) -> str:
-    return _format_ts(context, timestamp, fmt, tz, with_time=False)
-
-
-@pass_context
-def _datetime_filter(context: Context, timestamp: Any, fmt: str = "medium", tz: str | None = None) -> str:
-    return _format_ts(context, timestamp, fmt, tz, with_time=True)
-
-
-def _format_ts(context: Context, timestamp: Any, fmt: str, tz: str | None, *, with_time: bool) -> str:
-    if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
-        raise RenderError(f"date: expected a unix timestamp, got {type(timestamp).__name__}")
-    try:
-        return format_timestamp(timestamp, fmt, context.get("_language"), tz or context.get("_timezone"), with_time=with_time)
-    except ValueError as exc:
-        raise RenderError(f"date: {exc}") from None
-
-
-def make_environment() -> ImmutableSandboxedEnvironment:
-    env = _StripeEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
-    env.filters["money"] = _money_filter
-    env.filters["date"] = _date_filter
-    env.filters["datetime"] = _datetime_filter
-    env.filters["major_amount"] = lambda amount, currency: str(major_amount(amount, currency))
-    env.filters["amount_1000"] = amount_1000
-    return env
+def make_environment() -> BoundedSandbox:
+    return BoundedSandbox(BRIDGE_FILTERS, FILTER_USAGE)
 
 
 ENVIRONMENT = make_environment()
@@ -118,22 +64,19 @@ class CompiledMapping:
         if self.when is None:
             return True
         try:
-            return bool(self.when(**context))
+            return evaluate_condition(self.when, context)
         except RenderError as exc:
-            raise RenderError(str(exc), mapping=self.name, key="when") from None
-        except (TemplateError, ArithmeticError, TypeError, ValueError) as exc:
-            raise RenderError(f"when: {_describe(exc)}", mapping=self.name, key="when") from None
+            raise type(exc)(f"when: {exc}", mapping=self.name, key="when") from None
 
     def render(self, context: Mapping[str, Any]) -> RenderedMessage:
-        """Render every parameter and the recipient; raise RenderError naming the failing key."""
-        parameters = []
-        for name, key, template in self.body:
-            text = _clean(self._render_one(template, context, key))
-            if not text:
-                raise RenderError(f"{key}: rendered empty (Meta rejects empty parameters)", mapping=self.name, key=key)
-            if len(text) > MAX_PARAMETER_CHARS:
-                raise RenderError(f"{key}: rendered {len(text)} characters, more than {MAX_PARAMETER_CHARS}", mapping=self.name, key=key)
-            parameters.append(Parameter(text=text, name=name))
+        """Render every parameter and the recipient; raise RenderError naming the failing key.
+
+        Parameters are cleaned and cut to fit the body rather than failed: a customer's long or
+        multi-line name must not cost them their receipt."""
+        texts = [self._render_parameter(template, context, key) for _, key, template in self.body]
+        # The template's own text is not known here, so the budget is the whole body limit.
+        fitted = fit_body(texts, BODY_LIMIT)
+        parameters = [Parameter(text=text, name=name) for (name, _, _), text in zip(self.body, fitted, strict=True)]
         recipient = None
         if self.recipient is not None:
             recipient = self._render_one(self.recipient, context, "recipient").strip() or None
@@ -145,26 +88,17 @@ class CompiledMapping:
             recipient=recipient,
         )
 
+    def _render_parameter(self, template: Any, context: Mapping[str, Any], key: str) -> str:
+        text = clean_text(self._render_one(template, context, key))
+        if not text:
+            raise RenderError(f"{key}: rendered empty (Meta rejects empty parameters)", mapping=self.name, key=key)
+        return text
+
     def _render_one(self, template: Any, context: Mapping[str, Any], key: str) -> str:
         try:
-            return template.render(context)
+            return render(template, context)
         except RenderError as exc:
-            raise RenderError(f"{key}: {exc}", mapping=self.name, key=key) from None
-        except (TemplateError, ArithmeticError, TypeError, ValueError) as exc:
-            raise RenderError(f"{key}: {_describe(exc)}", mapping=self.name, key=key) from None
-
-
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, SecurityError):
-        return f"not allowed in the sandbox: {exc}"
-    text = str(exc)
-    text = text.replace("'dict object'", "the object").replace("'None' has no attribute", "None (null) has no attribute")
-    return f"undefined field: {text}" if "has no attribute" in text or "is undefined" in text else text
-
-
-def _clean(text: str) -> str:
-    """Meta rejects newlines, tabs and runs of 5+ spaces in text parameters (132018)."""
-    return _LONG_SPACES.sub("    ", _NEWLINES_TABS.sub(" ", text)).strip()
+            raise type(exc)(f"{key}: {exc}", mapping=self.name, key=key) from None
 
 
 def build_context(event: Mapping[str, Any], customer: Mapping[str, Any] | None, *, language: str, timezone: str) -> dict[str, Any]:
@@ -195,34 +129,19 @@ def compile_mappings(config: Config) -> list[CompiledMapping]:
 
 def _compile_one(settings: MappingSettings, source: str) -> tuple[CompiledMapping | None, list[ConfigProblem]]:
     label = f"mappings[{settings.index}] ({settings.name})"
-    problems = []
-    for i, event_type in enumerate(settings.events):
-        if KNOWN_EVENT_TYPES and event_type not in KNOWN_EVENT_TYPES:
-            problems.append(ConfigProblem(source, f"{label}.events[{i}]", f"unknown Stripe event type {event_type!r}"))
-    referenced: set[str] = set()
-
-    def template(text: str, key: str) -> Any:
-        try:
-            referenced.update(meta.find_undeclared_variables(ENVIRONMENT.parse(text)))
-            return ENVIRONMENT.from_string(text)
-        except TemplateSyntaxError as exc:
-            problems.append(ConfigProblem(source, f"{label}.{key}", f"template syntax error: {exc.message} (line {exc.lineno})"))
-            return None
-
-    when = None
-    when_names: set[str] = set()
-    if settings.when is not None:
-        try:
-            when_names = meta.find_undeclared_variables(ENVIRONMENT.parse("{{ " + settings.when + " }}"))
-            referenced.update(when_names)
-            when = ENVIRONMENT.compile_expression(settings.when, undefined_to_none=False)
-        except TemplateSyntaxError as exc:
-            problems.append(ConfigProblem(source, f"{label}.when", f"expression syntax error: {exc.message}"))
+    problems = [
+        ConfigProblem(source, f"{label}.events[{i}]", f"unknown Stripe event type {event_type!r}")
+        for i, event_type in enumerate(settings.events)
+        if KNOWN_EVENT_TYPES and event_type not in KNOWN_EVENT_TYPES
+    ]
+    compiler = _TemplateCompiler(source, label)
+    when = compiler.expression(settings.when, "when") if settings.when is not None else None
     if isinstance(settings.body, dict):
-        body = tuple((name, f"body.{name}", template(text, f"body.{name}")) for name, text in settings.body.items())
+        body = tuple((name, f"body.{name}", compiler.template(text, f"body.{name}")) for name, text in settings.body.items())
     else:
-        body = tuple((None, f"body[{i}]", template(text, f"body[{i}]")) for i, text in enumerate(settings.body))
-    recipient = template(settings.recipient, "recipient") if settings.recipient is not None else None
+        body = tuple((None, f"body[{i}]", compiler.template(text, f"body[{i}]")) for i, text in enumerate(settings.body))
+    recipient = compiler.template(settings.recipient, "recipient") if settings.recipient is not None else None
+    problems.extend(compiler.problems)
     if problems:
         return None, problems
     return CompiledMapping(
@@ -230,6 +149,42 @@ def _compile_one(settings: MappingSettings, source: str) -> tuple[CompiledMappin
         when=when,
         body=body,
         recipient=recipient,
-        uses_customer="customer" in referenced,
-        when_uses_customer="customer" in when_names,
+        uses_customer="customer" in compiler.referenced,
+        when_uses_customer="customer" in compiler.when_names,
     ), []
+
+
+@dataclass
+class _TemplateCompiler:
+    """Compiles one mapping's templates, collecting problems and the names they use.
+
+    Anything jinja2 raises on a hostile template (a literal of 5,000 digits, brackets nested
+    thousands deep) is a problem too: compile_mappings raises nothing but ConfigError."""
+
+    source: str
+    label: str
+    problems: list[ConfigProblem] = field(default_factory=list)
+    referenced: set[str] = field(default_factory=set)
+    when_names: set[str] = field(default_factory=set)
+
+    def template(self, text: str, key: str) -> Any:
+        try:
+            self.referenced.update(meta.find_undeclared_variables(ENVIRONMENT.parse(text)))
+            return ENVIRONMENT.from_string(text)
+        except TemplateSyntaxError as exc:
+            return self._problem(key, f"template syntax error: {exc.message} (line {exc.lineno})")
+        except Exception as exc:
+            return self._problem(key, f"cannot be compiled: {as_render_error(exc)}")
+
+    def expression(self, text: str, key: str) -> Any:
+        try:
+            self.when_names = meta.find_undeclared_variables(ENVIRONMENT.parse("{{ " + text + " }}"))
+            self.referenced.update(self.when_names)
+            return ENVIRONMENT.compile_expression(text, undefined_to_none=False)
+        except TemplateSyntaxError as exc:
+            return self._problem(key, f"expression syntax error: {exc.message}")
+        except Exception as exc:
+            return self._problem(key, f"cannot be compiled: {as_render_error(exc)}")
+
+    def _problem(self, key: str, problem: str) -> None:
+        self.problems.append(ConfigProblem(self.source, f"{self.label}.{key}", problem))
