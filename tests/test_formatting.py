@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from bridge.errors import RecipientError
-from bridge.mappings.filters import amount_1000, format_money, format_timestamp, minor_unit_exponent
+from bridge.mappings.formatting import amount_1000, format_money, format_timestamp, minor_unit_exponent
 from bridge.whatsapp.phones import mask_phone, normalize
 
 

@@ -16,8 +16,8 @@ from jinja2 import TemplateSyntaxError, meta
 
 from bridge.config import Config, MappingSettings
 from bridge.errors import ConfigError, ConfigProblem, RenderError
+from bridge.mappings.filters import BRIDGE_FILTERS, FILTER_USAGE
 from bridge.mappings.sandbox import BoundedSandbox, as_render_error, evaluate_condition, render
-from bridge.mappings.template_filters import BRIDGE_FILTERS, FILTER_USAGE
 from bridge.stripe_events.event_types import KNOWN_EVENT_TYPES
 from bridge.whatsapp.payload import Parameter
 from bridge.whatsapp.text import BODY_LIMIT, clean_text, fit_body

@@ -1,85 +1,94 @@
-"""Pure formatting used by the mapping language's filters: money in minor units, and dates."""
+"""The bridge's own filters in the mapping language: money, date, datetime, major_amount, amount_1000.
+
+Thin Jinja-facing checks around the pure formatting in formatting.py; the mapping's language and
+time zone come from the render context (`_language`, `_timezone`).
+"""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timezone
-from decimal import Decimal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from collections.abc import Callable
+from typing import Any
 
-from babel import Locale, UnknownLocaleError
-from babel.dates import format_date as _babel_format_date
-from babel.dates import format_datetime as _babel_format_datetime
-from babel.numbers import format_currency
+from jinja2 import pass_context
+from jinja2.runtime import Context, Undefined
 
-# Stripe's own minor-unit rules differ from ISO 4217 for a few currencies (ISK and HUF are sent
-# in hundredths although they display without decimals), so the exponent comes from Stripe's list.
-# https://docs.stripe.com/currencies#zero-decimal and #three-decimal
-STRIPE_ZERO_DECIMAL = frozenset(
-    ["BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"]
-)
-STRIPE_THREE_DECIMAL = frozenset(["BHD", "JOD", "KWD", "OMR", "TND"])
-
-FALLBACK_LOCALE = "en_US"
-_SYMBOL_THEN_DIGIT = re.compile(r"^([A-Z]{3})(\d)")
+from bridge.errors import RenderError
+from bridge.mappings.formatting import amount_1000, format_money, format_timestamp, major_amount
 
 
-def minor_unit_exponent(currency: str) -> int:
-    """How many decimal places Stripe's integer amounts have in this currency."""
-    code = currency.upper()
-    if code in STRIPE_ZERO_DECIMAL:
-        return 0
-    if code in STRIPE_THREE_DECIMAL:
-        return 3
-    return 2
+@pass_context
+def money_filter(context: Context, amount: Any, currency: Any, language: str | None = None) -> str:
+    _fail_if_undefined(amount, currency, language)
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise RenderError(f"money: amount must be an integer in minor units, got {type(amount).__name__}")
+    _check_currency("money", currency)
+    return format_money(amount, currency, language or context.get("_language"))
 
 
-def major_amount(amount: int, currency: str) -> Decimal:
-    """Stripe minor units → the amount in major units, exactly."""
-    return Decimal(int(amount)).scaleb(-minor_unit_exponent(currency))
+@pass_context
+def date_filter(context: Context, timestamp: Any, fmt: str = "medium", tz: str | None = None) -> str:
+    return _format_ts("date", context, timestamp, fmt, tz, with_time=False)
 
 
-def amount_1000(amount: int, currency: str) -> int:
-    """The Cloud API currency parameter's `amount_1000`: major units × 1000."""
-    return int(major_amount(amount, currency) * 1000)
+@pass_context
+def datetime_filter(context: Context, timestamp: Any, fmt: str = "medium", tz: str | None = None) -> str:
+    return _format_ts("datetime", context, timestamp, fmt, tz, with_time=True)
 
 
-def to_locale(language: str | None) -> Locale:
-    """A babel Locale for a WhatsApp language code (en_US, pt_BR, es), falling back to en_US."""
-    for candidate in (language, FALLBACK_LOCALE):
-        if not candidate:
-            continue
-        try:
-            return Locale.parse(candidate.replace("-", "_"))
-        except (ValueError, UnknownLocaleError):
-            continue
-    return Locale.parse(FALLBACK_LOCALE)
+def major_amount_filter(amount: Any, currency: Any) -> str:
+    return str(major_amount(_minor_units("major_amount", amount, currency), currency))
 
 
-def format_money(amount: int, currency: str, language: str | None = None) -> str:
-    """Stripe amount in minor units → localized text: JPY 5000 → ¥5,000, KWD 1500 → KWD 1.500."""
-    code = currency.upper()
-    text = format_currency(major_amount(amount, code), code, locale=to_locale(language))
-    # CLDR's currency-spacing rule puts a space between an alphabetic code and the digits;
-    # babel does not apply it, which would print "KWD1.500".
-    return _SYMBOL_THEN_DIGIT.sub(r"\1 \2", text)
+def amount_1000_filter(amount: Any, currency: Any) -> int:
+    return amount_1000(_minor_units("amount_1000", amount, currency), currency)
 
 
-def zone(name: str | None) -> ZoneInfo | timezone:
-    if not name or name.upper() == "UTC":
-        return UTC
+def _minor_units(name: str, amount: Any, currency: Any) -> int:
+    """An amount as major_amount has always taken it: an integer or its digits (from metadata)."""
+    _fail_if_undefined(amount, currency)
+    _check_currency(name, currency)
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {name!r}") from exc
+        return int(amount)
+    except (TypeError, ValueError):
+        raise RenderError(f"{name}: amount must be an integer in minor units, got {amount!r}") from None
 
 
-def format_timestamp(
-    timestamp: int | float, fmt: str = "medium", language: str | None = None, tz: str | None = None, *, with_time: bool = False
-) -> str:
-    """Unix timestamp → localized date (or date and time) in the given time zone."""
-    moment = datetime.fromtimestamp(float(timestamp), tz=zone(tz))
-    locale = to_locale(language)
-    if with_time:
-        return _babel_format_datetime(moment, format=fmt, locale=locale)
-    return _babel_format_date(moment.date(), format=fmt, locale=locale)
+def _check_currency(name: str, currency: Any) -> None:
+    if not isinstance(currency, str) or not re.fullmatch(r"[A-Za-z]{3}", currency):
+        raise RenderError(f"{name}: currency must be a three-letter code, got {currency!r}")
+
+
+def _format_ts(name: str, context: Context, timestamp: Any, fmt: str, tz: str | None, *, with_time: bool) -> str:
+    _fail_if_undefined(timestamp, fmt, tz)
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
+        raise RenderError(f"{name}: expected a unix timestamp, got {type(timestamp).__name__}")
+    try:
+        return format_timestamp(timestamp, fmt, context.get("_language"), tz or context.get("_timezone"), with_time=with_time)
+    except (ValueError, OverflowError, OSError) as exc:  # a bad zone, or a timestamp out of range
+        raise RenderError(f"{name}: {exc}") from None
+
+
+def _fail_if_undefined(*values: Any) -> None:
+    """A null or missing argument fails with its own message, which names the field."""
+    for value in values:
+        if isinstance(value, Undefined):
+            value._fail_with_undefined_error()
+
+
+BRIDGE_FILTERS: dict[str, Callable[..., Any]] = {
+    "money": money_filter,
+    "date": date_filter,
+    "datetime": datetime_filter,
+    "major_amount": major_amount_filter,
+    "amount_1000": amount_1000_filter,
+}
+
+FILTER_USAGE = {
+    "money": "money needs the currency: {{ object.amount | money(object.currency) }}",
+    "major_amount": "major_amount needs the currency: {{ object.amount | major_amount(object.currency) }}",
+    "amount_1000": "amount_1000 needs the currency: {{ object.amount | amount_1000(object.currency) }}",
+    "date": "date takes a format and a time zone, both optional: {{ object.created | date('long', 'Europe/Paris') }}",
+    "datetime": "datetime takes a format and a time zone, both optional: {{ object.created | datetime('short', 'America/New_York') }}",
+}
+"""What each filter says when called with the wrong arguments, instead of a Python signature."""

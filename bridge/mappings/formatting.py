@@ -1,0 +1,85 @@
+"""Pure formatting used by the mapping language's filters: money in minor units, and dates."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timezone
+from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date as _babel_format_date
+from babel.dates import format_datetime as _babel_format_datetime
+from babel.numbers import format_currency
+
+# Stripe's own minor-unit rules differ from ISO 4217 for a few currencies (ISK and HUF are sent
+# in hundredths although they display without decimals), so the exponent comes from Stripe's list.
+# https://docs.stripe.com/currencies#zero-decimal and #three-decimal
+STRIPE_ZERO_DECIMAL = frozenset(
+    ["BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"]
+)
+STRIPE_THREE_DECIMAL = frozenset(["BHD", "JOD", "KWD", "OMR", "TND"])
+
+FALLBACK_LOCALE = "en_US"
+_SYMBOL_THEN_DIGIT = re.compile(r"^([A-Z]{3})(\d)")
+
+
+def minor_unit_exponent(currency: str) -> int:
+    """How many decimal places Stripe's integer amounts have in this currency."""
+    code = currency.upper()
+    if code in STRIPE_ZERO_DECIMAL:
+        return 0
+    if code in STRIPE_THREE_DECIMAL:
+        return 3
+    return 2
+
+
+def major_amount(amount: int, currency: str) -> Decimal:
+    """Stripe minor units → the amount in major units, exactly."""
+    return Decimal(int(amount)).scaleb(-minor_unit_exponent(currency))
+
+
+def amount_1000(amount: int, currency: str) -> int:
+    """The Cloud API currency parameter's `amount_1000`: major units × 1000."""
+    return int(major_amount(amount, currency) * 1000)
+
+
+def to_locale(language: str | None) -> Locale:
+    """A babel Locale for a WhatsApp language code (en_US, pt_BR, es), falling back to en_US."""
+    for candidate in (language, FALLBACK_LOCALE):
+        if not candidate:
+            continue
+        try:
+            return Locale.parse(candidate.replace("-", "_"))
+        except (ValueError, UnknownLocaleError):
+            continue
+    return Locale.parse(FALLBACK_LOCALE)
+
+
+def format_money(amount: int, currency: str, language: str | None = None) -> str:
+    """Stripe amount in minor units → localized text: JPY 5000 → ¥5,000, KWD 1500 → KWD 1.500."""
+    code = currency.upper()
+    text = format_currency(major_amount(amount, code), code, locale=to_locale(language))
+    # CLDR's currency-spacing rule puts a space between an alphabetic code and the digits;
+    # babel does not apply it, which would print "KWD1.500".
+    return _SYMBOL_THEN_DIGIT.sub(r"\1 \2", text)
+
+
+def zone(name: str | None) -> ZoneInfo | timezone:
+    if not name or name.upper() == "UTC":
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r}") from exc
+
+
+def format_timestamp(
+    timestamp: int | float, fmt: str = "medium", language: str | None = None, tz: str | None = None, *, with_time: bool = False
+) -> str:
+    """Unix timestamp → localized date (or date and time) in the given time zone."""
+    moment = datetime.fromtimestamp(float(timestamp), tz=zone(tz))
+    locale = to_locale(language)
+    if with_time:
+        return _babel_format_datetime(moment, format=fmt, locale=locale)
+    return _babel_format_date(moment.date(), format=fmt, locale=locale)
