@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bridge.config import parse_config
-from bridge.delivery.store import Status
+from bridge.delivery.records import Status
 from bridge.errors import MissingDataError, RenderError
 from bridge.mappings.compile import compile_mappings
 from tests.conftest import Bridge, event_of, example_raw, make_config
@@ -118,3 +118,13 @@ def test_a_draft_invoice_with_a_null_number_is_never_sent_reading_none(redis, re
     assert deliveries["unguarded"]["status"] == Status.FAILED
     assert deliveries["unguarded"]["error_message"].startswith("body[1]: number is null in this event")
     assert deliveries["guarded"]["status"] == Status.SKIPPED
+
+
+def test_an_empty_shipping_that_passes_when_is_skipped_with_the_reason_not_failed(bridge: Bridge, fake_graph: FakeGraphAPI):
+    """The example's payment_received: `when = "object.shipping is not none"` lets `{}` through."""
+    bridge.post(event_of("payment_intent.succeeded", shipping={}, metadata={"whatsapp": "+14155550123"}))
+    bridge.work()
+    assert fake_graph.requests == []
+    (record,) = bridge.deliveries()
+    assert record["status"] == Status.SKIPPED
+    assert "name" in record["reason"] and "empty" in record["reason"]

@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 
 from bridge.config import parse_config
+from bridge.delivery.records import Status
 from bridge.errors import ConfigError, RenderError
 from bridge.mappings.compile import compile_mappings
 from bridge.mappings.limits import MAX_ITEMS
 from bridge.mappings.sandbox import RENDER_SECONDS
-from tests.conftest import ROOT, process_env
+from bridge.stripe_events import samples
+from tests.conftest import ROOT, Bridge, make_config, process_env
 from tests.test_mapping import compile_one, ctx
 
 QUICKLY = RENDER_SECONDS + 3  # seconds: the deadline, plus room for a loaded machine
@@ -243,3 +245,28 @@ def test_check_config_reports_every_hostile_mapping_quickly_and_in_bounded_memor
     expected += [f"mappings[{len(CHECKED_BODIES) + i}] (when_{i}).when: " for i in range(len(CHECKED_WHENS))]
     assert [line.split(": ", 1)[1][: len(prefix)] for line, prefix in zip(problems, expected, strict=True)] == expected, stderr
     assert "Traceback" not in stderr
+
+
+def test_in_the_worker_a_hostile_render_is_a_failed_delivery_and_the_next_notice_still_goes_out(redis, redis_url, fake_graph):
+    """The refund notice waits for pending notices about the same payment: a render stuck in
+    `sending` would hold it back for `order_wait_seconds`."""
+    base = {"template": "payment_receipt", "language": "en_US"}
+    mappings = [
+        {**base, "name": "hostile", "events": ["payment_intent.succeeded"], "body": ["{{ 'a' * object.amount_received * 10**6 }}"]},
+        {**base, "name": "refund", "events": ["charge.refunded"], "body": ["{{ object.amount_refunded | money(object.currency) }}"]},
+    ]
+    bridge = Bridge(make_config(redis_url, fake_graph, mappings=mappings))
+    try:
+        paid = samples.fresh_event("payment_intent.succeeded", payment="p1", now=1_700_000_000)
+        refunded = samples.fresh_event("charge.refunded", payment="p1", now=1_700_000_100)
+        bridge.post(paid)
+        bridge.post(refunded)
+        bridge.work()
+        deliveries = {d["mapping"]: d for d in bridge.deliveries()}
+    finally:
+        bridge.close()
+    assert deliveries["hostile"]["status"] == Status.FAILED
+    assert deliveries["hostile"]["error_message"].startswith("body[0]: result too large")
+    assert deliveries["refund"]["status"] == Status.SENT
+    assert bridge.scheduled() == []  # nothing waited for the failed one
+    assert len(fake_graph.accepted) == 1

@@ -8,7 +8,7 @@ import unicodedata
 
 import pytest
 
-from bridge.delivery.store import Status
+from bridge.delivery.records import Status
 from bridge.errors import RenderError
 from bridge.whatsapp.text import BODY_LIMIT, ELLIPSIS, clean_text, fit, fit_body
 from tests.conftest import Bridge, event_of
