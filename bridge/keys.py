@@ -32,13 +32,14 @@ Families (what each key holds, and for how long, is documented where it is writt
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 DRY_RUN_NUMBER = "dry-run"
 """Stands in for the phone number id in dry run, where there is none."""
 
-# family -> its key after the base; "{}" is the one variable part. The Lua scripts build the
-# keys they find inside records (an order key, a status) from this same table.
+# family -> its key after the base; "{}", always last, is the one variable part. The Lua scripts
+# build the keys they find inside records (an order key, a status) from this same table.
 FAMILIES: dict[str, str] = {
     "event": "event:{}",
     "delivery": "delivery:{}",
@@ -136,13 +137,20 @@ class Keys:
         return self._key("schema")
 
 
-def lua_key_builders() -> str:
-    """Lua functions `K.<family>(base, part)` building keys exactly as `Keys` does."""
-    lines = ["local K = {}"]
-    for family, shape in FAMILIES.items():
-        head, _, tail = shape.partition("{}")
-        if "{}" in shape:
-            lines.append(f"K.{family} = function(base, part) return base .. ':{head}' .. part .. '{tail}' end")
-        else:
-            lines.append(f"K.{family} = function(base) return base .. ':{head}' end")
-    return "\n".join(lines) + "\n"
+_LUA_KEY = re.compile(r"\bkey\('(\w+)'(?:, ([^()]+))?\)")
+
+
+def lua_with_keys(source: str) -> str:
+    """`source` with `key('order', okey)` written as `base .. ':order:' .. okey`, once, when a
+    script is built: the scripts build the keys they find inside records exactly as `Keys` does.
+    The script must hold its key base in a local named `base`; a part is a plain expression."""
+
+    def build(match: re.Match[str]) -> str:
+        head = FAMILIES[match.group(1)].removesuffix("{}")
+        part = match.group(2)
+        return f"(base .. ':{head}'" + (f" .. {part})" if part else ")")
+
+    expanded = _LUA_KEY.sub(build, source)
+    if "key(" in expanded:
+        raise ValueError("a key(...) in a Lua script is not of the form key('family'[, part])")
+    return expanded

@@ -6,18 +6,14 @@ import pytest
 from redis import Redis
 
 from bridge.delivery.records import (
-    CLAIMABLE,
     FINAL,
-    NOTICE_WENT_OUT,
-    ClaimMode,
-    ClaimOutcome,
     Field,
     Status,
     check_names,
     decode,
-    lua_schema,
+    lua_with_schema,
 )
-from bridge.keys import FAMILIES, Keys, lua_key_builders
+from bridge.keys import FAMILIES, Keys, lua_with_keys
 
 
 def test_the_default_merchants_keys_read_as_before_the_account_segment():
@@ -39,26 +35,34 @@ def test_an_installs_keys_carry_its_account_in_a_cluster_hash_tag():
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_lua_builds_every_key_exactly_as_python_does(redis: Redis, family: str):
     keys = Keys("bridge", "acct_9")
-    script = lua_key_builders() + f"return K.{family}(ARGV[1], ARGV[2])"
     python = getattr(keys, family)
-    expected = python("part") if callable(python) else python
+    expected, call = (python("part"), f"key('{family}', ARGV[2])") if callable(python) else (python, f"key('{family}')")
+    script = lua_with_keys(f"local base = ARGV[1]\nreturn {call}")
     assert redis.eval(script, 0, keys.base, "part").decode() == expected
 
 
-def test_the_lua_schema_names_every_field_status_and_claim_word(redis: Redis):
-    script = (
-        lua_schema()
-        + """
-local out = {}
-for _, t in ipairs({F, S, C, M}) do for _, v in pairs(t) do table.insert(out, v) end end
-for _, t in ipairs({CLAIMABLE, FINAL, NOTICE_WENT_OUT}) do for k, _ in pairs(t) do table.insert(out, 'set:' .. k) end end
-return out
-"""
-    )
-    names = {v.decode() for v in redis.eval(script, 0)}
-    expected = {*Field, *Status, *ClaimOutcome, *ClaimMode}
-    expected |= {f"set:{s}" for s in (*CLAIMABLE, *FINAL, *NOTICE_WENT_OUT)}
-    assert names == {str(n) for n in expected}
+def test_a_key_family_lua_does_not_know_fails_when_the_script_is_built():
+    with pytest.raises(KeyError, match="ordre"):
+        lua_with_keys("return key('ordre', okey)")
+
+
+def test_lua_gets_every_field_status_and_claim_word_and_the_status_sets(redis: Redis):
+    script = lua_with_schema("return {F.wamid, S.dry_run, C.in_flight, M.resend_ambiguous, tostring(FINAL[s]), tostring(CLAIMABLE[s])}")
+    assert [v.decode() for v in redis.eval("local s = ARGV[1]\n" + script, 0, "failed")] == [
+        "wamid",
+        "dry_run",
+        "in_flight",
+        "resend_ambiguous",
+        "true",
+        "false",
+    ]
+    expanded = lua_with_schema("return FINAL[s]")
+    assert all(f"'{status}'" in expanded for status in FINAL)
+
+
+def test_a_schema_name_lua_does_not_know_fails_when_the_script_is_built():
+    with pytest.raises(KeyError, match="wamdi"):
+        lua_with_schema("return F.wamdi")
 
 
 def test_a_field_name_the_schema_does_not_know_is_refused():
@@ -78,3 +82,7 @@ def test_records_read_back_typed():
         "created_at": 1700000000.25,
         "livemode": False,
     }
+
+
+def test_every_key_familys_variable_part_comes_last_as_the_lua_builder_assumes():
+    assert all("{}" not in shape or (shape.count("{}") == 1 and shape.endswith("{}")) for shape in FAMILIES.values())

@@ -21,7 +21,7 @@ from typing import Any
 from redis import Redis
 
 from bridge.delivery.optouts import Scope
-from bridge.delivery.records import lua_schema
+from bridge.delivery.records import lua_with_schema
 from bridge.keys import Keys
 from bridge.redis_conn import text, translates_redis_errors
 
@@ -31,9 +31,8 @@ from bridge.redis_conn import text, translates_redis_errors
 #       recipient, template.
 # Returns {"0", attempts} when granted (and marks the delivery requested), {wait, -1} when the
 # caller must wait, {"suppressed", scope, info} when the recipient opted out.
-_ACQUIRE = (
-    lua_schema()
-    + """
+_ACQUIRE = lua_with_schema(
+    """
 local info = redis.call('HGET', KEYS[4], ARGV[5])
 if info then return {'suppressed', 'all', info} end
 info = redis.call('HGET', KEYS[5], ARGV[5])

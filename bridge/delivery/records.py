@@ -3,12 +3,13 @@
 A delivery is one (event, mapping) pair, id `{evt_id}:{mapping}`, kept as a Redis hash. Status
 moves queued → sending → sent | failed | skipped | dry_run; sending → retrying | paused |
 ambiguous → sending. Python writes fields through `Store` (which checks every name against
-`Field`), and the Lua scripts get the same names and status sets from `lua_schema()`: no field
+`Field`), and the Lua scripts get the same names and status sets from `lua_with_schema()`: no field
 name or status list is written twice.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any
@@ -217,14 +218,31 @@ def _typed(name: str, text: str) -> Any:
     return text
 
 
-def lua_schema() -> str:
-    """Lua tables with the field names, statuses, status sets and claim vocabulary above."""
-    lines = [
-        "local F = {" + ", ".join(f"{f.name.lower()}='{f.value}'" for f in Field) + "}",
-        "local S = {" + ", ".join(f"{s.name.lower()}='{s.value}'" for s in Status) + "}",
-        "local C = {" + ", ".join(f"{c.name.lower()}='{c.value}'" for c in ClaimOutcome) + "}",
-        "local M = {" + ", ".join(f"{m.name.lower()}='{m.value}'" for m in ClaimMode) + "}",
-    ]
-    for name, members in (("CLAIMABLE", CLAIMABLE), ("FINAL", FINAL), ("NOTICE_WENT_OUT", NOTICE_WENT_OUT)):
-        lines.append(f"local {name} = {{" + ", ".join(f"{s.value}=true" for s in sorted(members)) + "}")
-    return "\n".join(lines) + "\n"
+_LUA_NAMES: dict[str, dict[str, str]] = {
+    "F": {f.name.lower(): f.value for f in Field},
+    "S": {s.name.lower(): s.value for s in Status},
+    "C": {c.name.lower(): c.value for c in ClaimOutcome},
+    "M": {m.name.lower(): m.value for m in ClaimMode},
+}
+_LUA_SETS = {"CLAIMABLE": CLAIMABLE, "FINAL": FINAL, "NOTICE_WENT_OUT": NOTICE_WENT_OUT}
+_LUA_NAME = re.compile(r"\b([FSCM])\.(\w+)\b")
+_LUA_SET = re.compile(r"\b(CLAIMABLE|FINAL|NOTICE_WENT_OUT)\[(\w+)\]")
+
+
+def lua_with_schema(source: str) -> str:
+    """`source` with the schema written in, once, when a script is built.
+
+    `F.status` → 'status' (fields), `S.sent` (statuses), `C.claimed` (claim outcomes), `M.probe`
+    (claim modes); `FINAL[x]` → (x == 'dry_run' or x == 'failed' or ...). Literals, not Lua
+    tables: a table built on every call costs Redis microseconds on every delivery. A name the
+    schema does not know is a KeyError here, at import, not a nil in Redis.
+    """
+
+    def name(match: re.Match[str]) -> str:
+        return f"'{_LUA_NAMES[match.group(1)][match.group(2)]}'"
+
+    def member(match: re.Match[str]) -> str:
+        variable = match.group(2)
+        return "(" + " or ".join(f"{variable} == '{status}'" for status in sorted(_LUA_SETS[match.group(1)])) + ")"
+
+    return _LUA_SET.sub(member, _LUA_NAME.sub(name, source))

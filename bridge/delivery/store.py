@@ -27,10 +27,10 @@ from bridge.delivery.records import (
     check_names,
     decode,
     encode,
-    lua_schema,
+    lua_with_schema,
     split_delivery_id,
 )
-from bridge.keys import Keys, lua_key_builders
+from bridge.keys import Keys, lua_with_keys
 from bridge.redis_conn import text, translates_redis_errors
 
 T = TypeVar("T")
@@ -38,12 +38,11 @@ T = TypeVar("T")
 SCHEMA_VERSION = 2
 """Version 2 added the status and event indexes; `Store.upgrade` builds them for older data."""
 
-# Shared by every script: the record schema, the key map, and the one way to change a status.
-# ARGV[1] is always the key base, ARGV[2] now, ARGV[3] the delivery TTL (for trimming indexes).
-_PREAMBLE = (
-    lua_schema()
-    + lua_key_builders()
-    + """
+# Shared by every script: the one way to change a status, and running recorded commands. The
+# record schema (F.status, S.sent, FINAL[x], ...) and the key map (key('order', okey)) are
+# written into each script when it is built (`_script`). ARGV[1] is always the key base,
+# ARGV[2] now, ARGV[3] the delivery TTL (for trimming indexes).
+_PREAMBLE = """
 local base, now, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 
 -- Move delivery `id` (hash `d`) to `new`, keeping the status index in step. An index is
@@ -52,8 +51,8 @@ local function set_status(d, id, new)
   local old = redis.call('HGET', d, F.status)
   redis.call('HSET', d, F.status, new, F.updated_at, now)
   if old == new then return end
-  if old then redis.call('ZREM', K.deliveries_in(base, old), id) end
-  local index = K.deliveries_in(base, new)
+  if old then redis.call('ZREM', key('deliveries_in', old), id) end
+  local index = key('deliveries_in', new)
   redis.call('ZADD', index, redis.call('HGET', d, F.created_at) or now, id)
   redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. (tonumber(now) - ttl))
 end
@@ -67,14 +66,18 @@ local function run_commands(i)
   end
 end
 """
-)
+
+
+def _script(body: str) -> str:
+    """A script: the preamble and `body`, with the record schema and the key map written in."""
+    return lua_with_keys(lua_with_schema(_PREAMBLE + body))
+
 
 # Set the dedupe mark (the stored event) only if absent; if it was absent, run the recorded
 # commands (RQ's enqueue writes, the records' creation) in the same atomic step.
 # KEYS: event. ARGV: base, now, ttl, event body, event ttl, commands...
-_ACCEPT = (
-    _PREAMBLE
-    + """
+_ACCEPT = _script(
+    """
 if not redis.call('SET', KEYS[1], ARGV[4], 'NX', 'EX', ARGV[5]) then
   return 0
 end
@@ -86,9 +89,8 @@ return 1
 # Claim a delivery for sending. KEYS: delivery, event, pause flag.
 # ARGV: base, now, ttl, order wait seconds, mode, delivery id.
 # Returns {outcome, previous status, event body or false}.
-_CLAIM = (
-    _PREAMBLE
-    + """
+_CLAIM = _script(
+    """
 local d, mode, id = KEYS[1], ARGV[5], ARGV[6]
 local status = redis.call('HGET', d, F.status)
 if not status then return {C.missing, '', false} end
@@ -101,23 +103,23 @@ elseif not CLAIMABLE[status] then
 end
 if mode ~= M.probe and redis.call('EXISTS', KEYS[3]) == 1 then
   set_status(d, id, S.paused)
-  redis.call('SADD', K.paused_deliveries(base), id)
+  redis.call('SADD', key('paused_deliveries'), id)
   return {C.paused, status, false}
 end
 local okey = redis.call('HGET', d, F.order_key)
 if okey and okey ~= '' then
   local created = tonumber(redis.call('HGET', d, F.event_created) or '0')
-  local last = tonumber(redis.call('GET', K.order_sent(base, okey)) or '-1')
+  local last = tonumber(redis.call('GET', key('order_sent', okey)) or '-1')
   if created < last then
     set_status(d, id, S.skipped)
     redis.call('HSET', d, F.reason, 'superseded: a notice about a later event for this payment was already sent')
-    redis.call('ZREM', K.order(base, okey), id)
-    redis.call('SREM', K.paused_deliveries(base), id)
+    redis.call('ZREM', key('order', okey), id)
+    redis.call('SREM', key('paused_deliveries'), id)
     return {C.superseded, status, false}
   end
   local queued_at = tonumber(redis.call('HGET', d, F.created_at) or now)
   if tonumber(now) - queued_at < tonumber(ARGV[4]) then
-    local earlier = redis.call('ZRANGEBYSCORE', K.order(base, okey), '-inf', '(' .. created, 'LIMIT', 0, 1)
+    local earlier = redis.call('ZRANGEBYSCORE', key('order', okey), '-inf', '(' .. created, 'LIMIT', 0, 1)
     if #earlier > 0 then return {C.wait_order, status, false} end
   end
 end
@@ -125,7 +127,7 @@ set_status(d, id, S.sending)
 redis.call('HSET', d, F.claimed_at, now)
 redis.call('HDEL', d, F.request_at)
 if status == S.ambiguous then redis.call('HSET', d, F.ambiguous_resent, '1') end
-redis.call('SREM', K.paused_deliveries(base), id)
+redis.call('SREM', key('paused_deliveries'), id)
 return {C.claimed, status, redis.call('GET', KEYS[2])}
 """
 )
@@ -135,9 +137,8 @@ return {C.claimed, status, redis.call('GET', KEYS[2])}
 # recorded commands (e.g. the retry job's enqueue), all or nothing. KEYS: delivery.
 # ARGV: base, now, ttl, expected statuses (comma-separated), fields to clear, new status,
 #       delivery id, order ttl, number of field/value arguments, field, value, ..., commands...
-_TRANSITION = (
-    _PREAMBLE
-    + """
+_TRANSITION = _script(
+    """
 local d, new, id = KEYS[1], ARGV[6], ARGV[7]
 local status = redis.call('HGET', d, F.status)
 if not status then return false end
@@ -159,17 +160,17 @@ for i = 10, 9 + nfields, 2 do
   end
 end
 if new == S.paused then
-  redis.call('SADD', K.paused_deliveries(base), id)
+  redis.call('SADD', key('paused_deliveries'), id)
 else
-  redis.call('SREM', K.paused_deliveries(base), id)
+  redis.call('SREM', key('paused_deliveries'), id)
 end
 if FINAL[new] then
   local okey = redis.call('HGET', d, F.order_key)
   if okey and okey ~= '' then
-    redis.call('ZREM', K.order(base, okey), id)
+    redis.call('ZREM', key('order', okey), id)
     if NOTICE_WENT_OUT[new] then
       local created = tonumber(redis.call('HGET', d, F.event_created) or '0')
-      local sent_key = K.order_sent(base, okey)
+      local sent_key = key('order_sent', okey)
       if created > tonumber(redis.call('GET', sent_key) or '-1') then
         redis.call('SET', sent_key, created, 'EX', ARGV[8])
       end
@@ -184,16 +185,16 @@ return 'ok'
 # Index records written before the status and event indexes existed (SCHEMA_VERSION 1).
 # ARGV: base, now, ttl, delivery ids... Atomic per batch, so a record cannot change status
 # between being read and being indexed.
-_INDEX = (
-    _PREAMBLE
-    + """
+_INDEX = _script(
+    """
 for i = 4, #ARGV do
   local id = ARGV[i]
-  local d = K.delivery(base, id)
+  local d = key('delivery', id)
   local status = redis.call('HGET', d, F.status)
   if status then
-    redis.call('ZADD', K.deliveries_in(base, status), redis.call('HGET', d, F.created_at) or now, id)
-    local events = K.event_deliveries(base, redis.call('HGET', d, F.event_id) or '')
+    redis.call('ZADD', key('deliveries_in', status), redis.call('HGET', d, F.created_at) or now, id)
+    local event_id = redis.call('HGET', d, F.event_id) or ''
+    local events = key('event_deliveries', event_id)
     redis.call('SADD', events, id)
     redis.call('EXPIRE', events, ttl)
   end
