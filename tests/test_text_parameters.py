@@ -200,3 +200,8 @@ def test_a_2000_character_name_full_of_control_characters_is_sent_clean_and_cut(
     assert len(name) + sum(map(len, rest)) == BODY_LIMIT
     assert fake_graph.problems == []
     assert [d["status"] for d in bridge.deliveries()] == [Status.SENT]
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x1b", "\x07", "\x7f", "\x9b"])
+def test_other_control_characters_are_removed(char):
+    assert clean_text(f"Jenny{char} Rosen") == "Jenny Rosen"

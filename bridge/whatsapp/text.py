@@ -22,8 +22,9 @@ MIN_KEPT = 1
 # Everything str.splitlines() breaks on, plus the tab: each run (and the spaces around it)
 # becomes one space, so "line one\n\nline two" reads "line one line two".
 _BREAKS = re.compile(r"\s*[\n\r\t\v\f\x1c-\x1e\x85\u2028\u2029]+\s*")
-# Bidi embeddings, overrides and isolates reorder the text around them: dropped, not spaced.
-_BIDI_CONTROLS = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
+# Bidi embeddings, overrides and isolates reorder the text around them, and the other C0 and C1
+# control characters (NUL, ESC, ...) have no place in a message: dropped, not spaced.
+_DROPPED = re.compile(r"[\u202a-\u202e\u2066-\u2069\x00-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f]")
 # Unicode's space separators (category Zs); Meta's "4 consecutive spaces" rule is applied to all
 # of them, as nothing says a no-break space does not count.
 _SPACE_RUN = re.compile(r"[ \xa0\u1680\u2000-\u200a\u202f\u205f\u3000]{5,}")
@@ -33,8 +34,8 @@ _REGIONAL_INDICATORS = range(0x1F1E6, 0x1F200)
 
 
 def clean_text(value: object) -> str:
-    """`value` as a text parameter Meta accepts: no line breaks, tabs or bidi controls, at most 4 spaces in a row."""
-    text = _BIDI_CONTROLS.sub("", str(value))
+    """`value` as a text parameter Meta accepts: no line breaks, tabs, control or bidi characters, at most 4 spaces in a row."""
+    text = _DROPPED.sub("", str(value))
     text = _BREAKS.sub(" ", text)
     return _SPACE_RUN.sub(lambda run: run.group()[:4], text).strip()
 
