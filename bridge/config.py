@@ -19,6 +19,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, valid
 
 from bridge import defaults
 from bridge.errors import ConfigError, ConfigProblem
+from bridge.mappings.schema import MappingSchema, MappingSettings
 
 ENVIRONMENT = "environment"
 """Pseudo file name used in error lines for values that came from environment variables."""
@@ -73,20 +74,6 @@ class DeliverySettings:
 
 
 @dataclass(frozen=True)
-class MappingSettings:
-    """One `[[mappings]]` entry, as written; `bridge.mappings.compile` compiles it."""
-
-    name: str
-    events: tuple[str, ...]
-    template: str
-    language: str
-    body: tuple[str, ...] | dict[str, str] = ()
-    when: str | None = None
-    recipient: str | None = None
-    index: int = 0
-
-
-@dataclass(frozen=True)
 class Config:
     stripe: StripeSettings = field(default_factory=StripeSettings)
     whatsapp: WhatsAppSettings = field(default_factory=WhatsAppSettings)
@@ -102,32 +89,8 @@ class Config:
 
 # --- schemas ---------------------------------------------------------------------------------
 
-_TEMPLATE_NAME = re.compile(r"^[a-z0-9_]{1,512}$")
-_LANGUAGE = re.compile(r"^[a-z]{2,3}(_[A-Z]{2})?$")
-_PARAM_NAME = re.compile(r"^[a-z0-9_]+$")
 _URL = re.compile(r"^https?://[^\s/]+")
 _API_VERSION = re.compile(r"^v\d+\.\d+$")
-
-
-class _Body(fields.Field):
-    """A list of Jinja templates (positional `{{1}}`...) or a table of name → template (named)."""
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
-        if isinstance(value, list):
-            if not all(isinstance(v, str) for v in value):
-                raise ValidationError("every positional parameter must be a string template")
-            return tuple(value)
-        if isinstance(value, dict):
-            problems = {}
-            for name, template in value.items():
-                if not _PARAM_NAME.match(name):
-                    problems[name] = ["parameter names are lowercase letters, digits and underscores"]
-                elif not isinstance(template, str):
-                    problems[name] = ["must be a string template"]
-            if problems:
-                raise ValidationError(problems)
-            return dict(value)
-        raise ValidationError("must be a list of templates (positional) or a table name = template (named)")
 
 
 def _given(value: Any) -> str:
@@ -255,26 +218,6 @@ class DeliverySchema(_StrictSchema):
         return DeliverySettings(**data)
 
 
-class MappingSchema(_StrictSchema):
-    name = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_.-]{1,64}$", error="letters, digits, _ . - (at most 64)"))
-    events = fields.List(fields.String(), required=True, validate=validate.Length(min=1, error="list at least one Stripe event type"))
-    template = fields.String(
-        required=True,
-        validate=validate.Regexp(_TEMPLATE_NAME, error="WhatsApp template names are lowercase letters, digits and underscores"),
-    )
-    language = fields.String(
-        required=True, validate=validate.Regexp(_LANGUAGE, error="must be a WhatsApp language code such as en or en_US")
-    )
-    body = _Body(load_default=tuple)
-    when = fields.String(load_default=None, allow_none=True)
-    recipient = fields.String(load_default=None, allow_none=True)
-
-    @post_load
-    def make(self, data: dict, **_: Any) -> dict:
-        data["events"] = tuple(data["events"])
-        return data
-
-
 _SECTIONS: dict[str, type[Schema]] = {
     "stripe": StripeSchema,
     "whatsapp": WhatsAppSchema,
@@ -290,6 +233,7 @@ _SECTIONS: dict[str, type[Schema]] = {
 _ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "STRIPE_WEBHOOK_SECRET": ("stripe", "webhook_secrets"),
     "STRIPE_API_KEY": ("stripe", "api_key"),
+    "STRIPE_API_BASE_URL": ("stripe", "api_base_url"),
     "WHATSAPP_ACCESS_TOKEN": ("whatsapp", "access_token"),
     "WHATSAPP_PHONE_NUMBER_ID": ("whatsapp", "phone_number_id"),
     "WHATSAPP_API_BASE_URL": ("whatsapp", "api_base_url"),
@@ -358,7 +302,8 @@ def _problems(source: str, messages: Any, origin: dict[tuple[str, str], str], ra
 
 
 def _friendly_key(key: str, raw: dict[str, Any]) -> str:
-    """Name mappings by their `name` as well as their index: `mappings[1] (refund_notice).template`."""
+    """Name mappings by their `name` (`mappings[refund_notice].template`), by their position
+    only when they have no usable name (`mappings[3].name`)."""
     match = re.match(r"^mappings\[(\d+)\](.*)$", key)
     if not match:
         return key
@@ -367,8 +312,11 @@ def _friendly_key(key: str, raw: dict[str, Any]) -> str:
     name = None
     if isinstance(mappings, list) and index < len(mappings) and isinstance(mappings[index], dict):
         name = mappings[index].get("name")
-    label = f"mappings[{index}]" + (f" ({name})" if isinstance(name, str) else "")
-    return label + rest
+    return f"mappings[{name if _usable_name(name) else index}]" + rest
+
+
+def _usable_name(name: Any) -> bool:
+    return isinstance(name, str) and re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name) is not None
 
 
 @dataclass(frozen=True)
@@ -440,7 +388,9 @@ def _cross_checks(config: Config) -> list[ConfigProblem]:
     seen: set[str] = set()
     for m in config.mappings:
         if m.name in seen:
-            problems.append(ConfigProblem(config.source, f"mappings[{m.index}] ({m.name}).name", "duplicate mapping name"))
+            problems.append(
+                ConfigProblem(config.source, f"mappings[{m.index}].name", f"duplicate mapping name {m.name!r}: names must be unique")
+            )
         seen.add(m.name)
     if config.delivery.backoff_max_seconds < config.delivery.backoff_base_seconds:
         problems.append(ConfigProblem(config.source, "delivery.backoff_max_seconds", "must be at least backoff_base_seconds"))

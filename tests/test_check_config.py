@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bridge.mappings.check import CheckReport, check, readable_parameters
-from bridge.whatsapp.payload import Parameter
+from bridge.whatsapp.payload import ButtonParameter, CurrencyParameter, MediaParameter, TemplateMessage, TextParameter
 from tests.conftest import EXAMPLE_CONFIG, SECRET
 
 GREETING = """
@@ -24,7 +24,7 @@ body = ["{{ customer.name if customer else 'there' }}"]
 """
 
 REFUND_WITHOUT_CUSTOMER = (
-    "mappings[0] (greeting): reads `customer`, but the sample refund.created event names no Customer: "
+    "mappings[greeting]: reads `customer`, but the sample refund.created event names no Customer: "
     'production renders without the Customer (rendered: "there")'
 )
 
@@ -43,8 +43,7 @@ def test_without_stripe_api_key_the_customer_is_not_rendered_and_a_warning_says_
         'greeting × refund.created: payment_receipt [en_US] ("there")',
     ]
     assert (
-        "mappings[0] (greeting): reads `customer`, but STRIPE_API_KEY is not set: "
-        'production renders without the Customer (rendered: "there")'
+        'mappings[greeting]: reads `customer`, but STRIPE_API_KEY is not set: production renders without the Customer (rendered: "there")'
     ) in report.warnings
     assert REFUND_WITHOUT_CUSTOMER in report.warnings
 
@@ -62,7 +61,7 @@ def test_a_mapping_that_needs_the_customer_fails_without_stripe_api_key(tmp_path
     text = GREETING.replace("customer.name if customer else 'there'", "customer.name").replace(', "refund.created"', "")
     report = check_text(tmp_path, text, redis_url)
     assert [str(p) for p in report.problems] == [
-        f"{tmp_path / 'config.toml'}: mappings[0] (greeting).body[0]: undefined field: None (null) has no attribute 'name' "
+        f"{tmp_path / 'config.toml'}: mappings[greeting].body[0]: undefined field: None (null) has no attribute 'name' "
         "(rendering the sample payment_intent.succeeded event without the Customer: STRIPE_API_KEY is not set)"
     ]
     assert check_text(tmp_path, text, redis_url, STRIPE_API_KEY="rk_test_123").ok
@@ -77,11 +76,23 @@ def test_the_example_config_passes_without_stripe_api_key(redis_url):
 @pytest.mark.parametrize(
     ("parameters", "printed"),
     [
-        ([Parameter(text="Jenny Rosen"), Parameter(text="$19.99")], '"Jenny Rosen", "$19.99"'),
-        ([Parameter(text="Jenny", name="first_name")], 'first_name="Jenny"'),
-        ([Parameter(text="\u200f1.999\xa0د.ك.")], '"\u200f1.999\xa0د.ك."'),
-        ([Parameter(text='say "hi"')], '"say \\"hi\\""'),
+        ([TextParameter(text="Jenny Rosen"), TextParameter(text="$19.99")], '"Jenny Rosen", "$19.99"'),
+        ([TextParameter(text="Jenny", name="first_name")], 'first_name="Jenny"'),
+        ([TextParameter(text="\u200f1.999\xa0د.ك.")], '"\u200f1.999\xa0د.ك."'),
+        ([TextParameter(text='say "hi"')], '"say \\"hi\\""'),
+        ([CurrencyParameter("KWD 1.500", "KWD", 1500, name="total")], 'total="KWD 1.500"'),
     ],
 )
 def test_parameters_are_printed_as_readable_text(parameters, printed):
-    assert readable_parameters(parameters) == printed
+    assert readable_parameters(TemplateMessage("t", "en_US", body=tuple(parameters))) == printed
+
+
+def test_a_header_and_buttons_are_printed_with_the_body():
+    message = TemplateMessage(
+        "t",
+        "en_US",
+        header=MediaParameter("document", "https://files.example/i.pdf", "Invoice 12.pdf"),
+        body=(TextParameter("Jenny"),),
+        buttons=(ButtonParameter("url", 0, "i/abc"),),
+    )
+    assert readable_parameters(message) == 'header="[document: Invoice 12.pdf]", "Jenny", button[0]="i/abc"'

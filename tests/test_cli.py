@@ -120,9 +120,9 @@ def test_check_config_reports_every_mapping_mistake_as_file_key_problem(tmp_path
     result = run_bridge("check-config", "--config", str(path))
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
-    assert any(line.startswith(f"{path}: mappings[1] (bad_jinja).body[0]: template syntax error") for line in lines), lines
-    assert f"{path}: mappings[2] (bad_type).events[0]: unknown Stripe event type 'invoice.payed'" in lines
-    assert any(line.startswith(f"{path}: mappings[3] (bad_when).when: expression syntax error") for line in lines), lines
+    assert any(line.startswith(f"{path}: mappings[bad_jinja].body[0]: template syntax error") for line in lines), lines
+    assert f"{path}: mappings[bad_type].events[0]: unknown Stripe event type 'invoice.payed'" in lines
+    assert any(line.startswith(f"{path}: mappings[bad_when].when: expression syntax error") for line in lines), lines
 
 
 def test_check_config_reports_undefined_fields_against_the_samples(tmp_path):
@@ -132,7 +132,7 @@ def test_check_config_reports_undefined_fields_against_the_samples(tmp_path):
     assert result.returncode == 1
     problems = [line for line in result.stderr.strip().splitlines() if not line.startswith("warning: ")]
     assert problems == [
-        f"{path}: mappings[0] (typo_field).body[0]: undefined field: the object has no attribute 'nmae' "
+        f"{path}: mappings[typo_field].body[0]: undefined field: the object has no attribute 'nmae' "
         "(rendering the sample payment_intent.succeeded event)"
     ]
 
@@ -186,9 +186,9 @@ def test_check_config_shows_every_finding_of_a_file_in_one_run(tmp_path):
     expected = [
         f"{path}: whatsap: unknown key (check the spelling against config.example.toml)",
         f'{path}: delivery.max_attempts: must be a whole number, not the text "8"',
-        f"{path}: mappings[1] (bad_template_name).template: WhatsApp template names are lowercase letters",
-        f"{path}: mappings[2] (bad_jinja).body[0]: template syntax error",
-        f"{path}: mappings[0] (typo_field).body[0]: undefined field: the object has no attribute 'nmae'",
+        f"{path}: mappings[bad_template_name].template: WhatsApp template names are lowercase letters",
+        f"{path}: mappings[bad_jinja].body[0]: template syntax error",
+        f"{path}: mappings[typo_field].body[0]: undefined field: the object has no attribute 'nmae'",
     ]
     assert len(problems) == len(expected), problems
     for line, start in zip(problems, expected, strict=True):

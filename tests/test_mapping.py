@@ -100,9 +100,9 @@ def test_uses_customer_is_detected():
 @pytest.mark.parametrize(
     ("mapping", "expected"),
     [
-        ({"body": ["{{ object.id "]}, "c.toml: mappings[0] (m).body[0]: template syntax error"),
-        ({"when": "object.amount >", "body": ["x"]}, "c.toml: mappings[0] (m).when: expression syntax error"),
-        ({"events": ["invoice.payed"], "body": ["x"]}, "c.toml: mappings[0] (m).events[0]: unknown Stripe event type 'invoice.payed'"),
+        ({"body": ["{{ object.id "]}, "c.toml: mappings[m].body[0]: template syntax error"),
+        ({"when": "object.amount >", "body": ["x"]}, "c.toml: mappings[m].when: expression syntax error"),
+        ({"events": ["invoice.payed"], "body": ["x"]}, "c.toml: mappings[m].events[0]: unknown Stripe event type 'invoice.payed'"),
     ],
 )
 def test_compile_errors_name_file_and_key(mapping, expected):

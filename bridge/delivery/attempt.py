@@ -120,7 +120,7 @@ class Delivery:
             return self.outcomes.finish(Status.SKIPPED, reason="the mapping's `when` filter is false for this event")
         self.template = message.template
         to = self.to or ""
-        payload = build_template_payload(to, message.template, message.language, message.parameters, callback_data=self.id)
+        payload = build_template_payload(to, message.message, callback_data=self.id)
         slot = self._take_send_slot(to, message.template)
         if slot.opted_out is not None:
             reason = skip_reason(slot.opted_out, slot.opt_out_info or {}, message.template)
@@ -151,7 +151,7 @@ class Delivery:
         """The request itself; in dry run, the outbox instead (everything before it was real)."""
         if self.rt.whatsapp is None:
             self.rt.store.push_outbox({"delivery_id": self.id, "at": self.rt.clock(), "request": payload})
-            count = len(message.parameters)
+            count = message.message.parameter_count
             logger.info(
                 "dry run: %s template %s to %s (%d parameters) written to the outbox", self.id, message.template, mask_phone(self.to), count
             )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -12,7 +11,7 @@ from bridge.errors import ConfigError, ConfigProblem, RecipientError, RenderErro
 from bridge.mappings.compile import CompiledMapping, RenderedMessage, build_context, compile_mappings
 from bridge.stripe_events import samples
 from bridge.stripe_events.recipient import customer_id, phone_on_customer, phone_on_object
-from bridge.whatsapp.payload import Parameter
+from bridge.whatsapp.payload import TemplateMessage
 from bridge.whatsapp.phones import normalize
 
 
@@ -124,7 +123,7 @@ def _render_sample(config: Config, mapping: CompiledMapping, event_type: str, re
     message = _render(config, mapping, sample, report)
     if message is None or not _has_recipient(config, mapping, message, sample, report):
         return
-    parameters = readable_parameters(message.parameters)
+    parameters = readable_parameters(message.message)
     if mapping.uses_customer and sample.missing:
         report.warnings.append(
             f"{mapping.label()}: reads `customer`, but {sample.missing}: production renders without the Customer (rendered: {parameters})"
@@ -171,10 +170,13 @@ def _has_recipient(config: Config, mapping: CompiledMapping, message: RenderedMe
     return True
 
 
-def readable_parameters(parameters: Iterable[Parameter]) -> str:
-    """Parameters as a merchant reads them: JSON strings that show Arabic, no-break spaces and
-    every other character as it is, not as Python escapes."""
-    return ", ".join(_quoted(p.text) if p.name is None else f"{p.name}={_quoted(p.text)}" for p in parameters)
+def readable_parameters(message: TemplateMessage) -> str:
+    """A message's parameters as a merchant reads them: JSON strings that show Arabic, no-break
+    spaces and every other character as it is, not as Python escapes."""
+    parts = [f"header={_quoted(message.header.shown)}"] if message.header is not None else []
+    parts += [_quoted(p.shown) if p.name is None else f"{p.name}={_quoted(p.shown)}" for p in message.body]
+    parts += [f"button[{b.index}]={_quoted(b.value)}" for b in message.buttons]
+    return ", ".join(parts)
 
 
 def _quoted(text: str) -> str:

@@ -6,17 +6,111 @@ https://developers.facebook.com/docs/whatsapp/cloud-api/reference/messages
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 
 @dataclass(frozen=True)
-class Parameter:
-    """One rendered body parameter: `name` is set for named templates, None for positional."""
+class TextParameter:
+    """Text in the header or body; `name` is set in a named template, None in a positional one."""
 
     text: str
     name: str | None = None
+
+    def json(self) -> dict[str, Any]:
+        return _named({"type": "text", "text": self.text}, self.name)
+
+    @property
+    def shown(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class CurrencyParameter:
+    """An amount: Meta shows `fallback_value`; `amount_1000` is the amount in major units × 1000."""
+
+    fallback_value: str
+    code: str
+    amount_1000: int
+    name: str | None = None
+
+    def json(self) -> dict[str, Any]:
+        currency = {"fallback_value": self.fallback_value, "code": self.code, "amount_1000": self.amount_1000}
+        return _named({"type": "currency", "currency": currency}, self.name)
+
+    @property
+    def shown(self) -> str:
+        return self.fallback_value
+
+
+@dataclass(frozen=True)
+class DateTimeParameter:
+    """A date: the Cloud API shows `fallback_value` as given (it localizes nothing)."""
+
+    fallback_value: str
+    name: str | None = None
+
+    def json(self) -> dict[str, Any]:
+        return _named({"type": "date_time", "date_time": {"fallback_value": self.fallback_value}}, self.name)
+
+    @property
+    def shown(self) -> str:
+        return self.fallback_value
+
+
+@dataclass(frozen=True)
+class MediaParameter:
+    """A header image, document or video, by its public link."""
+
+    kind: str
+    """image, document or video."""
+    link: str
+    filename: str | None = None
+
+    def json(self) -> dict[str, Any]:
+        media = {"link": self.link, **({"filename": self.filename} if self.filename else {})}
+        return {"type": self.kind, self.kind: media}
+
+    @property
+    def shown(self) -> str:
+        return f"[{self.kind}: {self.filename or self.link}]"
+
+
+@dataclass(frozen=True)
+class ButtonParameter:
+    """A URL button's dynamic suffix, or a quick reply's payload; `index` is the button's position."""
+
+    sub_type: str
+    """url or quick_reply."""
+    index: int
+    value: str
+
+    def json(self) -> dict[str, Any]:
+        parameter = {"type": "text", "text": self.value} if self.sub_type == "url" else {"type": "payload", "payload": self.value}
+        return {"type": "button", "sub_type": self.sub_type, "index": str(self.index), "parameters": [parameter]}
+
+
+BodyParameter = TextParameter | CurrencyParameter | DateTimeParameter
+HeaderParameter = TextParameter | MediaParameter
+
+
+@dataclass(frozen=True)
+class TemplateMessage:
+    """A template message's content: which template, in which language, with which parameters."""
+
+    name: str
+    language: str
+    header: HeaderParameter | None = None
+    body: tuple[BodyParameter, ...] = ()
+    buttons: tuple[ButtonParameter, ...] = ()
+
+    @property
+    def parameter_count(self) -> int:
+        return (self.header is not None) + len(self.body) + len(self.buttons)
+
+
+def _named(parameter: dict[str, Any], name: str | None) -> dict[str, Any]:
+    return parameter if name is None else {**parameter, "parameter_name": name}
 
 
 @dataclass(frozen=True)
@@ -28,30 +122,23 @@ class SendResult:
     message_status: str | None
 
 
-def build_template_payload(
-    to: str,
-    template: str,
-    language: str,
-    parameters: Sequence[Parameter],
-    *,
-    callback_data: str | None = None,
-) -> dict[str, Any]:
+def build_template_payload(to: str, message: TemplateMessage, *, callback_data: str | None = None) -> dict[str, Any]:
     """The JSON body of POST /{phone-number-id}/messages for a template message."""
-    template_body: dict[str, Any] = {"name": template, "language": {"code": language}}
-    if parameters:
-        rendered = []
-        for parameter in parameters:
-            item: dict[str, Any] = {"type": "text", "text": parameter.text}
-            if parameter.name is not None:
-                item["parameter_name"] = parameter.name
-            rendered.append(item)
-        template_body["components"] = [{"type": "body", "parameters": rendered}]
+    components: list[dict[str, Any]] = []
+    if message.header is not None:
+        components.append({"type": "header", "parameters": [message.header.json()]})
+    if message.body:
+        components.append({"type": "body", "parameters": [parameter.json() for parameter in message.body]})
+    components += [button.json() for button in sorted(message.buttons, key=lambda b: b.index)]
+    template: dict[str, Any] = {"name": message.name, "language": {"code": message.language}}
+    if components:
+        template["components"] = components
     payload: dict[str, Any] = {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
         "to": to,
         "type": "template",
-        "template": template_body,
+        "template": template,
     }
     if callback_data:
         payload["biz_opaque_callback_data"] = callback_data

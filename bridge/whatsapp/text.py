@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 BODY_LIMIT = 1024
 """Meta's limit on a template body (its own text plus every parameter), in characters."""
+HEADER_TEXT_LIMIT = 60
+"""Meta's limit on a text header (its own text plus its one parameter), in characters."""
 
 ELLIPSIS = "…"
 MIN_KEPT = 1
