@@ -78,8 +78,10 @@ def example_raw() -> dict[str, Any]:
 
 
 def make_config(redis_url: str, fake: FakeGraphAPI | None = None, *, dry_run: bool = False, **sections: dict[str, Any]) -> Config:
-    """The example config, pointed at the test Redis and fake Graph API, with overrides."""
+    """The example config's customer notices (not its staff alerts, which would add a delivery to
+    every payment), pointed at the test Redis and fake Graph API, with overrides."""
     raw = example_raw()
+    raw["mappings"] = [m for m in raw["mappings"] if "recipients" not in m]
     raw["stripe"]["webhook_secrets"] = [SECRET]
     raw["redis"]["url"] = redis_url
     raw["delivery"]["backoff_base_seconds"] = 0.0  # retries run immediately, no scheduler needed

@@ -46,7 +46,7 @@ def test_simulate_help_lists_the_sample_types():
 def test_check_config_passes_on_the_example_with_a_secret():
     result = run_bridge("check-config", "--config", str(EXAMPLE_CONFIG), env={"STRIPE_WEBHOOK_SECRET": SECRET})
     assert result.returncode == 0, result.stderr
-    assert "7 mappings OK" in result.stdout
+    assert "9 mappings OK" in result.stdout
     assert 'ok: payment_received × payment_intent.succeeded: payment_receipt [en_US] ("Jenny Rosen", "$19.99", "6735")' in result.stdout
     assert "dry run" in result.stderr
 

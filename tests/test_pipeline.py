@@ -20,30 +20,38 @@ def body_texts(request_json: dict) -> list:
     return [(p["parameter_name"], p["text"]) if "parameter_name" in p else p["text"] for p in component["parameters"]]
 
 
-def expected_request(event: dict, mapping: str, template: str, parameters: list) -> dict:
-    named = parameters and isinstance(parameters[0], tuple)
+def text_body(parameters: list) -> dict:
+    """A body component of text parameters: plain texts, or (name, text) pairs for a named template."""
+    return {
+        "type": "body",
+        "parameters": [
+            {"type": "text", "parameter_name": p[0], "text": p[1]} if isinstance(p, tuple) else {"type": "text", "text": p}
+            for p in parameters
+        ],
+    }
+
+
+def expected_request(event: dict, mapping: str, template: str, components: list | dict) -> dict:
+    """The Cloud API body for `template`; `components` is their list, or text parameters for the body alone."""
+    if isinstance(components, list) and not (components and isinstance(components[0], dict)):
+        components = [text_body(components)]
     return {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
         "to": PHONE,
         "type": "template",
-        "template": {
-            "name": template,
-            "language": {"code": "en_US"},
-            "components": [
-                {
-                    "type": "body",
-                    "parameters": [
-                        {"type": "text", "parameter_name": p[0], "text": p[1]} if named else {"type": "text", "text": p} for p in parameters
-                    ],
-                }
-            ],
-        },
+        "template": {"name": template, "language": {"code": "en_US"}, "components": components},
         "biz_opaque_callback_data": f"{event['id']}:{mapping}",
     }
 
 
+def _invoice_button(obj: dict, index: int = 0) -> dict:
+    suffix = obj.get("hosted_invoice_url", "").removeprefix("https://invoice.stripe.com/")
+    return {"type": "button", "sub_type": "url", "index": str(index), "parameters": [{"type": "text", "text": suffix}]}
+
+
 def _expectations(event_type: str, obj: dict) -> tuple[str, str, list]:
+    """(mapping, template, components) the example config sends for each sample event."""
     return {
         "checkout.session.completed": ("checkout_paid", "order_confirmation", ["Jenny Rosen", "$19.99", obj["id"][-8:]]),
         "payment_intent.succeeded": ("payment_received", "payment_receipt", ["Jenny Rosen", "$19.99", "6735"]),
@@ -54,19 +62,58 @@ def _expectations(event_type: str, obj: dict) -> tuple[str, str, list]:
         ),
         "charge.refunded": ("charge_refunded", "refund_issued", ["Jenny Rosen", "$19.99", obj.get("payment_intent")]),
         "refund.created": ("refund_created", "refund_issued", ["there", "$19.99", obj.get("payment_intent")]),
-        "invoice.paid": ("invoice_paid", "invoice_paid", ["Jenny Rosen", "$19.99", obj.get("number"), obj.get("hosted_invoice_url")]),
+        "invoice.paid": (
+            "invoice_paid",
+            "invoice_paid",
+            [
+                {
+                    "type": "header",
+                    "parameters": [
+                        {"type": "document", "document": {"link": obj.get("invoice_pdf"), "filename": f"Invoice {obj.get('number')}.pdf"}}
+                    ],
+                },
+                {
+                    "type": "body",
+                    "parameters": [
+                        {"type": "text", "text": "Jenny Rosen"},
+                        {"type": "currency", "currency": {"fallback_value": "$19.99", "code": "USD", "amount_1000": 19990}},
+                        {"type": "text", "text": obj.get("number")},
+                    ],
+                },
+                _invoice_button(obj),
+            ],
+        ),
         "invoice.payment_failed": (
             "invoice_payment_failed",
             "invoice_payment_failed",
-            ["Jenny Rosen", "$19.99", obj.get("number"), obj.get("hosted_invoice_url")],
+            [
+                {
+                    "type": "body",
+                    "parameters": [
+                        *text_body(["Jenny Rosen", "$19.99", obj.get("number")])["parameters"],
+                        {"type": "date_time", "date_time": {"fallback_value": "Dec 25, 2026"}},
+                    ],
+                },
+                _invoice_button(obj),
+                {
+                    "type": "button",
+                    "sub_type": "quick_reply",
+                    "index": "1",
+                    "parameters": [{"type": "payload", "payload": f"CALL_ME_{obj.get('number')}"}],
+                },
+            ],
         ),
     }[event_type]
 
 
-@pytest.mark.parametrize("event_type", samples.event_types())
+CUSTOMER_SAMPLES = [t for t in samples.event_types() if t != "charge.dispute.created"]
+"""Sample events the example config notifies the customer of (a dispute alerts staff)."""
+
+
+@pytest.mark.parametrize("event_type", CUSTOMER_SAMPLES)
 def test_each_sample_event_sends_the_exact_template_request(bridge: Bridge, fake_graph: FakeGraphAPI, event_type: str):
     event = samples.fresh_event(event_type)
-    mapping, template, parameters = _expectations(event_type, event["data"]["object"])
+    mapping, template, components = _expectations(event_type, event["data"]["object"])
 
     response = bridge.post(event)
     assert response.status_code == 200, response.get_json()
@@ -77,7 +124,7 @@ def test_each_sample_event_sends_the_exact_template_request(bridge: Bridge, fake
     (request,) = fake_graph.requests
     assert request.path == f"/{fake_graph.api_version}/{fake_graph.phone_number_id}/messages"
     assert request.headers["authorization"] == f"Bearer {fake_graph.token}"
-    assert request.json == expected_request(event, mapping, template, parameters)
+    assert request.json == expected_request(event, mapping, template, components)
 
     (record,) = bridge.deliveries()
     assert record["status"] == Status.SENT

@@ -20,7 +20,7 @@ from bridge.delivery.gate import SendSlot
 from bridge.delivery.optouts import skip_reason
 from bridge.delivery.outcomes import Outcomes, status_of
 from bridge.delivery.policy import AttemptHistory
-from bridge.delivery.records import ClaimMode, ClaimOutcome, Field, Status, split_delivery_id
+from bridge.delivery.records import ClaimMode, ClaimOutcome, Field, Status, split_delivery_id, staff_position
 from bridge.delivery.store import Claim
 from bridge.errors import DeliveryError, MissingDataError, RecipientError, RenderError, StoreUnavailable
 from bridge.mappings.compile import CompiledMapping, RenderedMessage, build_context
@@ -38,6 +38,8 @@ class Delivery:
         self.id = delivery
         self.mode = mode
         self.event_id, self.mapping_name = split_delivery_id(delivery)
+        self.staff = staff_position(delivery) is not None
+        """A staff alert: sent to a fixed number, not the customer."""
         self.outcomes = Outcomes(runtime, delivery)
         self.attempts = 0
         """The attempt number the gate gave this attempt; 0 until a request goes out."""
@@ -144,8 +146,18 @@ class Delivery:
             customer = self._customer(obj, mapping)
             context = build_context(event, customer, language=language, timezone=timezone)
         message = mapping.render(context)
-        self.to = normalize(self._raw_phone(message.recipient, obj, customer), self.rt.config.whatsapp.default_country)
+        self.to = self._staff_number() if self.staff else self._customer_number(message.recipient, obj, customer)
         return message
+
+    def _customer_number(self, rendered: str | None, obj: dict[str, Any], customer: dict[str, Any] | None) -> str:
+        return normalize(self._raw_phone(rendered, obj, customer), self.rt.config.whatsapp.default_country)
+
+    def _staff_number(self) -> str:
+        """A staff alert goes to the number the record was created with (the config may have changed since)."""
+        number = self.rt.store.get_fields(self.id, Field.RECIPIENT).get(Field.RECIPIENT)
+        if not number:
+            raise RecipientError("the staff alert's number is missing from its record")
+        return number
 
     def _send(self, payload: dict[str, Any], message: RenderedMessage) -> str:
         """The request itself; in dry run, the outbox instead (everything before it was real)."""
@@ -178,10 +190,11 @@ class Delivery:
             time.sleep(slot.wait)
 
     def _customer(self, obj: dict[str, Any], mapping: CompiledMapping) -> dict[str, Any] | None:
-        """Fetch the Customer only when a template uses it or the object carries no phone."""
+        """Fetch the Customer only when a template uses it or the customer's phone is not on the object."""
         if isinstance(obj.get("customer"), dict):
             return obj["customer"]
-        needed = mapping.uses_customer or (mapping.recipient is None and phone_on_object(obj) is None)
+        needs_phone = not self.staff and mapping.recipient is None and phone_on_object(obj) is None
+        needed = mapping.uses_customer or needs_phone
         cid = customer_id(obj)
         if not needed or cid is None or self.rt.customers is None:
             return None

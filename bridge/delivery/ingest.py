@@ -12,6 +12,7 @@ from typing import Any
 
 from bridge.delivery.queueing import enqueue_delivery
 from bridge.delivery.records import Field, delivery_id
+from bridge.mappings.compile import CompiledMapping
 from bridge.runtime import Runtime
 from bridge.stripe_events.ordering import order_key
 
@@ -42,20 +43,27 @@ def accept(runtime: Runtime, event: dict[str, Any], body: bytes) -> Outcome:
     commands = []
     records = {}
     for mapping in mappings:
-        delivery = delivery_id(event["id"], mapping.name)
-        job, enqueue = store.record_enqueues(
-            lambda pipe, d=delivery: enqueue_delivery(runtime.queue, d, runtime.config.delivery, pipeline=pipe)
-        )
-        commands += enqueue
-        records[delivery] = {
-            **common,
-            Field.MAPPING: mapping.name,
-            Field.TEMPLATE: mapping.settings.template,
-            Field.LANGUAGE: mapping.settings.language,
-            Field.JOB_ID: job.id,
-        }
+        for delivery, fields in _deliveries(event["id"], mapping):
+            job, enqueue = store.record_enqueues(
+                lambda pipe, d=delivery: enqueue_delivery(runtime.queue, d, runtime.config.delivery, pipeline=pipe)
+            )
+            commands += enqueue
+            records[delivery] = {**common, **fields, Field.JOB_ID: job.id}
     commands += store.creation_commands(records, now)
     if not store.accept_event(event["id"], body, commands, now=now):
         return Outcome.DUPLICATE
-    logger.info("accepted %s %s: %d deliveries queued", event["type"], event["id"], len(mappings))
+    logger.info("accepted %s %s: %d deliveries queued", event["type"], event["id"], len(records))
     return Outcome.QUEUED
+
+
+def _deliveries(event_id: str, mapping: CompiledMapping) -> list[tuple[str, dict[str, Any]]]:
+    """(delivery id, record fields) of each delivery a mapping makes of an event: one to the
+    customer, or one per staff number. Staff alerts are not ordered with the customer's notices
+    about the payment: staff get every alert, none is superseded."""
+    fields = {Field.MAPPING: mapping.name, Field.TEMPLATE: mapping.settings.template, Field.LANGUAGE: mapping.settings.language}
+    if not mapping.settings.recipients:
+        return [(delivery_id(event_id, mapping.name), fields)]
+    return [
+        (delivery_id(event_id, mapping.name, staff=n), {**fields, Field.RECIPIENT: number, Field.ORDER_KEY: ""})
+        for n, number in enumerate(mapping.settings.recipients, start=1)
+    ]

@@ -156,13 +156,21 @@ class ClaimMode(StrEnum):
     """After the ambiguous wait: claim an ambiguous delivery to send it once more."""
 
 
-def delivery_id(event_id: str, mapping: str) -> str:
-    return f"{event_id}:{mapping}"
+def delivery_id(event_id: str, mapping: str, staff: int | None = None) -> str:
+    """`evt_…:mapping`, or `evt_…:mapping:2` for a mapping's second staff recipient (alerts)."""
+    return f"{event_id}:{mapping}" if staff is None else f"{event_id}:{mapping}:{staff}"
 
 
 def split_delivery_id(value: str) -> tuple[str, str]:
-    event_id, _, mapping = value.partition(":")
-    return event_id, mapping
+    """(event id, mapping name) of a delivery id."""
+    event_id, _, rest = value.partition(":")
+    return event_id, rest.partition(":")[0]
+
+
+def staff_position(value: str) -> int | None:
+    """Which of its mapping's `recipients` a staff alert goes to (1-based), or None for a customer's delivery."""
+    number = value.split(":")[2] if value.count(":") >= 2 else ""
+    return int(number) if number.isdigit() else None
 
 
 def error_fields(exc: DeliveryError) -> dict[str, Any]:

@@ -40,7 +40,7 @@ def sample_customer() -> dict[str, Any]:
     return copy.deepcopy(_load("customer"))
 
 
-_OBJECT_ID = re.compile(r'"((?:pi|ch|re|in|cs_test|cs_live|txn|il)_[A-Za-z0-9]{10,})"')
+_OBJECT_ID = re.compile(r'"((?:pi|ch|re|in|dp|cs_test|cs_live|txn|il)_[A-Za-z0-9]{10,})"')
 
 
 def fresh_event(event_type: str, *, phone: str | None = None, now: int | None = None, payment: str | None = None) -> dict[str, Any]:
