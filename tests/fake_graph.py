@@ -1058,6 +1058,7 @@ class FakeGraphAPI:
         port: int = 0,
         templates: Iterable[Mapping[str, Any]] | None = None,
         strict_templates: bool = False,
+        max_page_size: int | None = None,
     ) -> None:
         self.token = token
         self.phone_number_id = phone_number_id
@@ -1065,6 +1066,8 @@ class FakeGraphAPI:
         self.api_version = api_version
         self.templates: list[dict[str, Any]] = json.loads(json.dumps(list(DEFAULT_TEMPLATES if templates is None else templates)))
         self.strict_templates = strict_templates
+        self.max_page_size = max_page_size
+        """Graph caps page sizes: a larger `limit` gets pages of this many (None: no cap)."""
         self.host = host
         self.port = port
         self.requests: list[RecordedRequest] = []
@@ -1293,7 +1296,9 @@ def _unsupported_get(object_id: str) -> dict[str, Any]:
     return {"error": {"message": message, "type": "GraphMethodException", "code": 100, "error_subcode": 33, "fbtrace_id": new_fbtrace_id()}}
 
 
-def _template_page(templates: list[dict[str, Any]], params: Mapping[str, str]) -> tuple[list[dict[str, Any]], int, bool] | Violation:
+def _template_page(
+    templates: list[dict[str, Any]], params: Mapping[str, str], max_page_size: int | None
+) -> tuple[list[dict[str, Any]], int, bool] | Violation:
     """(the page's template objects with the asked fields, index of the first, whether more follow),
     or the Violation Graph answers for a bad `limit`, `fields` or `after`."""
     limit_text = params.get("limit", str(DEFAULT_PAGE_LIMIT))
@@ -1309,7 +1314,7 @@ def _template_page(templates: list[dict[str, Any]], params: Mapping[str, str]) -
         if index is None:
             return Violation(100, f"Param after is not a cursor this endpoint returned: {params['after']!r}")
         start = index + 1
-    limit = int(limit_text)
+    limit = min(int(limit_text), max_page_size or int(limit_text))
     chosen = [*fields, "id"]  # Graph always includes the id
     data = [{key: t[key] for key in t if key in chosen} for t in templates[start : start + limit]]
     return data, start, start + limit < len(templates)
@@ -1461,7 +1466,7 @@ class _GraphHandler(BaseHTTPRequestHandler):
             self._send_json(record, 400, _unsupported_get(object_id))
             return
         params = {key: values[-1] for key, values in parse_qs(query, keep_blank_values=True).items()}
-        page = _template_page(fake.templates, params)
+        page = _template_page(fake.templates, params, fake.max_page_size)
         if isinstance(page, Violation):
             fake._add_problems(record, [f"({page.code}) {page.detail}"])
             self._send_json(record, 400, error_body(page.code, message=f"(#{page.code}) {page.detail}", details=page.detail))

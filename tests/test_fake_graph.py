@@ -548,6 +548,15 @@ def test_the_list_gives_the_fields_asked_for_and_always_the_id(fake: FakeGraphAP
     assert {key for t in default["data"] for key in t} == set(DEFAULT_TEMPLATE_FIELDS)
 
 
+def test_a_limit_above_the_page_size_cap_gets_capped_pages():
+    with FakeGraphAPI(max_page_size=4) as fake:
+        headers = {"Authorization": "Bearer test-token"}
+        first = httpx.get(fake.base_url + fake.templates_path, params={"limit": "100"}, headers=headers, timeout=5).json()
+        assert len(first["data"]) == 4 and "limit=100" in first["paging"]["next"]
+        second = httpx.get(first["paging"]["next"], headers=headers, timeout=5).json()
+    assert [t["id"] for t in first["data"] + second["data"]] == [t["id"] for t in DEFAULT_TEMPLATES[:8]]
+
+
 def test_an_empty_catalogue_is_an_empty_list_without_paging():
     with FakeGraphAPI(templates=[]) as fake:
         response = httpx.get(fake.base_url + fake.templates_path, headers={"Authorization": "Bearer test-token"}, timeout=5)

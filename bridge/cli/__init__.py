@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bridge.cli import check, deliveries, optouts, run
+from bridge.cli import check, deliveries, optouts, run, templates
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -28,5 +28,6 @@ for command in (
     deliveries.replay,
     deliveries.resume,
     optouts.optout,
+    templates.templates,
 ):
     main.add_command(command)
