@@ -11,7 +11,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,10 @@ class StripeSettings:
 class WhatsAppSettings:
     phone_number_id: str = ""
     access_token: str = ""
+    business_account_id: str = ""
+    """The WhatsApp Business Account (WABA) whose templates `bridge templates pull` reads."""
+    templates_file: str = defaults.TEMPLATES_FILE
+    """The template catalogue's snapshot; a relative path is relative to the config file's folder."""
     api_base_url: str = defaults.WHATSAPP_API_BASE_URL
     api_version: str = defaults.WHATSAPP_API_VERSION
     default_country: str | None = defaults.DEFAULT_COUNTRY
@@ -157,6 +161,10 @@ class WhatsAppSchema(_StrictSchema):
         load_default="", validate=validate.Regexp(r"^\d*$", error="must be the numeric phone number ID from WhatsApp Manager")
     )
     access_token = fields.String(load_default="")
+    business_account_id = fields.String(
+        load_default="", validate=validate.Regexp(r"^\d*$", error="must be the numeric WhatsApp Business Account ID from WhatsApp Manager")
+    )
+    templates_file = fields.String(load_default=defaults.TEMPLATES_FILE, validate=validate.Length(min=1, error="must name a file"))
     api_base_url = fields.String(
         load_default=defaults.WHATSAPP_API_BASE_URL, validate=validate.Regexp(_URL, error="must be an http(s) URL")
     )
@@ -236,6 +244,7 @@ _ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "STRIPE_API_BASE_URL": ("stripe", "api_base_url"),
     "WHATSAPP_ACCESS_TOKEN": ("whatsapp", "access_token"),
     "WHATSAPP_PHONE_NUMBER_ID": ("whatsapp", "phone_number_id"),
+    "WHATSAPP_BUSINESS_ACCOUNT_ID": ("whatsapp", "business_account_id"),
     "WHATSAPP_API_BASE_URL": ("whatsapp", "api_base_url"),
     "WHATSAPP_API_VERSION": ("whatsapp", "api_version"),
 }
@@ -339,9 +348,12 @@ class ConfigReading:
         return self.config
 
 
-def validate_config(raw: Mapping[str, Any], *, source: str = "<dict>", env: Mapping[str, str] | None = None) -> ConfigReading:
+def validate_config(
+    raw: Mapping[str, Any], *, source: str = "<dict>", env: Mapping[str, str] | None = None, base_dir: Path | None = None
+) -> ConfigReading:
     """Validate each table and each `[[mappings]]` entry on its own: one mistake (a misspelt
-    table, say) never hides the others."""
+    table, say) never hides the others. Relative file paths in the settings are relative to
+    `base_dir` (the config file's folder) when given, else to the working directory."""
     data = _deep_copy(raw)
     origin = _apply_env(data, env or {})
     sections: dict[str, Any] = {}
@@ -356,8 +368,17 @@ def validate_config(raw: Mapping[str, Any], *, source: str = "<dict>", env: Mapp
             messages[key] = [_UNKNOWN_KEY]
     messages = {key: m for key, m in messages.items() if m}
     config = Config(**{key: settings for key, settings in sections.items() if key not in messages}, mappings=mappings, source=source)
+    if base_dir is not None:
+        config = _resolve_paths(config, base_dir)
     problems = _problems(source, messages, origin, data) + _cross_checks(config)
     return ConfigReading(config, tuple(problems), frozenset(messages.keys() & {*_SECTIONS, "mappings"}))
+
+
+def _resolve_paths(config: Config, base_dir: Path) -> Config:
+    """Files named in the config are found beside it, wherever the command runs from: a
+    `bridge templates pull` from another folder must update the catalogue the worker reads."""
+    templates_file = base_dir / Path(config.whatsapp.templates_file).expanduser()
+    return replace(config, whatsapp=replace(config.whatsapp, templates_file=str(templates_file)))
 
 
 def _load_table(schema: Schema, value: Any) -> tuple[Any, Any]:
@@ -427,7 +448,7 @@ def read_config(path: str | Path | None = None, *, env: Mapping[str, str] | None
     only when the file cannot be read or is not TOML: then there is nothing else to check."""
     env = os.environ if env is None else env
     path = Path(path) if path is not None else config_path(env)
-    return validate_config(_read_toml(path), source=str(path), env=env)
+    return validate_config(_read_toml(path), source=str(path), env=env, base_dir=path.parent)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

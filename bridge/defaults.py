@@ -13,6 +13,14 @@ WHATSAPP_API_BASE_URL = "https://graph.facebook.com"
 WHATSAPP_API_VERSION = "v23.0"
 """Graph API version pinned for sends: v23+ reports parameter errors as 132018."""
 
+TEMPLATES_FILE = "templates.json"
+"""Where `bridge templates pull` keeps the template catalogue: beside the config file, because a
+catalogue belongs to the WhatsApp Business Account that config sends from."""
+
+TEMPLATE_PAGE_SIZE = 100
+"""Templates per request when pulling the catalogue: Meta allows about 200 template-management
+requests per hour, so few large pages rather than many small ones."""
+
 WHATSAPP_TIMEOUT_SECONDS = 10.0
 """Per-request timeout for the Cloud API; short enough to finish inside Heroku's 30 s shutdown."""
 

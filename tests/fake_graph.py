@@ -9,7 +9,14 @@ error body, 401/190 for bad auth). Valid requests then get the next scripted `Re
 bodies with the documented HTTP status per code, generic 5xx, delays, dropped connections, hangs)
 or, when the script is empty, Meta's success body with a fresh `wamid`.
 
-Shapes and codes follow /work/shared/research/whatsapp-cloud-api.md (sections 1 and 2).
+It also serves `GET /{api_version}/{business_account_id}/message_templates`: the templates it
+holds (`DEFAULT_TEMPLATES` unless given), paginated with Graph cursors (`limit`, `after`,
+`paging.next` as an absolute URL) and trimmed to `fields`. With `strict_templates` (or
+`know_templates()`) a valid send is then checked against its template as Meta checks it:
+unknown or unapproved (132001, 132015 paused, 132016 disabled), parameter counts per component
+(132000; 131008 for a button parameter left out), parameters that do not fit (132012).
+
+Shapes and codes follow /work/shared/research/whatsapp-cloud-api.md (sections 1, 2 and 5).
 
 Typical use::
 
@@ -32,14 +39,16 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 __all__ = [
+    "DEFAULT_BUSINESS_ACCOUNT_ID",
     "DEFAULT_HTTP_STATUS",
+    "DEFAULT_TEMPLATES",
     "ERROR_CODES",
     "FakeGraphAPI",
     "RecordedRequest",
@@ -49,6 +58,7 @@ __all__ = [
     "error_body",
     "new_fbtrace_id",
     "new_wamid",
+    "template_violations",
     "validate_message",
 ]
 
@@ -492,6 +502,614 @@ def _check_parameter(p: Any, where: str, allowed: set[str] | None) -> Iterator[V
 
 
 # --------------------------------------------------------------------------------------------
+# The template catalogue: GET /{waba_id}/message_templates, and strict checking of sends
+# --------------------------------------------------------------------------------------------
+
+DEFAULT_BUSINESS_ACCOUNT_ID = "102290129340398"
+
+# A WhatsApp Business Account's templates exactly as `GET /{waba_id}/message_templates` answers
+# them (component types upper-case, `example` blocks, numeric-string ids). The example config's
+# mappings find their templates here (en_US); the rest covers what a catalogue holds: other
+# languages (es, ar, pt_BR), every review state, a marketing template, media and text headers,
+# URL buttons with a `{{1}}` suffix, quick replies, phone-number and copy-code buttons.
+DEFAULT_TEMPLATES: tuple[dict[str, Any], ...] = (
+    {
+        "name": "order_confirmation",
+        "parameter_format": "POSITIONAL",
+        "components": [
+            {
+                "type": "BODY",
+                "text": "Hi {{1}}, thank you for your order! We received your payment of {{2}}. Your order reference is {{3}}.",
+                "example": {"body_text": [["Jenny", "$19.99", "a1b2c3d4"]]},
+            },
+            {"type": "FOOTER", "text": "Reply STOP to stop order updates"},
+            {"type": "BUTTONS", "buttons": [{"type": "QUICK_REPLY", "text": "Stop updates"}]},
+        ],
+        "language": "en_US",
+        "status": "APPROVED",
+        "category": "UTILITY",
+        "id": "1387372356726601",
+    },
+    {
+        "name": "payment_receipt",
+        "parameter_format": "POSITIONAL",
+        "components": [
+            {
+                "type": "BODY",
+                "text": "Hi {{1}}, we received your payment of {{2}} for order {{3}}. Thank you!",
+                "example": {"body_text": [["Jenny", "$19.99", "6735"]]},
+            }
+        ],
+        "language": "en_US",
+        "status": "APPROVED",
+        "category": "UTILITY",
+        "id": "1387372356726602",
+    },
+    {
+        "name": "payment_receipt",
+        "parameter_format": "POSITIONAL",
+        "components": [
+            {
+                "type": "BODY",
+                "text": "Hola {{1}}, recibimos tu pago de {{2}} por el pedido {{3}}. ¡Gracias!",
+                "example": {"body_text": [["Jenny", "19,99 US$", "6735"]]},
+            }
+        ],
+        "language": "es",
+        "status": "APPROVED",
+        "category": "UTILITY",
+        "id": "1387372356726603",
+    },
+    {
+        "name": "payment_receipt",
+        "parameter_format": "POSITIONAL",
+        "components": [
+            {
+                "type": "BODY",
+                "text": "مرحبًا {{1}}، استلمنا دفعتك بمبلغ {{2}} للطلب {{3}}. شكرًا لك!",
+                "example": {"body_text": [["جيني", "‏1.999 د.ك.‏", "6735"]]},
+            }
+        ],
+        "language": "ar",
+        "status": "APPROVED",
+        "category": "UTILITY",
+        "id": "1387372356726604",
+    },
+    {
+        "name": "payment_failed",
+        "parameter_format": "NAMED",
+        "components": [
+            {
+                "type": "BODY",
+                "text": "Hi {{customer_name}}, your payment of {{amount}} did not go through: {{reason}}",
+                "example": {
+                    "body_text_named_params": [
+                        {"param_name": "customer_name", "example": "Jenny"},
+                        {"param_name": "amount", "example": "$19.99"},
+                        {"param_name": "reason", "example": "Your card was declined."},
+                    ]
+                },
+            },
+            {"type": "BUTTONS", "buttons": [{"type": "PHONE_NUMBER", "text": "Call us", "phone_number": "+15550100123"}]},
+        ],
+        "language": "en_US",
+        "status": "APPROVED",
+        "category": "UTILITY",
+        "id": "1387372356726605",
+    },
+    {
+        "name": "refund_issued",
+        "parameter_format": "POSITIONAL",
+        "components": [
+            {
+                "type": "BODY",
+                "text": "Hi {{1}}, we refunded {{2}} for payment {{3}}. It can take 5 to 10 days to reach your account.",
+                "example": {"body_text": [["Jenny", "$19.99", "pi_3MtwBwLkdIwHu7ix28a3tqPa"]]},
+            }
+        ],
+        "language": "en_US",
+        "status": "APPROVED",
+        "category": "UTILITY",
+        "id": "1387372356726606",
+    },
+    {
+        "name": "refund_issued",
+        "parameter_format": "POSITIONAL",
+        "components": [
+            {
+                "type": "BODY",
+                "text": "Hola {{1}}, te reembolsamos {{2}} del pago {{3}}.",
+                "example": {"body_text": [["Jenny", "19,99 US$", "pi_3MtwBwLkdIwHu7ix28a3tqPa"]]},
+            }
+        ],
+        "language": "es",
+        "status": "PAUSED",
+        "category": "UTILITY",
+        "id": "1387372356726607",
+    },
+    {
+        "name": "invoice_paid",
+        "parameter_format": "POSITIONAL",
+        "components": [
+            {
+                "type": "HEADER",
+                "format": "DOCUMENT",
+                "example": {"header_handle": ["https://scontent.whatsapp.net/v/t61.29466-34/invoice.pdf"]},
+            },
+            {
+                "type": "BODY",
+                "text": "Hi {{1}}, thank you for paying {{2}} for invoice {{3}}. The invoice is attached.",
+                "example": {"body_text": [["Jenny", "$19.99", "2C3D4E5F-0001"]]},
+            },
+            {
+                "type": "BUTTONS",
+                "buttons": [
+                    {
+                        "type": "URL",
+                        "text": "View receipt",
+                        "url": "https://invoice.stripe.com/{{1}}",
+                        "example": ["https://invoice.stripe.com/i/acct_1/test"],
+                    }
+                ],
+            },
+        ],
+        "language": "en_US",
+        "status": "APPROVED",
+        "category": "UTILITY",
+        "id": "1387372356726608",
+    },
+    {
+        "name": "invoice_paid",
+        "parameter_format": "POSITIONAL",
+        "components": [
+            {
+                "type": "HEADER",
+                "format": "DOCUMENT",
+                "example": {"header_handle": ["https://scontent.whatsapp.net/v/t61.29466-34/invoice.pdf"]},
+            },
+            {
+                "type": "BODY",
+                "text": "مرحبًا {{1}}، شكرًا لدفع {{2}} للفاتورة {{3}}. الفاتورة مرفقة.",
+                "example": {"body_text": [["جيني", "د.ك.‏ 1.999", "2C3D4E5F-0001"]]},
+            },
+            {
+                "type": "BUTTONS",
+                "buttons": [
+                    {
+                        "type": "URL",
+                        "text": "عرض الإيصال",
+                        "url": "https://invoice.stripe.com/{{1}}",
+                        "example": ["https://invoice.stripe.com/i/acct_1/test"],
+                    }
+                ],
+            },
+        ],
+        "language": "ar",
+        "status": "APPROVED",
+        "category": "UTILITY",
+        "id": "1387372356726612",
+    },
+    {
+        "name": "invoice_payment_failed",
+        "parameter_format": "POSITIONAL",
+        "components": [
+            {
+                "type": "BODY",
+                "text": "Hi {{1}}, we could not collect {{2}} for invoice {{3}} of {{4}}. You can pay it with the button below.",
+                "example": {"body_text": [["Jenny", "$19.99", "2C3D4E5F-0001", "Dec 25, 2026"]]},
+            },
+            {
+                "type": "BUTTONS",
+                "buttons": [
+                    {
+                        "type": "URL",
+                        "text": "Pay invoice",
+                        "url": "https://invoice.stripe.com/{{1}}",
+                        "example": ["https://invoice.stripe.com/i/acct_1/test"],
+                    },
+                    {"type": "QUICK_REPLY", "text": "Call me"},
+                ],
+            },
+        ],
+        "language": "en_US",
+        "status": "APPROVED",
+        "category": "UTILITY",
+        "id": "1387372356726609",
+    },
+    {
+        "name": "staff_dispute_alert",
+        "parameter_format": "POSITIONAL",
+        "components": [
+            {
+                "type": "BODY",
+                "text": "Dispute opened: {{1}}, reason {{2}}. Respond by {{3}}. Charge {{4}}.",
+                "example": {"body_text": [["$19.99", "fraudulent", "Dec 10, 2026", "ch_3MtwBwLkdIwHu7ix28a3tqPa"]]},
+            }
+        ],
+        "language": "en_US",
+        "status": "APPROVED",
+        "category": "UTILITY",
+        "id": "1387372356726613",
+    },
+    {
+        "name": "staff_large_payment",
+        "parameter_format": "POSITIONAL",
+        "components": [
+            {
+                "type": "BODY",
+                "text": "Large payment received: {{1}} ({{2}}).",
+                "example": {"body_text": [["$2,500.00", "pi_3MtwBwLkdIwHu7ix28a3tqPa"]]},
+            }
+        ],
+        "language": "en_US",
+        "status": "APPROVED",
+        "category": "UTILITY",
+        "id": "1387372356726614",
+    },
+    {
+        "name": "invoice_document",
+        "parameter_format": "POSITIONAL",
+        "components": [
+            {
+                "type": "HEADER",
+                "format": "DOCUMENT",
+                "example": {"header_handle": ["https://scontent.whatsapp.net/v/t61.29466-34/invoice.pdf"]},
+            },
+            {
+                "type": "BODY",
+                "text": "Hi {{1}}, your invoice {{2}} for {{3}} is attached.",
+                "example": {"body_text": [["Jenny", "2C3D4E5F-0001", "$19.99"]]},
+            },
+            {"type": "FOOTER", "text": "Questions? Reply to this message."},
+            {
+                "type": "BUTTONS",
+                "buttons": [
+                    {
+                        "type": "URL",
+                        "text": "View invoice",
+                        "url": "https://billing.example.com/invoices/{{1}}",
+                        "example": ["https://billing.example.com/invoices/in_1MtHbELkdIwHu7ixl4OzzPMv"],
+                    },
+                    {"type": "QUICK_REPLY", "text": "Talk to a person"},
+                ],
+            },
+        ],
+        "language": "en_US",
+        "status": "APPROVED",
+        "category": "UTILITY",
+        "id": "1387372356726610",
+    },
+    {
+        "name": "shipping_update",
+        "parameter_format": "POSITIONAL",
+        "components": [
+            {"type": "HEADER", "format": "TEXT", "text": "Order {{1}} is on its way", "example": {"header_text": ["6735"]}},
+            {
+                "type": "BODY",
+                "text": "Hi {{1}}, your order left our warehouse with {{2}}. Track it with the button below.",
+                "example": {"body_text": [["Jenny", "UPS"]]},
+            },
+            {
+                "type": "BUTTONS",
+                "buttons": [
+                    {
+                        "type": "URL",
+                        "text": "Track package",
+                        "url": "https://track.example.com/{{1}}",
+                        "example": ["https://track.example.com/1Z999AA10123456784"],
+                    },
+                    {"type": "PHONE_NUMBER", "text": "Call support", "phone_number": "+15550100123"},
+                ],
+            },
+        ],
+        "language": "en_US",
+        "status": "APPROVED",
+        "category": "UTILITY",
+        "id": "1387372356726611",
+    },
+    {
+        "name": "payment_receipt_v2",
+        "parameter_format": "NAMED",
+        "components": [
+            {
+                "type": "HEADER",
+                "format": "DOCUMENT",
+                "example": {"header_handle": ["https://scontent.whatsapp.net/v/t61.29466-34/recibo.pdf"]},
+            },
+            {
+                "type": "BODY",
+                "text": "Olá {{first_name}}, recebemos {{amount}} em {{paid_on}}. Obrigado!",
+                "example": {
+                    "body_text_named_params": [
+                        {"param_name": "first_name", "example": "Jessica"},
+                        {"param_name": "amount", "example": "R$ 19,99"},
+                        {"param_name": "paid_on", "example": "5 de agosto de 2025"},
+                    ]
+                },
+            },
+            {
+                "type": "BUTTONS",
+                "buttons": [
+                    {
+                        "type": "URL",
+                        "text": "Ver recibo",
+                        "url": "https://example.com/{{1}}",
+                        "example": ["https://example.com/receipts/abc123"],
+                    },
+                    {"type": "QUICK_REPLY", "text": "Parar promoções"},
+                ],
+            },
+        ],
+        "language": "pt_BR",
+        "status": "APPROVED",
+        "category": "UTILITY",
+        "id": "1387372356726612",
+    },
+    {
+        "name": "spring_sale",
+        "parameter_format": "POSITIONAL",
+        "components": [
+            {
+                "type": "HEADER",
+                "format": "IMAGE",
+                "example": {"header_handle": ["https://scontent.whatsapp.net/v/t61.29466-34/spring.jpg"]},
+            },
+            {
+                "type": "BODY",
+                "text": "Hi {{1}}, take {{2}} off everything until Sunday with the code below.",
+                "example": {"body_text": [["Jenny", "25%"]]},
+            },
+            {"type": "FOOTER", "text": "Not interested? Tap Stop promotions."},
+            {
+                "type": "BUTTONS",
+                "buttons": [
+                    {"type": "COPY_CODE", "example": "SPRING25"},
+                    {"type": "QUICK_REPLY", "text": "Stop promotions"},
+                ],
+            },
+        ],
+        "language": "en_US",
+        "status": "APPROVED",
+        "category": "MARKETING",
+        "sub_category": "CUSTOM",
+        "id": "1387372356726613",
+    },
+    {
+        "name": "loyalty_reminder",
+        "parameter_format": "POSITIONAL",
+        "components": [
+            {"type": "BODY", "text": "Hi {{1}}, your points expire soon!", "example": {"body_text": [["Jenny"]]}},
+        ],
+        "language": "en_US",
+        "status": "DISABLED",
+        "category": "MARKETING",
+        "id": "1387372356726614",
+    },
+    {
+        "name": "subscription_renewal",
+        "parameter_format": "POSITIONAL",
+        "components": [
+            {
+                "type": "BODY",
+                "text": "Hi {{1}}, your subscription renews on {{2}}.",
+                "example": {"body_text": [["Jenny", "May 1"]]},
+            },
+        ],
+        "language": "en_US",
+        "status": "REJECTED",
+        "category": "UTILITY",
+        "id": "1387372356726615",
+    },
+    {
+        "name": "refund_issued_v2",
+        "parameter_format": "NAMED",
+        "components": [
+            {
+                "type": "BODY",
+                "text": "Hi {{customer_name}}, we refunded {{amount}}.",
+                "example": {
+                    "body_text_named_params": [
+                        {"param_name": "customer_name", "example": "Jenny"},
+                        {"param_name": "amount", "example": "$19.99"},
+                    ]
+                },
+            },
+        ],
+        "language": "en_US",
+        "status": "PENDING",
+        "category": "UTILITY",
+        "id": "1387372356726616",
+    },
+)
+
+# The fields a template object can be asked for (`fields=`); Graph always adds `id`.
+TEMPLATE_FIELDS = frozenset(
+    {
+        "id",
+        "name",
+        "language",
+        "status",
+        "category",
+        "sub_category",
+        "parameter_format",
+        "components",
+        "quality_score",
+        "rejected_reason",
+        "previous_category",
+        "correct_category",
+        "library_template_name",
+        "message_send_ttl_seconds",
+        "cta_url_link_tracking_opted_out",
+    }
+)
+DEFAULT_TEMPLATE_FIELDS = ("name", "parameter_format", "components", "language", "status", "category", "sub_category", "id")
+"""What Graph answers without `fields=`."""
+DEFAULT_PAGE_LIMIT = 25
+MAX_BODY_LENGTH = 1024
+
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
+# The send's button sub_type for each template button type (sends use lower case).
+BUTTON_SUB_TYPE = {"URL": "url", "QUICK_REPLY": "quick_reply", "COPY_CODE": "copy_code", "FLOW": "flow", "CATALOG": "catalog", "MPM": "mpm"}
+# How Meta names button types in "requires a parameter" details ("Button at index 0 of type Url").
+BUTTON_TYPE_NAME = {"URL": "Url", "COPY_CODE": "CopyCode"}
+
+
+def _placeholders(text: Any) -> list[str]:
+    """Distinct placeholders in order of first appearance. Kept apart from the bridge's own parser
+    on purpose: the fake must not share the code it is testing."""
+    found: list[str] = []
+    for name in PLACEHOLDER.findall(text if isinstance(text, str) else ""):
+        if name not in found:
+            found.append(name)
+    return found
+
+
+def _count_mismatch(where: str, sent: int, expected: int) -> Violation:
+    """Meta's 132000 details, e.g. "body: number of localizable_params (2) does not match the expected number of params (1)"."""
+    return Violation(132000, f"{where}: number of localizable_params ({sent}) does not match the expected number of params ({expected})")
+
+
+def template_violations(body: Mapping[str, Any], templates: Iterable[Mapping[str, Any]]) -> list[Violation]:
+    """How Meta refuses a well-formed send (see `validate_message`) for what its template is:
+    unknown in that language or not approved (132001, 132015 paused, 132016 disabled), parameter
+    counts per component (132000; 131008 for a button parameter left out), parameters that do not
+    fit their component (132012), a body too long once filled in (132005). [] when it fits."""
+    template = body["template"]
+    name, code = template["name"], template["language"]["code"]
+    # Meta matches the language code exactly: a template approved in en_US does not exist in en.
+    found = next((t for t in templates if t.get("name") == name and t.get("language") == code), None)
+    missing = Violation(132001, f"template name ({name}) does not exist in {code}")
+    if found is None:
+        return [missing]
+    status = found.get("status")
+    if status != "APPROVED":
+        return [
+            {"PAUSED": Violation(132015, ERROR_CODES[132015][1]), "DISABLED": Violation(132016, ERROR_CODES[132016][1])}.get(
+                status, missing
+            )
+        ]
+    return list(_check_components(found, template.get("components", [])))
+
+
+def _check_components(template: Mapping[str, Any], sent: list[dict[str, Any]]) -> Iterator[Violation]:
+    parts = {str(c.get("type", "")).upper(): c for c in template.get("components", []) if isinstance(c, dict)}
+    named = str(template.get("parameter_format", "POSITIONAL")).upper() == "NAMED"
+    by_type: dict[str, list[dict[str, Any]]] = {"header": [], "body": [], "button": []}
+    for component in sent:
+        by_type[component["type"]].append(component)
+    for kind in ("header", "body"):
+        if len(by_type[kind]) > 1:
+            yield Violation(100, f"template.components: more than one {kind} component")
+    header = by_type["header"][0]["parameters"] if by_type["header"] else []
+    body = by_type["body"][0]["parameters"] if by_type["body"] else []
+    yield from _check_header(parts.get("HEADER"), header, named)
+    yield from _check_body(parts.get("BODY", {}).get("text"), body, named)
+    yield from _check_buttons(parts.get("BUTTONS", {}).get("buttons", []), by_type["button"])
+
+
+def _check_header(header: Mapping[str, Any] | None, sent: list[dict[str, Any]], named: bool) -> Iterator[Violation]:
+    if header is None:
+        if sent:
+            yield _count_mismatch("header", len(sent), 0)
+        return
+    kind = str(header.get("format") or "TEXT").upper()
+    if kind == "TEXT":
+        expected = _placeholders(header.get("text"))
+        if len(sent) != len(expected):
+            yield _count_mismatch("header", len(sent), len(expected))
+            return
+        for parameter in sent:
+            if parameter["type"] != "text":  # currency, date_time, media: a text header takes text only
+                yield Violation(132012, f"header: Format mismatch, expected TEXT, received {parameter['type'].upper()}")
+                return
+        yield from _check_names("header", sent, expected, named)
+    elif not sent:
+        # Meta's answer when a media header's parameter is left out (not a count mismatch).
+        yield Violation(132012, f"header: Format mismatch, expected {kind}, received UNKNOWN")
+    elif len(sent) != 1:
+        yield _count_mismatch("header", len(sent), 1)
+    elif sent[0]["type"].upper() != kind:
+        yield Violation(132012, f"header: Format mismatch, expected {kind}, received {sent[0]['type'].upper()}")
+
+
+def _check_body(text: Any, sent: list[dict[str, Any]], named: bool) -> Iterator[Violation]:
+    expected = _placeholders(text)
+    if len(sent) != len(expected):
+        yield _count_mismatch("body", len(sent), len(expected))
+        return
+    problems = list(_check_names("body", sent, expected, named))
+    yield from problems
+    if not problems and isinstance(text, str):
+        length = len(_fill(text, sent, named))
+        if length > MAX_BODY_LENGTH:
+            yield Violation(132005, f"body: {length} characters once the parameters are filled in; the limit is {MAX_BODY_LENGTH}")
+
+
+def _check_names(where: str, sent: list[dict[str, Any]], expected: list[str], named: bool) -> Iterator[Violation]:
+    names = [p.get("parameter_name") for p in sent]
+    if named and any(n is None for n in names):
+        # What Meta answers when a named template gets positional parameters.
+        yield Violation(100, "Parameter name is missing or empty")
+    elif named and sorted(names) != sorted(expected):
+        unknown = ", ".join(sorted(set(names) - set(expected))) or "(none)"
+        yield Violation(132012, f"{where}: parameter names {unknown} are not the template's ({', '.join(expected)})")
+    elif not named and any(n is not None for n in names):
+        yield Violation(132012, f"{where}: the template is positional ({{{{1}}}}, {{{{2}}}}...): parameters take no parameter_name")
+
+
+def _fill(text: str, sent: list[dict[str, Any]], named: bool) -> str:
+    """The body as the customer reads it: currency and date_time show their fallback_value."""
+    values = {}
+    for position, parameter in enumerate(sent, start=1):
+        value = parameter.get(parameter["type"])
+        shown = value.get("fallback_value", "") if isinstance(value, dict) else str(value)
+        values[parameter.get("parameter_name") if named else str(position)] = shown
+    return PLACEHOLDER.sub(lambda m: values.get(m.group(1), ""), text)
+
+
+def _check_buttons(buttons: list[Any], sent: list[dict[str, Any]]) -> Iterator[Violation]:
+    by_index: dict[int, dict[str, Any]] = {}
+    for component in sent:
+        index = int(component["index"])
+        if index in by_index:
+            yield Violation(100, f"template.components: more than one button component for index {index}")
+        by_index[index] = component
+    for index, component in sorted(by_index.items()):
+        button = buttons[index] if index < len(buttons) and isinstance(buttons[index], dict) else None
+        count = len(component["parameters"])
+        if button is None:
+            yield _count_mismatch("buttons", count, 0)
+            continue
+        kind = str(button.get("type", "")).upper()
+        if component["sub_type"] != BUTTON_SUB_TYPE.get(kind):
+            yield Violation(
+                132012, f"buttons: Format mismatch, button at index {index} is {kind}, received {component['sub_type'].upper()}"
+            )
+            continue
+        expected = len(_placeholders(button.get("url"))) if kind == "URL" else 1  # payload, coupon code, flow action
+        if count != expected:
+            yield _count_mismatch("buttons", count, expected)
+    for index, button in enumerate(buttons):
+        kind = str(button.get("type", "")).upper() if isinstance(button, dict) else ""
+        needs_parameter = (kind == "URL" and _placeholders(button.get("url"))) or kind == "COPY_CODE"
+        if needs_parameter and index not in by_index:
+            yield Violation(131008, f"buttons: Button at index {index} of type {BUTTON_TYPE_NAME[kind]} requires a parameter")
+
+
+def _cursor(index: int) -> str:
+    """An opaque Graph-style cursor (Meta's are base64 too)."""
+    return base64.urlsafe_b64encode(f"fake-graph:{index}".encode()).decode()
+
+
+def _cursor_index(cursor: str) -> int | None:
+    try:
+        prefix, _, index = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        return int(index) if prefix == "fake-graph" else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+# --------------------------------------------------------------------------------------------
 # The server
 # --------------------------------------------------------------------------------------------
 
@@ -509,20 +1127,36 @@ class _Server(ThreadingHTTPServer):
 
 
 class FakeGraphAPI:
-    """The Cloud API's /messages endpoint for one phone number, on 127.0.0.1 in daemon threads."""
+    """The Cloud API's /messages endpoint for one phone number, and its business account's template
+    list, on 127.0.0.1 in daemon threads.
+
+    `templates` (Meta's template objects; default `DEFAULT_TEMPLATES`) are what
+    `GET /{api_version}/{business_account_id}/message_templates` serves. With
+    `strict_templates=True` (or after `know_templates()`), sends are also checked against them the
+    way Meta checks a send against its approved template (`template_violations`).
+    """
 
     def __init__(
         self,
         *,
         token: str = "test-token",
         phone_number_id: str = "106540352242922",
+        business_account_id: str = DEFAULT_BUSINESS_ACCOUNT_ID,
         api_version: str = "v23.0",
         host: str = "127.0.0.1",
         port: int = 0,
+        templates: Iterable[Mapping[str, Any]] | None = None,
+        strict_templates: bool = False,
+        max_page_size: int | None = None,
     ) -> None:
         self.token = token
         self.phone_number_id = phone_number_id
+        self.business_account_id = business_account_id
         self.api_version = api_version
+        self.templates: list[dict[str, Any]] = json.loads(json.dumps(list(DEFAULT_TEMPLATES if templates is None else templates)))
+        self.strict_templates = strict_templates
+        self.max_page_size = max_page_size
+        """Graph caps page sizes: a larger `limit` gets pages of this many (None: no cap)."""
         self.host = host
         self.port = port
         self.requests: list[RecordedRequest] = []
@@ -595,6 +1229,18 @@ class FakeGraphAPI:
     def messages_url(self) -> str:
         """The full URL of the /messages endpoint."""
         return self.base_url + self.path
+
+    @property
+    def templates_path(self) -> str:
+        """``/{api_version}/{business_account_id}/message_templates``."""
+        return f"/{self.api_version}/{self.business_account_id}/message_templates"
+
+    def know_templates(self, templates: Iterable[Mapping[str, Any]] | None = None) -> None:
+        """Check every send against the catalogue (replaced by `templates` when given), as Meta does."""
+        with self._lock:
+            if templates is not None:
+                self.templates = json.loads(json.dumps(list(templates)))
+            self.strict_templates = True
 
     # ---- recorded state ----------------------------------------------------------------------
 
@@ -726,6 +1372,43 @@ class FakeGraphAPI:
         return type("Handler", (_GraphHandler,), {"fake": self})
 
 
+TEMPLATES_PATH = re.compile(r"^/(?P<version>v\d+\.\d+)/(?P<object_id>[^/]+)/message_templates$")
+
+
+def _unsupported_get(object_id: str) -> dict[str, Any]:
+    """Graph's answer (HTTP 400) for an object id that does not exist or that the token may not see:
+    a plain Graph error, without WhatsApp's error_data."""
+    message = (
+        f"Unsupported get request. Object with ID '{object_id}' does not exist, cannot be loaded due to missing permissions, "
+        "or does not support this operation. Please read the Graph API documentation at https://developers.facebook.com/docs/graph-api"
+    )
+    return {"error": {"message": message, "type": "GraphMethodException", "code": 100, "error_subcode": 33, "fbtrace_id": new_fbtrace_id()}}
+
+
+def _template_page(
+    templates: list[dict[str, Any]], params: Mapping[str, str], max_page_size: int | None
+) -> tuple[list[dict[str, Any]], int, bool] | Violation:
+    """(the page's template objects with the asked fields, index of the first, whether more follow),
+    or the Violation Graph answers for a bad `limit`, `fields` or `after`."""
+    limit_text = params.get("limit", str(DEFAULT_PAGE_LIMIT))
+    if not limit_text.isdigit() or int(limit_text) < 1:
+        return Violation(100, f"Param limit must be a positive integer, got {limit_text!r}")
+    fields = [f.strip() for f in params["fields"].split(",") if f.strip()] if "fields" in params else list(DEFAULT_TEMPLATE_FIELDS)
+    unknown = [f for f in fields if f not in TEMPLATE_FIELDS]
+    if unknown:
+        return Violation(100, f"Tried accessing nonexisting field ({unknown[0]}) on node type (WhatsAppBusinessHSM)")
+    start = 0
+    if "after" in params:
+        index = _cursor_index(params["after"])
+        if index is None:
+            return Violation(100, f"Param after is not a cursor this endpoint returned: {params['after']!r}")
+        start = index + 1
+    limit = min(int(limit_text), max_page_size or int(limit_text))
+    chosen = [*fields, "id"]  # Graph always includes the id
+    data = [{key: t[key] for key in t if key in chosen} for t in templates[start : start + limit]]
+    return data, start, start + limit < len(templates)
+
+
 def _describe(r: RecordedRequest) -> str:
     to = r.json.get("to") if isinstance(r.json, dict) else None
     return f"{r.method} {r.path} to={to!r} -> {r.status}"
@@ -814,6 +1497,9 @@ class _GraphHandler(BaseHTTPRequestHandler):
         fake._record(record)
 
         url = urlsplit(self.path)
+        if self.command == "GET" and (listing := TEMPLATES_PATH.match(url.path)) and listing["version"] == fake.api_version:
+            self._list_templates(record, listing["object_id"], url.query)
+            return
         if self.command != "POST" or url.path != fake.path or url.query:
             fake._add_problems(record, [f"unsupported {self.command} {self.path} (only POST {fake.path} exists)"])
             message = (
@@ -824,13 +1510,7 @@ class _GraphHandler(BaseHTTPRequestHandler):
             self._send_json(record, 404, body)
             return
 
-        authorization = self.headers.get("Authorization")
-        if authorization != f"Bearer {fake.token}":
-            fake._add_problems(record, ["(190) missing or wrong Authorization header (expected 'Bearer <token>')"])
-            body = error_body(190, message="Invalid OAuth access token - Cannot parse access token", details="Invalid OAuth access token")
-            self._send_json(
-                record, 401, body, headers={"WWW-Authenticate": 'OAuth "Facebook Platform" "invalid_token" "Invalid OAuth access token"'}
-            )
+        if not self._authorized(record):
             return
 
         violations: list[Violation] = []
@@ -846,8 +1526,50 @@ class _GraphHandler(BaseHTTPRequestHandler):
             first = violations[0]
             self._send_json(record, 400, error_body(first.code, details=first.detail))
             return
+        if fake.strict_templates and (violations := template_violations(parsed, fake.templates)):
+            fake._add_problems(record, [f"({v.code}) {v.detail}" for v in violations])
+            first = violations[0]
+            self._send_json(record, default_status(first.code), error_body(first.code, details=first.detail))
+            return
 
         self._answer(record, fake._next_reply())
+
+    def _authorized(self, record: RecordedRequest) -> bool:
+        """True for the right bearer token; otherwise answer Meta's 401/190 and return False."""
+        if self.headers.get("Authorization") == f"Bearer {self.fake.token}":
+            return True
+        self.fake._add_problems(record, ["(190) missing or wrong Authorization header (expected 'Bearer <token>')"])
+        body = error_body(190, message="Invalid OAuth access token - Cannot parse access token", details="Invalid OAuth access token")
+        self._send_json(
+            record, 401, body, headers={"WWW-Authenticate": 'OAuth "Facebook Platform" "invalid_token" "Invalid OAuth access token"'}
+        )
+        return False
+
+    def _list_templates(self, record: RecordedRequest, object_id: str, query: str) -> None:
+        """GET /{waba_id}/message_templates: one page of the catalogue, with Graph's cursors."""
+        fake = self.fake
+        if not self._authorized(record):
+            return
+        if object_id != fake.business_account_id:
+            fake._add_problems(record, [f"(100) no WhatsApp Business Account {object_id!r} (this fake serves {fake.business_account_id})"])
+            self._send_json(record, 400, _unsupported_get(object_id))
+            return
+        params = {key: values[-1] for key, values in parse_qs(query, keep_blank_values=True).items()}
+        page = _template_page(fake.templates, params, fake.max_page_size)
+        if isinstance(page, Violation):
+            fake._add_problems(record, [f"({page.code}) {page.detail}"])
+            self._send_json(record, 400, error_body(page.code, message=f"(#{page.code}) {page.detail}", details=page.detail))
+            return
+        data, start, more = page
+        body: dict[str, Any] = {"data": data}
+        if data:
+            after = _cursor(start + len(data) - 1)
+            body["paging"] = {"cursors": {"before": _cursor(start), "after": after}}
+            if more:
+                # Graph's next link repeats the query (fields, limit) with the new cursor, as an absolute URL.
+                next_query = {key: value for key, value in params.items() if key not in ("after", "before")} | {"after": after}
+                body["paging"]["next"] = f"{fake.base_url}{urlsplit(self.path).path}?{urlencode(next_query)}"
+        self._send_json(record, 200, body)
 
     def _answer(self, record: RecordedRequest, reply: Reply | None) -> None:
         fake = self.fake

@@ -26,7 +26,7 @@ def run_bridge(*args: str, env: dict[str, str] | None = None, cwd: Path | None =
 def test_help_lists_every_command():
     result = run_bridge("--help")
     assert result.returncode == 0
-    for command in ("dev", "worker", "simulate", "check-config", "outbox", "deliveries", "replay", "resume", "optout"):
+    for command in ("dev", "worker", "simulate", "check-config", "outbox", "deliveries", "replay", "resume", "optout", "templates"):
         assert command in result.stdout
 
 

@@ -18,6 +18,7 @@ def test_example_config_loads_with_every_documented_default():
     assert config.stripe.tolerance_seconds == 300
     assert config.whatsapp.api_base_url == "https://graph.facebook.com"
     assert config.whatsapp.dry_run
+    assert config.whatsapp.business_account_id == ""
     assert {m.name for m in config.mappings} >= {"payment_received", "charge_refunded", "invoice_paid"}
     assert config.mapped_event_types() == {
         "checkout.session.completed",
@@ -38,6 +39,7 @@ def test_environment_overrides_the_file():
         "STRIPE_API_KEY": "rk_test_123",
         "WHATSAPP_ACCESS_TOKEN": "EAAG-token",
         "WHATSAPP_PHONE_NUMBER_ID": "106540352242922",
+        "WHATSAPP_BUSINESS_ACCOUNT_ID": "102290129340398",
         "WHATSAPP_API_BASE_URL": "http://127.0.0.1:9999/",
         "WHATSAPP_API_VERSION": "v24.0",
     }
@@ -48,6 +50,7 @@ def test_environment_overrides_the_file():
     assert config.whatsapp.access_token == "EAAG-token"
     assert not config.whatsapp.dry_run
     assert config.whatsapp.phone_number_id == "106540352242922"
+    assert config.whatsapp.business_account_id == "102290129340398"
     assert config.whatsapp.api_base_url == "http://127.0.0.1:9999"
     assert config.whatsapp.api_version == "v24.0"
 
@@ -127,6 +130,48 @@ def test_bad_environment_value_names_the_variable():
     lines = problems(excinfo)
     assert "environment: WHATSAPP_API_VERSION: must look like v23.0" in lines
     assert "environment: REDIS_URL: must be a redis://, rediss:// or unix:// URL" in lines
+
+
+def test_a_business_account_id_that_is_not_numeric_names_where_it_came_from():
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(EXAMPLE_CONFIG, env={"WHATSAPP_BUSINESS_ACCOUNT_ID": "my-waba"})
+    assert problems(excinfo) == [
+        "environment: WHATSAPP_BUSINESS_ACCOUNT_ID: must be the numeric WhatsApp Business Account ID from WhatsApp Manager"
+    ]
+    raw = example_raw()
+    raw["whatsapp"]["business_account_id"] = 102290129340398
+    with pytest.raises(ConfigError) as excinfo:
+        parse_config(raw, source="config.toml")
+    assert problems(excinfo) == ["config.toml: whatsapp.business_account_id: Not a valid string."]
+
+
+def test_the_template_catalogue_lives_beside_the_config_file_by_default(tmp_path):
+    folder = tmp_path / "merchant"
+    folder.mkdir()
+    (folder / "config.toml").write_text("[stripe]\nwebhook_secrets = []\n")  # no [whatsapp] table at all
+    assert load_config(folder / "config.toml", env={}).whatsapp.templates_file == str(folder / "templates.json")
+    assert load_config(EXAMPLE_CONFIG, env={}).whatsapp.templates_file == str(EXAMPLE_CONFIG.parent / "templates.json")
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("catalogue/waba.json", "merchant/catalogue/waba.json"),
+        ("../shared.json", "merchant/../shared.json"),
+        ("/srv/t.json", "/srv/t.json"),
+    ],
+)
+def test_a_templates_file_given_in_the_config_is_relative_to_the_config_files_folder(tmp_path, written, expected):
+    folder = tmp_path / "merchant"
+    folder.mkdir()
+    (folder / "config.toml").write_text(f'[whatsapp]\ntemplates_file = "{written}"\n')
+    config = load_config(folder / "config.toml", env={})
+    assert config.whatsapp.templates_file == (expected if expected.startswith("/") else str(tmp_path / expected))
+
+
+def test_without_a_config_file_the_templates_file_is_as_written():
+    assert parse_config({"whatsapp": {"templates_file": "t.json"}}, source="<dict>").whatsapp.templates_file == "t.json"
+    assert parse_config({}, source="<dict>").whatsapp.templates_file == "templates.json"
 
 
 def test_body_must_be_list_or_table():

@@ -14,7 +14,19 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fake_graph import ERROR_CODES, FakeGraphAPI, Reply, default_status, error_body, validate_message
+from bridge.stripe_events import samples
+from tests.conftest import Bridge, example_raw, make_config
+from tests.fake_graph import (
+    DEFAULT_TEMPLATE_FIELDS,
+    DEFAULT_TEMPLATES,
+    ERROR_CODES,
+    FakeGraphAPI,
+    Reply,
+    default_status,
+    error_body,
+    template_violations,
+    validate_message,
+)
 
 TO = "+14155550123"
 
@@ -498,3 +510,424 @@ def test_base_url_is_the_listening_address():
         assert fake.messages_url == f"{fake.base_url}/v25.0/123/messages"
         response = httpx.post(fake.messages_url, json=POSITIONAL, headers={"Authorization": "Bearer other"}, timeout=5, verify=False)
         assert response.status_code == 200
+
+
+# ---- the template list -------------------------------------------------------------------------
+
+
+def list_templates(client: httpx.Client, fake: FakeGraphAPI, **params: str) -> httpx.Response:
+    return client.get(fake.templates_path, params=params)
+
+
+def test_the_template_list_is_served_page_by_page_with_graph_cursors(fake: FakeGraphAPI, client: httpx.Client):
+    pages = [list_templates(client, fake, fields="name,language,status,category,parameter_format,components", limit="5").json()]
+    while "next" in pages[-1]["paging"]:
+        next_url = pages[-1]["paging"]["next"]
+        assert next_url.startswith(fake.base_url + fake.templates_path + "?") and "after=" in next_url and "limit=5" in next_url
+        pages.append(client.get(next_url).json())
+
+    assert [len(page["data"]) for page in pages] == [5, 5, 5, 4]  # 19 templates
+    # Every template, as Meta keeps it, but only the fields asked for (sub_category was not).
+    assert [t for page in pages for t in page["data"]] == [{k: v for k, v in t.items() if k != "sub_category"} for t in DEFAULT_TEMPLATES]
+    cursors = [page["paging"]["cursors"] for page in pages]
+    assert all(c["before"] and c["after"] and c["before"] != c["after"] for c in cursors[:3])
+    assert len({c["after"] for c in cursors}) == 4
+    assert [r.status for r in fake.requests] == [200] * 4 and fake.problems == []
+    assert {r.headers["authorization"] for r in fake.requests} == {"Bearer test-token"}
+
+
+def test_the_list_gives_the_fields_asked_for_and_always_the_id(fake: FakeGraphAPI, client: httpx.Client):
+    names = list_templates(client, fake, fields="name,status", limit="2").json()["data"]
+    assert names == [
+        {"name": "order_confirmation", "status": "APPROVED", "id": "1387372356726601"},
+        {"name": "payment_receipt", "status": "APPROVED", "id": "1387372356726602"},
+    ]
+    default = list_templates(client, fake).json()
+    assert len(default["data"]) == len(DEFAULT_TEMPLATES) < 25  # under Graph's default page size of 25: no next page
+    assert "next" not in default["paging"]
+    assert {key for t in default["data"] for key in t} == set(DEFAULT_TEMPLATE_FIELDS)
+
+
+def test_a_limit_above_the_page_size_cap_gets_capped_pages():
+    with FakeGraphAPI(max_page_size=4) as fake:
+        headers = {"Authorization": "Bearer test-token"}
+        first = httpx.get(fake.base_url + fake.templates_path, params={"limit": "100"}, headers=headers, timeout=5).json()
+        assert len(first["data"]) == 4 and "limit=100" in first["paging"]["next"]
+        second = httpx.get(first["paging"]["next"], headers=headers, timeout=5).json()
+    assert [t["id"] for t in first["data"] + second["data"]] == [t["id"] for t in DEFAULT_TEMPLATES[:8]]
+
+
+def test_an_empty_catalogue_is_an_empty_list_without_paging():
+    with FakeGraphAPI(templates=[]) as fake:
+        response = httpx.get(fake.base_url + fake.templates_path, headers={"Authorization": "Bearer test-token"}, timeout=5)
+    assert response.json() == {"data": []}
+
+
+@pytest.mark.parametrize(
+    ("params", "details"),
+    [
+        ({"limit": "0"}, "Param limit must be a positive integer, got '0'"),
+        ({"limit": "ten"}, "Param limit must be a positive integer, got 'ten'"),
+        ({"fields": "name,body"}, "Tried accessing nonexisting field (body) on node type (WhatsAppBusinessHSM)"),
+        ({"after": "not-a-cursor"}, "Param after is not a cursor this endpoint returned: 'not-a-cursor'"),
+    ],
+)
+def test_a_bad_limit_field_or_cursor_is_code_100(fake: FakeGraphAPI, client: httpx.Client, params: dict[str, str], details: str):
+    error = assert_meta_error(list_templates(client, fake, **params), 400, 100)
+    assert (error["message"], error["error_data"]["details"]) == (f"(#100) {details}", details)
+    assert len(fake.problems) == 1
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong-token"}])
+def test_the_template_list_wants_the_bearer_token(fake: FakeGraphAPI, headers: dict[str, str]):
+    # A token in the query string is not accepted either: it would end up in access logs.
+    response = httpx.get(fake.base_url + fake.templates_path, params={"access_token": fake.token}, headers=headers, timeout=5)
+    assert_meta_error(response, 401, 190)
+    assert "Authorization" in fake.problems[0]
+
+
+def test_an_unknown_business_account_is_graphs_unsupported_get_request(fake: FakeGraphAPI, client: httpx.Client):
+    response = client.get(f"/{fake.api_version}/999999999999999/message_templates")
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["code"], error["error_subcode"], error["type"]) == (100, 33, "GraphMethodException")
+    assert error["message"].startswith("Unsupported get request. Object with ID '999999999999999' does not exist")
+    assert "error_data" not in error  # a plain Graph error, not a WhatsApp one
+    assert fake.problems == [
+        f"GET /{fake.api_version}/999999999999999/message_templates: (100) no WhatsApp Business Account '999999999999999' "
+        f"(this fake serves {fake.business_account_id})"
+    ]
+
+
+def test_a_wrong_token_is_answered_before_an_unknown_business_account(fake: FakeGraphAPI):
+    response = httpx.get(f"{fake.base_url}/{fake.api_version}/1/message_templates", headers={"Authorization": "Bearer x"}, timeout=5)
+    assert_meta_error(response, 401, 190)
+
+
+# ---- strict template checking of sends ---------------------------------------------------------
+
+
+def send_of(template: dict[str, Any]) -> dict[str, Any]:
+    """A send that fits `template`, built from the examples Meta keeps with it."""
+    parts = {c["type"]: c for c in template["components"]}
+    components: list[dict[str, Any]] = []
+    header = parts.get("HEADER")
+    if header and header["format"] == "TEXT" and "{{" in header["text"]:
+        components.append({"type": "header", "parameters": [{"type": "text", "text": header["example"]["header_text"][0]}]})
+    elif header and header["format"] != "TEXT":
+        kind = header["format"].lower()
+        components.append({"type": "header", "parameters": [{"type": kind, kind: {"link": header["example"]["header_handle"][0]}}]})
+    example = parts["BODY"].get("example", {})
+    if "body_text_named_params" in example:
+        body = [{"type": "text", "parameter_name": p["param_name"], "text": p["example"]} for p in example["body_text_named_params"]]
+    else:
+        body = [{"type": "text", "text": text} for text in example.get("body_text", [[]])[0]]
+    if body:
+        components.append({"type": "body", "parameters": body})
+    for index, button in enumerate(parts.get("BUTTONS", {}).get("buttons", [])):
+        if button["type"] == "URL" and "{{1}}" in button["url"]:
+            suffix = button["example"][0].removeprefix(button["url"].removesuffix("{{1}}"))
+            components.append({"type": "button", "sub_type": "url", "index": str(index), "parameters": [{"type": "text", "text": suffix}]})
+        elif button["type"] == "COPY_CODE":
+            components.append(
+                {
+                    "type": "button",
+                    "sub_type": "copy_code",
+                    "index": index,
+                    "parameters": [{"type": "coupon_code", "coupon_code": button["example"]}],
+                }
+            )
+    message = {"name": template["name"], "language": {"code": template["language"]}, "components": components}
+    return {"messaging_product": "whatsapp", "to": TO, "type": "template", "template": message}
+
+
+def default_template(name: str, language: str = "en_US") -> dict[str, Any]:
+    (template,) = [t for t in DEFAULT_TEMPLATES if t["name"] == name and t["language"] == language]
+    return template
+
+
+@pytest.fixture
+def strict() -> Iterator[FakeGraphAPI]:
+    with FakeGraphAPI(strict_templates=True) as server:
+        yield server
+
+
+@pytest.mark.parametrize(
+    "template", [t for t in DEFAULT_TEMPLATES if t["status"] == "APPROVED"], ids=lambda t: f"{t['name']}[{t['language']}]"
+)
+def test_every_approved_default_template_takes_a_send_built_from_its_examples(strict: FakeGraphAPI, template: dict[str, Any]):
+    body = send_of(template)
+    assert validate_message(body) == [] and template_violations(body, DEFAULT_TEMPLATES) == []
+    response = httpx.post(strict.messages_url, json=body, headers={"Authorization": "Bearer test-token"}, timeout=5)
+    assert response.status_code == 200, response.text
+    assert strict.problems == []
+
+
+def test_the_named_example_send_fits_its_template_in_the_default_catalogue():
+    assert template_violations(NAMED, DEFAULT_TEMPLATES) == []
+
+
+def components_of(name: str, language: str = "en_US") -> list[dict[str, Any]]:
+    return send_of(default_template(name, language))["template"]["components"]
+
+
+def send(name: str, components: list[dict[str, Any]], language: str = "en_US") -> dict[str, Any]:
+    return {
+        "messaging_product": "whatsapp",
+        "to": TO,
+        "type": "template",
+        "template": {"name": name, "language": {"code": language}, "components": components},
+    }
+
+
+def text(value: str, name: str | None = None) -> dict[str, Any]:
+    return {"type": "text", "text": value} | ({"parameter_name": name} if name else {})
+
+
+def replaced(
+    components: list[dict[str, Any]], kind: str, component: dict[str, Any] | None, index: int | None = None
+) -> list[dict[str, Any]]:
+    """`components` with the one of `kind` (a button: at `index`) replaced by `component`, or removed when None."""
+    kept = [c for c in components if not (c["type"] == kind and (index is None or int(c["index"]) == index))]
+    return kept + ([component] if component else [])
+
+
+RECEIPT_BODY = {"type": "body", "parameters": [text("Jenny"), text("$19.99"), text("6735")]}
+DOCUMENT = {"type": "document", "document": {"link": "https://example.com/invoice.pdf"}}
+IMAGE = {"type": "image", "image": {"link": "https://example.com/i.jpg"}}
+CURRENCY = {"type": "currency", "currency": {"fallback_value": "$19.99", "code": "USD", "amount_1000": 19990}}
+
+STRICT_REFUSALS = [
+    # (id, send, HTTP status, code, details)
+    ("unknown name", send("no_such_template", [RECEIPT_BODY]), 404, 132001, "template name (no_such_template) does not exist in en_US"),
+    ("en is not en_US", send("payment_receipt", [RECEIPT_BODY], "en"), 404, 132001, "template name (payment_receipt) does not exist in en"),
+    (
+        "pending",
+        send("refund_issued_v2", [{"type": "body", "parameters": [text("J", "customer_name"), text("$1", "amount")]}]),
+        404,
+        132001,
+        "template name (refund_issued_v2) does not exist in en_US",
+    ),
+    (
+        "rejected",
+        send("subscription_renewal", [{"type": "body", "parameters": [text("J"), text("May 1")]}]),
+        404,
+        132001,
+        "template name (subscription_renewal) does not exist in en_US",
+    ),
+    ("paused", send("refund_issued", [RECEIPT_BODY], "es"), 400, 132015, ERROR_CODES[132015][1]),
+    ("disabled", send("loyalty_reminder", [{"type": "body", "parameters": [text("Jenny")]}]), 400, 132016, ERROR_CODES[132016][1]),
+    (
+        "two body parameters for three",
+        POSITIONAL,
+        400,
+        132000,
+        "body: number of localizable_params (2) does not match the expected number of params (3)",
+    ),
+    (
+        "no body",
+        send("payment_receipt", []),
+        400,
+        132000,
+        "body: number of localizable_params (0) does not match the expected number of params (3)",
+    ),
+    (
+        "a header the template lacks",
+        send("payment_receipt", [{"type": "header", "parameters": [text("x")]}, RECEIPT_BODY]),
+        400,
+        132000,
+        "header: number of localizable_params (1) does not match the expected number of params (0)",
+    ),
+    (
+        "text header left out",
+        send("shipping_update", replaced(components_of("shipping_update"), "header", None)),
+        400,
+        132000,
+        "header: number of localizable_params (0) does not match the expected number of params (1)",
+    ),
+    (
+        "image for a text header",
+        send("shipping_update", replaced(components_of("shipping_update"), "header", {"type": "header", "parameters": [IMAGE]})),
+        400,
+        132012,
+        "header: Format mismatch, expected TEXT, received IMAGE",
+    ),
+    (
+        "currency in a header",
+        send("shipping_update", replaced(components_of("shipping_update"), "header", {"type": "header", "parameters": [CURRENCY]})),
+        400,
+        132012,
+        "header: Format mismatch, expected TEXT, received CURRENCY",
+    ),
+    (
+        "document header left out",
+        send("invoice_document", replaced(components_of("invoice_document"), "header", None)),
+        400,
+        132012,
+        "header: Format mismatch, expected DOCUMENT, received UNKNOWN",
+    ),
+    (
+        "image for a document header",
+        send("invoice_document", replaced(components_of("invoice_document"), "header", {"type": "header", "parameters": [IMAGE]})),
+        400,
+        132012,
+        "header: Format mismatch, expected DOCUMENT, received IMAGE",
+    ),
+    (
+        "two documents",
+        send(
+            "invoice_document",
+            replaced(components_of("invoice_document"), "header", {"type": "header", "parameters": [DOCUMENT, DOCUMENT]}),
+        ),
+        400,
+        132000,
+        "header: number of localizable_params (2) does not match the expected number of params (1)",
+    ),
+    (
+        "url suffix left out",
+        send("invoice_document", replaced(components_of("invoice_document"), "button", None, 0)),
+        400,
+        131008,
+        "buttons: Button at index 0 of type Url requires a parameter",
+    ),
+    (
+        "two url suffixes",
+        send(
+            "invoice_document",
+            replaced(
+                components_of("invoice_document"),
+                "button",
+                {"type": "button", "sub_type": "url", "index": "0", "parameters": [text("a"), text("b")]},
+                0,
+            ),
+        ),
+        400,
+        132000,
+        "buttons: number of localizable_params (2) does not match the expected number of params (1)",
+    ),
+    (
+        "quick reply where the url button is",
+        send(
+            "invoice_document",
+            replaced(
+                components_of("invoice_document"),
+                "button",
+                {"type": "button", "sub_type": "quick_reply", "index": "0", "parameters": [{"type": "payload", "payload": "X"}]},
+                0,
+            ),
+        ),
+        400,
+        132012,
+        "buttons: Format mismatch, button at index 0 is URL, received QUICK_REPLY",
+    ),
+    (
+        "a button the template lacks",
+        send(
+            "payment_receipt",
+            [
+                RECEIPT_BODY,
+                {"type": "button", "sub_type": "quick_reply", "index": "2", "parameters": [{"type": "payload", "payload": "X"}]},
+            ],
+        ),
+        400,
+        132000,
+        "buttons: number of localizable_params (1) does not match the expected number of params (0)",
+    ),
+    (
+        "coupon code left out",
+        send("spring_sale", replaced(components_of("spring_sale"), "button", None, 0)),
+        400,
+        131008,
+        "buttons: Button at index 0 of type CopyCode requires a parameter",
+    ),
+    (
+        "a named parameter misspelt",
+        changed(lambda b: b["template"]["components"][1]["parameters"][0].update(parameter_name="firstname"), NAMED),
+        400,
+        132012,
+        "body: parameter names firstname are not the template's (first_name, amount, paid_on)",
+    ),
+    (
+        "positional parameters for a named template",
+        send("payment_failed", [{"type": "body", "parameters": [text("J"), text("$1"), text("no")]}]),
+        400,
+        100,
+        "Parameter name is missing or empty",
+    ),
+    (
+        "names for a positional template",
+        send("payment_receipt", [{"type": "body", "parameters": [text("J", "a"), text("$1", "b"), text("1", "c")]}]),
+        400,
+        132012,
+        "body: the template is positional ({{1}}, {{2}}...): parameters take no parameter_name",
+    ),
+    (
+        "two body components",
+        send("payment_receipt", [RECEIPT_BODY, RECEIPT_BODY]),
+        400,
+        100,
+        "template.components: more than one body component",
+    ),
+    (
+        "body over 1024 once filled",
+        send("payment_receipt", [{"type": "body", "parameters": [text("x" * 400), text("y" * 400), text("z" * 200)]}]),
+        400,
+        132005,
+        "body: 1056 characters once the parameters are filled in; the limit is 1024",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "status", "code", "details"), [r[1:] for r in STRICT_REFUSALS], ids=[r[0] for r in STRICT_REFUSALS])
+def test_a_send_that_does_not_fit_its_template_gets_metas_code(
+    strict: FakeGraphAPI, body: dict[str, Any], status: int, code: int, details: str
+):
+    assert validate_message(body) == []  # well-formed: only the template refuses it
+    response = httpx.post(strict.messages_url, json=body, headers={"Authorization": "Bearer test-token"}, timeout=5)
+
+    error = assert_meta_error(response, status, code)
+    assert error["error_data"]["details"] == details
+    assert strict.problems == [f"POST {strict.path}: ({code}) {details}"]
+    assert strict.accepted == []
+
+
+def test_a_refused_send_does_not_consume_the_script_and_a_fitting_one_does(strict: FakeGraphAPI):
+    strict.script(Reply.error(131026))
+    headers = {"Authorization": "Bearer test-token"}
+    assert httpx.post(strict.messages_url, json=POSITIONAL, headers=headers, timeout=5).json()["error"]["code"] == 132000
+    fitting = send("payment_receipt", [RECEIPT_BODY])
+    assert httpx.post(strict.messages_url, json=fitting, headers=headers, timeout=5).json()["error"]["code"] == 131026
+    assert httpx.post(strict.messages_url, json=fitting, headers=headers, timeout=5).status_code == 200
+
+
+def test_without_strict_checking_any_well_formed_template_is_accepted(fake: FakeGraphAPI, client: httpx.Client):
+    assert client.post(fake.path, json=send("no_such_template", [RECEIPT_BODY])).status_code == 200
+    assert fake.problems == []
+
+
+def test_know_templates_turns_strict_checking_on_with_the_catalogue_given(fake: FakeGraphAPI, client: httpx.Client):
+    mine = {**default_template("payment_receipt"), "name": "my_receipt"}
+    fake.know_templates([mine])
+    assert client.post(fake.path, json=send("my_receipt", [RECEIPT_BODY])).status_code == 200
+    assert client.post(fake.path, json=send("payment_receipt", [RECEIPT_BODY])).json()["error"]["code"] == 132001
+    assert list_templates(client, fake, fields="name").json()["data"] == [{"name": "my_receipt", "id": mine["id"]}]
+
+
+def test_the_example_configs_mappings_fit_the_default_catalogue(redis, redis_url: str, fake_graph: FakeGraphAPI):
+    """So any test may turn strict checking on with the example config (its staff alerts too)."""
+    fake_graph.know_templates()
+    bridge = Bridge(make_config(redis_url, fake_graph, mappings=example_raw()["mappings"]))
+    try:
+        for event_type in samples.event_types():
+            event = samples.fresh_event(event_type)
+            if event_type == "payment_intent.succeeded":
+                event["data"]["object"]["amount_received"] = 250_000  # the large-payment alert too
+            assert bridge.post(event).get_json() == {"status": "queued"}
+        bridge.work_all()
+        config = bridge.config
+    finally:
+        bridge.close()
+    assert fake_graph.problems == []
+    expected = [m.template for m in config.mappings for _ in (m.recipients or [None]) if set(m.events) & set(samples.event_types())]
+    assert sorted(r.json["template"]["name"] for r in fake_graph.accepted) == sorted(expected)

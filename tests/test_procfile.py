@@ -29,6 +29,9 @@ def test_procfile_web_and_worker_send_exactly_one_template_request(redis: Redis,
     env = process_env(
         **{
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            # The `bridge` and `gunicorn` scripts import `bridge` from wherever the virtualenv
+            # installed it, which need not be this checkout (a git worktree shares the venv).
+            "PYTHONPATH": str(ROOT),
             "PORT": str(port),
             "WEB_CONCURRENCY": "2",
             "BRIDGE_CONFIG": str(EXAMPLE_CONFIG),

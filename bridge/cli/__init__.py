@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bridge.cli import check, deliveries, optouts, run
+from bridge.cli import check, deliveries, optouts, run, templates
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -14,7 +14,7 @@ def main() -> None:
     Settings come from the TOML file at $BRIDGE_CONFIG (default ./config.toml), overridden by
     environment variables: REDIS_URL / REDIS_TLS_URL, STRIPE_WEBHOOK_SECRET (comma-separated),
     STRIPE_API_KEY, WHATSAPP_ACCESS_TOKEN (empty: dry run), WHATSAPP_PHONE_NUMBER_ID,
-    WHATSAPP_API_BASE_URL, WHATSAPP_API_VERSION, PORT.
+    WHATSAPP_BUSINESS_ACCOUNT_ID, WHATSAPP_API_BASE_URL, WHATSAPP_API_VERSION, PORT.
     """
 
 
@@ -28,5 +28,6 @@ for command in (
     deliveries.replay,
     deliveries.resume,
     optouts.optout,
+    templates.templates,
 ):
     main.add_command(command)

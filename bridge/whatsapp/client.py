@@ -1,23 +1,66 @@
-"""WhatsApp Business Cloud API client: template sends over one pooled httpx client per process.
+"""WhatsApp Business Cloud API client: template sends over one pooled httpx client per process,
+and the template list `bridge templates pull` reads.
 
-This is the only module that imports httpx exceptions; they are translated here into the
-bridge's DeliveryError classes, and Meta's error bodies are classified by `meta_errors`.
+This is the only module that imports httpx exceptions; `_call` translates them into the bridge's
+DeliveryError classes, and Meta's error bodies are classified by `meta_errors`.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
+from bridge import defaults
 from bridge.config import WhatsAppSettings
-from bridge.errors import AmbiguousError, TransientError
+from bridge.errors import AmbiguousError, PermanentError, TransientError
 from bridge.whatsapp.errors import classify
 from bridge.whatsapp.payload import SendResult, parse_send_response
 from bridge.whatsapp.phones import mask_phone
 
 logger = logging.getLogger(__name__)
+
+TEMPLATE_FIELDS = ("name", "language", "status", "category", "parameter_format", "components")
+"""What the catalogue needs of each template; Graph adds the id."""
+
+
+def _http_client(settings: WhatsAppSettings, transport: httpx.BaseTransport | None) -> httpx.Client:
+    """An httpx client for the Graph API with the bearer token: sends and the template list share it."""
+    return httpx.Client(
+        base_url=settings.api_base_url,
+        headers={"Authorization": f"Bearer {settings.access_token}"},
+        timeout=httpx.Timeout(settings.timeout_seconds, connect=min(5.0, settings.timeout_seconds)),
+        limits=httpx.Limits(max_connections=20, max_keepalive_connections=10, keepalive_expiry=30),
+        transport=transport,
+    )
+
+
+def _call(http: httpx.Client, method: str, url: str, **kwargs: Any) -> tuple[int, Any]:
+    """One request: (HTTP status, parsed JSON body or None) when Meta answers below 400; every
+    httpx error and every error answer raised as a DeliveryError subclass."""
+    try:
+        response = http.request(method, url, **kwargs)
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        # Nothing reached Meta: safe to retry.
+        raise TransientError(f"could not connect to the Cloud API: {type(exc).__name__}") from None
+    except httpx.WriteError as exc:
+        raise TransientError(f"connection failed while sending the request: {type(exc).__name__}") from None
+    except (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteTimeout) as exc:
+        # The request may have been processed: Meta has no idempotency key.
+        raise AmbiguousError(f"no answer from the Cloud API after the request was sent: {type(exc).__name__}") from None
+    except httpx.HTTPError as exc:
+        raise TransientError(f"HTTP error talking to the Cloud API: {type(exc).__name__}") from None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if response.status_code >= 400:
+        retry_after = _retry_after(response.headers.get("retry-after"))
+        raise classify(response.status_code, body, retry_after=retry_after)
+    return response.status_code, body
 
 
 class WhatsAppClient:
@@ -26,41 +69,17 @@ class WhatsAppClient:
     def __init__(self, settings: WhatsAppSettings, *, transport: httpx.BaseTransport | None = None):
         self.settings = settings
         self._path = f"/{settings.api_version}/{settings.phone_number_id}/messages"
-        self._http = httpx.Client(
-            base_url=settings.api_base_url,
-            headers={"Authorization": f"Bearer {settings.access_token}", "Content-Type": "application/json"},
-            timeout=httpx.Timeout(settings.timeout_seconds, connect=min(5.0, settings.timeout_seconds)),
-            limits=httpx.Limits(max_connections=20, max_keepalive_connections=10, keepalive_expiry=30),
-            transport=transport,
-        )
+        self._http = _http_client(settings, transport)
 
     def close(self) -> None:
         self._http.close()
 
     def send(self, payload: dict[str, Any]) -> SendResult:
         """POST one message; raise a DeliveryError subclass on anything but Meta's acceptance."""
-        try:
-            response = self._http.post(self._path, json=payload)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            # Nothing reached Meta: safe to retry.
-            raise TransientError(f"could not connect to the Cloud API: {type(exc).__name__}") from None
-        except httpx.WriteError as exc:
-            raise TransientError(f"connection failed while sending: {type(exc).__name__}") from None
-        except (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteTimeout) as exc:
-            # The request may have been processed: Meta has no idempotency key.
-            raise AmbiguousError(f"no answer from the Cloud API after the request was sent: {type(exc).__name__}") from None
-        except httpx.HTTPError as exc:
-            raise TransientError(f"HTTP error talking to the Cloud API: {type(exc).__name__}") from None
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if response.status_code >= 400:
-            retry_after = _retry_after(response.headers.get("retry-after"))
-            raise classify(response.status_code, body, retry_after=retry_after)
+        status, body = _call(self._http, "POST", self._path, json=payload)
         result = parse_send_response(body)
         if result is None:
-            raise AmbiguousError(f"Cloud API answered {response.status_code} without a message id")
+            raise AmbiguousError(f"Cloud API answered {status} without a message id")
         logger.info(
             "sent template %s to %s: %s (%s)",
             payload.get("template", {}).get("name"),
@@ -69,6 +88,66 @@ class WhatsAppClient:
             result.message_status or "accepted",
         )
         return result
+
+
+@dataclass(frozen=True)
+class TemplateListing:
+    """Every template object of a business account as Meta returned it, and how many requests it took."""
+
+    templates: tuple[dict[str, Any], ...]
+    requests: int
+
+
+def fetch_templates(
+    settings: WhatsAppSettings,
+    business_account_id: str,
+    *,
+    page_size: int = defaults.TEMPLATE_PAGE_SIZE,
+    transport: httpx.BaseTransport | None = None,
+) -> TemplateListing:
+    """Every template of the WhatsApp Business Account, page by page along Graph's `paging.next`.
+
+    Meta allows about 200 template-management requests an hour per account, so only
+    `bridge templates pull` calls this; sends read the snapshot it writes. Needs no phone number id.
+    """
+    url: str | None = f"/{settings.api_version}/{business_account_id}/message_templates"
+    params: dict[str, Any] | None = {"fields": ",".join(TEMPLATE_FIELDS), "limit": page_size}
+    templates: list[dict[str, Any]] = []
+    visited: set[str] = set()
+    with _http_client(settings, transport) as http:
+        while url is not None:
+            visited.add(url)
+            status, body = _call(http, "GET", url, params=params)
+            data, next_url = _template_page(status, body)
+            templates.extend(data)
+            url, params = _next_page(next_url, settings.api_base_url, visited), None  # the next link carries the query
+    logger.info("listed %d templates of business account %s in %d requests", len(templates), business_account_id, len(visited))
+    return TemplateListing(tuple(templates), len(visited))
+
+
+def _template_page(status: int, body: Any) -> tuple[list[dict[str, Any]], Any]:
+    """(the page's template objects, its `paging.next`) from one answer of the template list."""
+    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+        raise TransientError(f"Cloud API answered {status} without a list of templates")
+    paging = body.get("paging")
+    return [t for t in body["data"] if isinstance(t, dict)], paging.get("next") if isinstance(paging, dict) else None
+
+
+def _next_page(next_url: Any, base_url: str, visited: set[str]) -> str | None:
+    """The next page's URL, if Graph gave one. It is absolute; it is followed only on the configured
+    API address, since the request carries the access token."""
+    if next_url is None:
+        return None
+    target, base = urlsplit(str(next_url)), urlsplit(base_url)
+    same_origin = (target.scheme.lower(), target.netloc.lower()) == (base.scheme.lower(), base.netloc.lower())
+    if not same_origin or not target.path.startswith(base.path.rstrip("/") + "/"):
+        raise PermanentError(
+            f"the Cloud API's next page of templates is at {target.scheme}://{target.netloc}, not at {base_url}: "
+            "not followed, so the access token goes nowhere else"
+        )
+    if next_url in visited:
+        raise TransientError("the Cloud API gave the same page of templates twice; stopped instead of looping")
+    return str(next_url)
 
 
 def _retry_after(value: str | None) -> float | None:

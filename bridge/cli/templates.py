@@ -1,0 +1,175 @@
+"""`bridge templates pull` and `bridge templates list`: the business account's template catalogue."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any, NoReturn
+
+import click
+
+from bridge.cli.common import load_or_exit
+from bridge.config import Config
+from bridge.errors import AccountError, ConfigError, ConfigProblem, DeliveryError, TransientError
+from bridge.whatsapp.catalogue import Template, TemplateFormatError, load_snapshot, parse_template, save_snapshot
+from bridge.whatsapp.client import fetch_templates
+
+CONFIG_HELP = "Config file (default $BRIDGE_CONFIG or ./config.toml)."
+
+
+@click.group()
+def templates() -> None:
+    """The WhatsApp Business Account's message templates: pull them from Meta, list them.
+
+    `pull` asks Meta (Meta allows about 200 template requests an hour, so nothing else does) and
+    writes [whatsapp] templates_file; `list` and the rest of the bridge read that file.
+    """
+
+
+@templates.command("pull")
+@click.option("--config", "config_path", default=None, help=CONFIG_HELP)
+def templates_pull(config_path: str | None) -> None:
+    """Read every template of the business account from Meta and write the snapshot file."""
+    config = load_or_exit(config_path)
+    exit_on_problems(pull_problems(config))
+    whatsapp = config.whatsapp
+    account = whatsapp.business_account_id
+    try:
+        listing = fetch_templates(whatsapp, account)
+        parsed = [parse_template(raw) for raw in listing.templates]
+    except DeliveryError as exc:
+        click.echo(f"templates pull: business account {account}: {exc}", err=True)
+        click.echo(f"templates pull: {_hint(exc)}", err=True)
+        sys.exit(1)
+    except TemplateFormatError as exc:
+        click.echo(f"templates pull: business account {account}: Meta answered something that is not a template ({exc})", err=True)
+        sys.exit(1)
+    try:
+        path = save_snapshot(
+            whatsapp.templates_file,
+            business_account_id=account,
+            api_version=whatsapp.api_version,
+            pulled_at=time.time(),
+            templates=listing.templates,
+        )
+    except ConfigError as exc:
+        fail(exc.problems)
+    languages = sorted({t.language for t in parsed})
+    approved = sum(t.approved for t in parsed)
+    click.echo(
+        f"{len(parsed)} templates in {len(languages)} languages ({', '.join(languages) or 'none'}), {approved} approved, "
+        f"pulled from business account {account} in {listing.requests} requests"
+    )
+    click.echo(f"written to {path}")
+
+
+def pull_problems(config: Config) -> list[ConfigProblem]:
+    """What `templates pull` lacks to ask Meta, as config problems naming where to set it."""
+    problems = []
+    if not config.whatsapp.access_token:
+        problems.append(
+            ConfigProblem(
+                config.source,
+                "whatsapp.access_token",
+                "empty: pulling templates needs a system-user token with whatsapp_business_management (set WHATSAPP_ACCESS_TOKEN)",
+            )
+        )
+    if not config.whatsapp.business_account_id:
+        problems.append(
+            ConfigProblem(
+                config.source,
+                "whatsapp.business_account_id",
+                "empty: pulling templates needs the WhatsApp Business Account ID, not the phone number ID "
+                "(set WHATSAPP_BUSINESS_ACCOUNT_ID or [whatsapp] business_account_id)",
+            )
+        )
+    return problems
+
+
+def exit_on_problems(problems: list[ConfigProblem]) -> None:
+    if problems:
+        fail(problems)
+
+
+def fail(problems: list[ConfigProblem]) -> NoReturn:
+    """Print every problem as `file: key: problem` and exit 1."""
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    sys.exit(1)
+
+
+def _hint(exc: DeliveryError) -> str:
+    """What to do about a refused pull, in the merchant's terms."""
+    if isinstance(exc, AccountError):
+        return "check WHATSAPP_ACCESS_TOKEN: a system-user token with whatsapp_business_management for this business account"
+    if exc.code == 100 and exc.subcode == 33:
+        return "check the business account ID (WhatsApp Manager, account overview; not the phone number ID) and the token's access to it"
+    if isinstance(exc, TransientError):
+        return "Meta or the network failed for now: nothing was written, try again later"
+    return f"nothing was written ({exc.meaning})" if exc.meaning else "nothing was written"
+
+
+@templates.command("list")
+@click.option("--config", "config_path", default=None, help=CONFIG_HELP)
+@click.option("--file", "snapshot_file", default=None, help="Snapshot to read (default: the config's [whatsapp] templates_file).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def templates_list(config_path: str | None, snapshot_file: str | None, as_json: bool) -> None:
+    """List the pulled templates: status, category and the parameters each component takes."""
+    path = snapshot_file or load_or_exit(config_path).whatsapp.templates_file
+    try:
+        catalogue = load_snapshot(path)
+    except ConfigError as exc:
+        fail(exc.problems)
+    if catalogue is None:
+        click.echo(f"no template snapshot at {path}: run `bridge templates pull` first", err=True)
+        sys.exit(1)
+    ordered = sorted(catalogue.templates, key=lambda t: (t.name, t.language))
+    if as_json:
+        for template in ordered:
+            click.echo(json.dumps(template_json(template), ensure_ascii=False))
+        return
+    pulled = datetime.fromtimestamp(catalogue.pulled_at, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+    click.echo(f"{len(ordered)} templates of business account {catalogue.business_account_id}, pulled {pulled} UTC ({path})")
+    rows = [("name", "language", "status", "category", "parameters")] + [_row(t) for t in ordered]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        click.echo(("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1]).rstrip())
+
+
+def template_json(template: Template) -> dict[str, Any]:
+    """One template as `templates list --json` prints it."""
+    header = {"format": template.header_format, "placeholders": list(template.header_placeholders)} if template.header_format else None
+    return {
+        "name": template.name,
+        "language": template.language,
+        "status": template.status,
+        "category": template.category,
+        "parameter_format": template.parameter_format.value,
+        "header": header,
+        "body": {"placeholders": list(template.body_placeholders)},
+        "buttons": [{"index": b.index, "type": b.type, "text": b.text, "placeholders": list(b.placeholders)} for b in template.buttons],
+        "id": template.id,
+    }
+
+
+def _row(template: Template) -> tuple[str, ...]:
+    return (template.name, template.language, template.status, template.category, parameters_text(template))
+
+
+def parameters_text(template: Template) -> str:
+    """What each component takes at send time: `header DOCUMENT; body {{1}} {{2}}; button 0 URL {{1}}`."""
+    parts = []
+    if template.header_format and template.header_format != "TEXT":
+        parts.append(f"header {template.header_format}")
+    elif template.header_placeholders:
+        parts.append("header " + _braced(template.header_placeholders))
+    if template.body_placeholders:
+        parts.append("body " + _braced(template.body_placeholders))
+    parts.extend(f"button {b.index} {b.type} {_braced(b.placeholders)}".rstrip() for b in template.buttons)
+    return "; ".join(parts) or "-"
+
+
+def _braced(names: tuple[str, ...]) -> str:
+    return " ".join(f"{{{{{name}}}}}" for name in names)
