@@ -8,9 +8,11 @@ from typing import Any
 
 from bridge.config import Config, ConfigReading, read_config
 from bridge.errors import ConfigError, ConfigProblem, RecipientError, RenderError
-from bridge.mappings.compile import CompiledMapping, RenderedMessage, build_context, compile_mappings
+from bridge.mappings.compile import Budget, CompiledMapping, RenderedMessage, build_context, compile_mappings
+from bridge.mappings.templates_check import body_budget, check_mapping, header_budget
 from bridge.stripe_events import samples
 from bridge.stripe_events.recipient import customer_id, phone_on_customer, phone_on_object
+from bridge.whatsapp.catalogue import Catalogue, Template, load_snapshot
 from bridge.whatsapp.payload import TemplateMessage
 from bridge.whatsapp.phones import normalize
 
@@ -42,11 +44,40 @@ def check(path: str | None = None, env: dict[str, str] | None = None) -> CheckRe
     report.config = config = reading.config
     report.problems.extend(reading.problems)
     _check_settings(reading, report)
+    catalogue = _catalogue(reading, report)
     for mapping in _compile_each(config, report):
-        _render_samples(config, mapping, report)
+        if catalogue is not None:
+            _check_against_templates(config, mapping, catalogue, report)
+        _render_samples(config, mapping, catalogue, report)
     if "redis" not in reading.invalid_sections:
         report.warnings.extend(_redis_warnings(config))
+    report.problems = list(dict.fromkeys(report.problems))  # a mistake found in several languages, once
+    report.warnings = list(dict.fromkeys(report.warnings))
     return report
+
+
+def _catalogue(reading: ConfigReading, report: CheckReport) -> Catalogue | None:
+    """The templates snapshot, when there is one (`bridge templates pull` writes it)."""
+    if "whatsapp" in reading.invalid_sections:
+        return None
+    path = reading.config.whatsapp.templates_file
+    try:
+        catalogue = load_snapshot(path)
+    except ConfigError as exc:
+        report.problems.extend(exc.problems)
+        return None
+    if catalogue is None:
+        report.warnings.append(f"template checks skipped: no templates snapshot at {path} (run `bridge templates pull`)")
+    return catalogue
+
+
+def _check_against_templates(config: Config, mapping: CompiledMapping, catalogue: Catalogue, report: CheckReport) -> None:
+    for finding in check_mapping(mapping.settings, catalogue):
+        problem = ConfigProblem(config.source, f"{mapping.label()}.{finding.key}", finding.problem)
+        if finding.error:
+            report.problems.append(problem)
+        else:
+            report.warnings.append(str(problem))
 
 
 def _check_settings(reading: ConfigReading, report: CheckReport) -> None:
@@ -88,13 +119,30 @@ def _redis_warnings(config: Config) -> list[str]:
     return persistence_warnings_at(config.redis.url)
 
 
-def _render_samples(config: Config, mapping: CompiledMapping, report: CheckReport) -> None:
+def _render_samples(config: Config, mapping: CompiledMapping, catalogue: Catalogue | None, report: CheckReport) -> None:
+    """Render each sample event of the mapping's types in each of its languages (those the
+    catalogue has, when there is one), as production would."""
     available = set(samples.event_types())
+    languages = [lang for lang in mapping.settings.languages if catalogue is None or catalogue.find(mapping.settings.template, lang)]
     for event_type in mapping.settings.events:
-        if event_type in available:
-            _render_sample(config, mapping, event_type, report)
-        else:
+        if event_type not in available:
             report.warnings.append(f"{mapping.label()}: no sample {event_type} event to render against")
+            continue
+        for language in languages:
+            template = catalogue.find(mapping.settings.template, language) if catalogue is not None else None
+            _render_sample(config, mapping, event_type, _Rendering(language, template), report)
+
+
+@dataclass(frozen=True)
+class _Rendering:
+    """A language to render in, and the template (from the catalogue) the message goes into."""
+
+    language: str
+    template: Template | None
+
+    @property
+    def budget(self) -> Budget:
+        return Budget(body=body_budget(self.template), header=header_budget(self.template))
 
 
 @dataclass(frozen=True)
@@ -116,13 +164,16 @@ class _Sample:
         return f"the sample {self.event_type} event{without}"
 
 
-def _render_sample(config: Config, mapping: CompiledMapping, event_type: str, report: CheckReport) -> None:
+def _render_sample(config: Config, mapping: CompiledMapping, event_type: str, rendering: _Rendering, report: CheckReport) -> None:
     """Render one sample event as production would, and report what came out."""
     event = samples.sample_event(event_type)
     sample = _Sample(event_type, event, *production_customer(event, api_key_set=bool(config.stripe.api_key)))
-    message = _render(config, mapping, sample, report)
+    message = _render(config, mapping, sample, rendering, report)
     if message is None or not _has_recipient(config, mapping, message, sample, report):
         return
+    for note in message.adjustments:
+        key, _, what = note.partition(": ")
+        report.warnings.append(f"{config.source}: {mapping.label()}.{key}: {what} (the sample {event_type} event, {message.language})")
     parameters = readable_parameters(message.message)
     if mapping.uses_customer and sample.missing:
         report.warnings.append(
@@ -145,14 +196,16 @@ def production_customer(event: dict[str, Any], *, api_key_set: bool) -> tuple[di
     return samples.sample_customer(), None
 
 
-def _render(config: Config, mapping: CompiledMapping, sample: _Sample, report: CheckReport) -> RenderedMessage | None:
+def _render(
+    config: Config, mapping: CompiledMapping, sample: _Sample, rendering: _Rendering, report: CheckReport
+) -> RenderedMessage | None:
     """The rendered message, or None after reporting why there is none."""
-    context = build_context(sample.event, sample.customer, language=mapping.settings.language, timezone=config.whatsapp.timezone)
+    context = build_context(sample.event, sample.customer, language=rendering.language, timezone=config.whatsapp.timezone)
     try:
         if not mapping.applies(context):
             report.warnings.append(f"{mapping.label()}: `when` is false for {sample.named_for(mapping)}")
             return None
-        return mapping.render(context)
+        return mapping.render(context, rendering.budget)
     except RenderError as exc:
         problem = f"{_strip_key(str(exc), exc.key)} (rendering {sample.named_for(mapping)})"
         report.problems.append(ConfigProblem(config.source, f"{mapping.label()}.{exc.key}", problem))

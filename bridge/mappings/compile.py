@@ -57,6 +57,8 @@ class RenderedMessage:
     message: TemplateMessage
     recipient: str | None
     """What the mapping's `recipient` template rendered to; None means: use the event's phone."""
+    adjustments: tuple[str, ...] = ()
+    """What was changed to make the values acceptable to Meta: `body[0]: cleaned ...`, `cut ...`."""
 
     @property
     def template(self) -> str:
@@ -137,23 +139,25 @@ class CompiledMapping:
 
     def render(self, context: Mapping[str, Any], budget: Budget = Budget()) -> RenderedMessage:
         """Render every parameter and the recipient, in the context's `_language`; raise
-        RenderError naming the failing key. Text is cleaned and cut to fit `budget`."""
-        body = self._fitted_body([self._parameter(p, context) for p in self.body], budget.body)
+        RenderError naming the failing key. Text is cleaned and cut to fit `budget`, and each
+        such change is noted in `adjustments`."""
+        notes: list[str] = []
+        body = self._fitted_body([self._parameter(p, context, notes) for p in self.body], budget.body, notes)
         message = TemplateMessage(
             name=self.settings.template,
             language=str(context.get("_language") or self.settings.language),
-            header=self._header(context, budget.header) if self.header is not None else None,
+            header=self._header(context, budget.header, notes) if self.header is not None else None,
             body=tuple(body),
-            buttons=tuple(self._button(b, context) for b in self.buttons),
+            buttons=tuple(self._button(b, context, notes) for b in self.buttons),
         )
         recipient = None
         if self.recipient is not None:
             recipient = self._render_one(self.recipient, context, "recipient").strip() or None
-        return RenderedMessage(mapping=self.name, message=message, recipient=recipient)
+        return RenderedMessage(mapping=self.name, message=message, recipient=recipient, adjustments=tuple(notes))
 
     # -- body --------------------------------------------------------------------------------
 
-    def _parameter(self, parameter: CompiledParameter, context: Mapping[str, Any]) -> BodyParameter:
+    def _parameter(self, parameter: CompiledParameter, context: Mapping[str, Any], notes: list[str]) -> BodyParameter:
         kind, key, name = parameter.settings.kind, parameter.key, parameter.name
         if kind is ParameterKind.CURRENCY:
             amount = self._amount(parameter.templates["amount"], context, f"{key}.amount")
@@ -163,15 +167,25 @@ class CompiledMapping:
         if kind is ParameterKind.DATE_TIME:
             value = self._render_one(parameter.templates["value"], context, f"{key}.value").strip()
             return DateTimeParameter(self._date(value, parameter.settings, context, f"{key}.value"), name)
-        return TextParameter(self._text(parameter.templates["text"], context, key), name)
+        return TextParameter(self._text(parameter.templates["text"], context, key, notes), name)
 
-    @staticmethod
-    def _fitted_body(parameters: list[BodyParameter], budget: int) -> list[BodyParameter]:
+    def _fitted_body(self, parameters: list[BodyParameter], budget: int, notes: list[str]) -> list[BodyParameter]:
         """Cut the text parameters, longest first, so that the whole body fits."""
         texts = [p.text for p in parameters if isinstance(p, TextParameter)]
         fixed = sum(len(p.shown) for p in parameters if not isinstance(p, TextParameter))
-        fitted = iter(fit_body(texts, max(budget - fixed, 0)))
-        return [TextParameter(next(fitted), p.name) if isinstance(p, TextParameter) else p for p in parameters]
+        left = max(budget - fixed, 0)
+        fitted = iter(fit_body(texts, left))
+        result: list[BodyParameter] = []
+        for compiled, parameter in zip(self.body, parameters, strict=True):
+            if isinstance(parameter, TextParameter):
+                text = next(fitted)
+                if text != parameter.text:
+                    notes.append(
+                        f"{compiled.key}: cut from {len(parameter.text):,} to {len(text):,} characters to fit the body ({budget:,} left)"
+                    )
+                parameter = TextParameter(text, parameter.name)
+            result.append(parameter)
+        return result
 
     def _amount(self, template: Any, context: Mapping[str, Any], key: str) -> int:
         text = self._render_one(template, context, key).strip()
@@ -196,33 +210,40 @@ class CompiledMapping:
 
     # -- header and buttons ------------------------------------------------------------------
 
-    def _header(self, context: Mapping[str, Any], limit: int) -> HeaderParameter:
+    def _header(self, context: Mapping[str, Any], limit: int, notes: list[str]) -> HeaderParameter:
         header = self.header
         assert header is not None
         if header.kind is HeaderKind.TEXT:
-            return TextParameter(fit(self._text(header.value, context, "header.text"), max(limit, 2)), header.name)
+            text = self._text(header.value, context, "header.text", notes)
+            fitted = fit(text, max(limit, 2))
+            if fitted != text:
+                notes.append(f"header.text: cut from {len(text):,} to {len(fitted):,} characters to fit the header ({limit} left)")
+            return TextParameter(fitted, header.name)
         key = f"header.{header.kind}"
         link = self._render_one(header.value, context, key).strip()
         if not _LINK.match(link):
             raise RenderError(f"{key}: must render a public http(s) link to the media, got {link[:60]!r}", mapping=self.name, key=key)
-        filename = self._text(header.filename, context, "header.filename") if header.filename is not None else None
+        filename = self._text(header.filename, context, "header.filename", notes) if header.filename is not None else None
         return MediaParameter(str(header.kind), link, filename)
 
-    def _button(self, button: CompiledButton, context: Mapping[str, Any]) -> ButtonParameter:
+    def _button(self, button: CompiledButton, context: Mapping[str, Any], notes: list[str]) -> ButtonParameter:
         if button.kind is ButtonKind.URL:
             suffix = self._render_one(button.value, context, button.key).strip()
             if not suffix or any(ch.isspace() for ch in suffix):
                 problem = "rendered empty" if not suffix else "holds white space, which cannot be part of a URL"
                 raise RenderError(f"{button.key}: {problem}", mapping=self.name, key=button.key)
             return ButtonParameter("url", button.index, suffix)
-        return ButtonParameter("quick_reply", button.index, self._text(button.value, context, button.key))
+        return ButtonParameter("quick_reply", button.index, self._text(button.value, context, button.key, notes))
 
     # -- rendering one template --------------------------------------------------------------
 
-    def _text(self, template: Any, context: Mapping[str, Any], key: str) -> str:
-        text = clean_text(self._render_one(template, context, key))
+    def _text(self, template: Any, context: Mapping[str, Any], key: str, notes: list[str]) -> str:
+        raw = self._render_one(template, context, key)
+        text = clean_text(raw)
         if not text:
             raise RenderError(f"{key}: rendered empty (Meta rejects empty parameters)", mapping=self.name, key=key)
+        if text != raw.strip():
+            notes.append(f"{key}: line breaks, tabs, control characters or runs of spaces were cleaned (Meta refuses them)")
         return text
 
     def _render_one(self, template: Any, context: Mapping[str, Any], key: str) -> str:
