@@ -101,6 +101,7 @@ class DeliveryError(BridgeError):
         http_status: int | None = None,
         fbtrace_id: str | None = None,
         meaning: str | None = None,
+        fix: str | None = None,
     ):
         super().__init__(message)
         self.code = code
@@ -110,6 +111,7 @@ class DeliveryError(BridgeError):
         self.http_status = http_status
         self.fbtrace_id = fbtrace_id
         self.meaning = meaning
+        self.fix = fix
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code!r}, http_status={self.http_status!r}, message={str(self)!r})"

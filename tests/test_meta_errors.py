@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bridge.errors import AccountError, PermanentError, RateLimitedError, TransientError
-from bridge.whatsapp.errors import CODES, classify, classify_webhook_error, lookup, pair_backoff_seconds
+from bridge.whatsapp.errors import CODES, classify, classify_webhook_error, explain, lookup, pair_backoff_seconds
 from tests.fake_graph import error_body
 
 TRANSIENT = {1, 2, 131000, 131016, 131057, 133004}
@@ -126,3 +126,32 @@ def test_webhook_errors_use_the_same_table(code, error_class):
 def test_pair_backoff():
     assert [pair_backoff_seconds(n) for n in range(4)] == [1, 4, 16, 64]
     assert pair_backoff_seconds(20) == 3600
+
+
+TEMPLATE_CODES = [100, 131008, 131009, 132000, 132001, 132005, 132007, 132012, 132015, 132016, 132018]
+
+
+@pytest.mark.parametrize("code", TEMPLATE_CODES)
+def test_every_template_related_code_has_a_meaning_and_a_fix(code):
+    """A merchant reads these in check-config, send-test and the delivery records."""
+    meaning, fix = explain(code)
+    assert meaning and fix and not fix.endswith(".")
+
+
+def test_a_refused_send_carries_the_meaning_and_the_fix_to_the_record():
+    exc = classify(400, {"error": {"code": 132015, "message": "(#132015) Template is Paused", "error_data": {"details": "paused"}}})
+    assert exc.meaning == "Template paused for low quality"
+    assert exc.fix.startswith("Improve the template")
+
+
+@pytest.mark.parametrize(
+    ("subcode", "details", "meaning"),
+    [
+        (33, None, "The phone number id or business account id does not exist"),
+        (None, "Parameter name is missing or empty", "A named template was sent parameters without names"),
+        (None, "Invalid parameter", "Invalid parameter in the request"),
+    ],
+)
+def test_code_100_is_explained_by_its_subcode_or_details(subcode, details, meaning):
+    found, fix = explain(100, subcode, details)
+    assert found.startswith(meaning) and fix

@@ -84,6 +84,7 @@ class Field(StrEnum):
     ERROR_DETAILS = "error_details"
     ERROR_MESSAGE = "error_message"
     ERROR_MEANING = "error_meaning"
+    ERROR_FIX = "error_fix"
     HTTP_STATUS = "http_status"
 
 
@@ -114,6 +115,7 @@ ERROR_FIELDS = (
     Field.ERROR_DETAILS,
     Field.ERROR_MESSAGE,
     Field.ERROR_MEANING,
+    Field.ERROR_FIX,
     Field.ERROR_CLASS,
     Field.HTTP_STATUS,
 )
@@ -183,6 +185,7 @@ def error_fields(exc: DeliveryError) -> dict[str, Any]:
         Field.ERROR_DETAILS: exc.details,
         Field.ERROR_MESSAGE: str(exc),
         Field.ERROR_MEANING: exc.meaning,
+        Field.ERROR_FIX: exc.fix,
         Field.HTTP_STATUS: exc.http_status,
     }
 

@@ -24,6 +24,8 @@ class CodeInfo:
     error_class: type[DeliveryError]
     meaning: str
     opt_out: bool = False
+    fix: str | None = None
+    """What the merchant can do about it (the template-related codes have one)."""
 
 
 _T, _R, _P, _A = TransientError, RateLimitedError, PermanentError, AccountError
@@ -43,12 +45,22 @@ CODES: dict[int, CodeInfo] = {
     131048: CodeInfo(_R, "Spam rate limit: earlier messages were blocked or flagged, sending is restricted"),
     131056: CodeInfo(_R, "Too many messages to this customer in a short time (pair rate limit)"),
     # permanent for this message: record as failed, never retry
-    100: CodeInfo(_P, "Invalid parameter in the request"),
+    100: CodeInfo(
+        _P,
+        "Invalid parameter in the request",
+        fix="Compare the request with the template (`bridge preview`); in a named template every parameter needs its name",
+    ),
     130403: CodeInfo(_P, "The business has blocked this customer"),
     130472: CodeInfo(_P, "The customer's number is part of a Meta experiment; the message was not sent"),
     130497: CodeInfo(_P, "The business may not message customers in this country"),
-    131008: CodeInfo(_P, "A required parameter is missing"),
-    131009: CodeInfo(_P, "A parameter value is not valid (often the phone number)"),
+    131008: CodeInfo(
+        _P,
+        "A required parameter is missing",
+        fix="Give every parameter the template needs: a media header's link, each URL button's suffix (`bridge check-config` names them)",
+    ),
+    131009: CodeInfo(
+        _P, "A parameter value is not valid (often the phone number)", fix="Check the recipient's number and each parameter's value"
+    ),
     131021: CodeInfo(_P, "The recipient is the sending business number itself"),
     131026: CodeInfo(_P, "Message undeliverable: the number is not on WhatsApp or cannot receive this message"),
     131030: CodeInfo(_P, "The recipient is not in the test number's allowed list"),
@@ -60,15 +72,56 @@ CODES: dict[int, CodeInfo] = {
     131053: CodeInfo(_P, "Media used in the message could not be uploaded"),
     131063: CodeInfo(_P, "Marketing template while marketing messages are disabled for the Cloud API"),
     131064: CodeInfo(_P, "Messaging limit reached because of template classification violations"),
-    132000: CodeInfo(_P, "Number of template parameters does not match the approved template"),
-    132001: CodeInfo(_P, "Template does not exist in this language or is not approved"),
-    132005: CodeInfo(_P, "Template text too long once the parameters are filled in"),
-    132007: CodeInfo(_P, "Template content violates a WhatsApp policy"),
+    132000: CodeInfo(
+        _P,
+        "Number of template parameters does not match the approved template",
+        fix=(
+            "Make the mapping give exactly the template's placeholders in the header, the body and each button: "
+            "`bridge templates pull`, then `bridge check-config`"
+        ),
+    ),
+    132001: CodeInfo(
+        _P,
+        "Template does not exist in this language or is not approved",
+        fix="Check the mapping's template name and language against `bridge templates list` (pull again after Meta approves a template)",
+    ),
+    132005: CodeInfo(
+        _P,
+        "Template text too long once the parameters are filled in",
+        fix="Shorten the template's own text or the parameters (the bridge cuts body text to 1,024 characters; headers take 60)",
+    ),
+    132007: CodeInfo(
+        _P,
+        "Template content violates a WhatsApp policy",
+        fix="Edit the template in WhatsApp Manager so that it follows WhatsApp's Business and Commerce policies",
+    ),
     132008: CodeInfo(_P, "A template parameter value is not valid"),
-    132012: CodeInfo(_P, "A template parameter is not in the format the template expects"),
-    132015: CodeInfo(_P, "Template paused for low quality"),
-    132016: CodeInfo(_P, "Template permanently disabled after repeated pauses"),
-    132018: CodeInfo(_P, "There is a problem with the template's parameters (empty, newline, tab or too many spaces)"),
+    132012: CodeInfo(
+        _P,
+        "A template parameter is not in the format the template expects",
+        fix=(
+            "Give each parameter the kind its component takes (header text, image, document or video; body text, currency or "
+            "date_time); run `bridge check-config` with a fresh snapshot"
+        ),
+    ),
+    132015: CodeInfo(
+        _P,
+        "Template paused for low quality",
+        fix=(
+            "Improve the template (WhatsApp Manager shows its quality) and wait for Meta to unpause it, or map to another "
+            "approved template; then `bridge replay --failed`"
+        ),
+    ),
+    132016: CodeInfo(
+        _P,
+        "Template permanently disabled after repeated pauses",
+        fix="Create a new template, point the mapping at it once Meta approves it, then `bridge replay --failed`",
+    ),
+    132018: CodeInfo(
+        _P,
+        "There is a problem with the template's parameters (empty, newline, tab or too many spaces)",
+        fix="Check URL button suffixes and quick-reply payloads for spaces or line breaks (the bridge cleans text parameters itself)",
+    ),
     135000: CodeInfo(_P, "Generic user error in the request parameters"),
     # account/configuration: every send from this number fails; pause and keep the jobs
     0: CodeInfo(_A, "Authentication failed: the access token is expired, revoked or invalid"),
@@ -95,6 +148,37 @@ def lookup(code: int) -> CodeInfo | None:
     if 200 <= code <= 299:
         return _PERMISSION_RANGE
     return CODES.get(code)
+
+
+# Meta deprecated error subcodes in v16 and asks for handling by code and `details`; the few a
+# merchant can act on are recognised by either.
+_BY_SUBCODE: dict[tuple[int, int], tuple[str, str]] = {
+    (100, 33): (
+        "The phone number id or business account id does not exist, or the access token cannot see it",
+        "Check WHATSAPP_PHONE_NUMBER_ID / WHATSAPP_BUSINESS_ACCOUNT_ID and the system user's access to that account",
+    ),
+}
+_BY_DETAILS: tuple[tuple[int, str, str, str], ...] = (
+    (
+        100,
+        "parameter name is missing",
+        "A named template was sent parameters without names",
+        "Give body (and a text header) as a table name = ... with the template's {{names}}",
+    ),
+)
+
+
+def explain(code: int | None, subcode: int | None = None, details: str | None = None) -> tuple[str | None, str | None]:
+    """(meaning, fix) of a Meta error, for records, `send-test` and `check-config`."""
+    if code is None:
+        return None, None
+    if subcode is not None and (code, subcode) in _BY_SUBCODE:
+        return _BY_SUBCODE[(code, subcode)]
+    for known, fragment, meaning, fix in _BY_DETAILS:
+        if code == known and details and fragment in details.lower():
+            return meaning, fix
+    info = lookup(code)
+    return (info.meaning, info.fix) if info else (None, None)
 
 
 def _fallback_class(http_status: int | None, is_transient: bool) -> type[DeliveryError]:
@@ -129,15 +213,18 @@ def _build(error: dict[str, Any], http_status: int | None, retry_after: float | 
     label = f"(#{code}) " if code is not None else (f"HTTP {http_status}: " if http_status else "")
     summary = title or (info.meaning if info else "Cloud API error")
     message = f"{label}{summary}" + (f": {details}" if details and details != summary else "")
-    meaning = info.meaning if info else f"Unrecognised Cloud API error; treated as {error_class.__name__}"
+    subcode = _int(error.get("error_subcode"))
+    details = details if isinstance(details, str) else None
+    meaning, fix = explain(code, subcode, details)
     fields: dict[str, Any] = {
         "code": code,
-        "subcode": _int(error.get("error_subcode")),
+        "subcode": subcode,
         "title": title,
-        "details": details if isinstance(details, str) else None,
+        "details": details,
         "http_status": http_status,
         "fbtrace_id": error.get("fbtrace_id") if isinstance(error.get("fbtrace_id"), str) else None,
-        "meaning": meaning,
+        "meaning": meaning or f"Unrecognised Cloud API error; treated as {error_class.__name__}",
+        "fix": fix,
     }
     if error_class is RateLimitedError:
         return RateLimitedError(message, retry_after=retry_after, **fields)
