@@ -7,6 +7,7 @@ request or job.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -21,11 +22,15 @@ from bridge.config import Config, load_config
 from bridge.delivery.gate import Gate
 from bridge.delivery.optouts import OptOuts
 from bridge.delivery.store import Store
+from bridge.errors import ConfigError
 from bridge.keys import Keys
 from bridge.mappings.compile import CompiledMapping, compile_mappings
 from bridge.redis_conn import connect
 from bridge.stripe_events.customers import CustomerLookup
+from bridge.whatsapp.catalogue import Catalogue, load_snapshot
 from bridge.whatsapp.client import WhatsAppClient
+
+logger = logging.getLogger(__name__)
 
 
 class Role(StrEnum):
@@ -50,6 +55,8 @@ class Runtime:
     customers: CustomerLookup | None
     gate: Gate
     optouts: OptOuts
+    catalogue: Catalogue | None = None
+    """The templates snapshot, when there is one: the languages each template has, and its own text."""
     clock: Callable[[], float] = field(default=time.time)
 
     @property
@@ -103,8 +110,19 @@ def build_runtime(config: Config, *, redis: Redis | None = None, role: Role = Ro
             pair_interval=whatsapp.pair_interval_seconds,
         ),
         optouts=OptOuts(redis, keys=keys),
+        catalogue=_catalogue(config) if role is not Role.WEB else None,
         clock=clock,
     )
+
+
+def _catalogue(config: Config) -> Catalogue | None:
+    """The snapshot, or None; an unreadable one is logged, not fatal: the worker keeps sending
+    (with Meta's whole limits and the default language) while check-config names the problem."""
+    try:
+        return load_snapshot(config.whatsapp.templates_file)
+    except ConfigError as exc:
+        logger.warning("templates snapshot not used: %s", exc)
+        return None
 
 
 def _by_event_type(mappings: list[CompiledMapping]) -> dict[str, tuple[CompiledMapping, ...]]:

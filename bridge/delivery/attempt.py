@@ -23,7 +23,8 @@ from bridge.delivery.policy import AttemptHistory
 from bridge.delivery.records import ClaimMode, ClaimOutcome, Field, Status, split_delivery_id, staff_position
 from bridge.delivery.store import Claim
 from bridge.errors import DeliveryError, MissingDataError, RecipientError, RenderError, StoreUnavailable
-from bridge.mappings.compile import CompiledMapping, RenderedMessage, build_context
+from bridge.mappings.compile import CompiledMapping, RenderedMessage
+from bridge.mappings.outgoing import context_for, render_message
 from bridge.runtime import Runtime
 from bridge.stripe_events.recipient import customer_id, phone_on_customer, phone_on_object
 from bridge.whatsapp.payload import build_template_payload
@@ -134,18 +135,15 @@ class Delivery:
 
     def _render(self, event: dict[str, Any], mapping: CompiledMapping) -> RenderedMessage | None:
         """The message for this event, or None when the mapping's `when` says no; sets `self.to`."""
-        obj = event["data"]["object"]
-        language, timezone = mapping.settings.language, self.rt.config.whatsapp.timezone
+        obj, config = event["data"]["object"], self.rt.config
         # `when` is decided before the Customer lookup unless it needs the Customer: no Stripe
         # call (and no waiting out a Stripe outage) for events the mapping skips anyway.
-        customer = self._customer(obj, mapping) if mapping.when_uses_customer else None
-        context = build_context(event, customer, language=language, timezone=timezone)
-        if not mapping.applies(context):
+        if not mapping.when_uses_customer and not mapping.applies(context_for(config, event, None, mapping.settings.language)):
             return None
-        if not mapping.when_uses_customer:
-            customer = self._customer(obj, mapping)
-            context = build_context(event, customer, language=language, timezone=timezone)
-        message = mapping.render(context)
+        customer = self._customer(obj, mapping)
+        message = render_message(config, mapping, event, customer, self.rt.catalogue)
+        if message is None:
+            return None
         self.to = self._staff_number() if self.staff else self._customer_number(message.recipient, obj, customer)
         return message
 
