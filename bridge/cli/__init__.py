@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bridge.cli import check, deliveries, optouts, run, templates
+from bridge.cli import check, deliveries, optouts, preview, run, templates
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,5 +29,7 @@ for command in (
     deliveries.resume,
     optouts.optout,
     templates.templates,
+    preview.preview_command,
+    preview.send_test,
 ):
     main.add_command(command)

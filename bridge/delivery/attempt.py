@@ -26,7 +26,7 @@ from bridge.errors import DeliveryError, MissingDataError, RecipientError, Rende
 from bridge.mappings.compile import CompiledMapping, RenderedMessage
 from bridge.mappings.outgoing import context_for, render_message
 from bridge.runtime import Runtime
-from bridge.stripe_events.recipient import customer_id, phone_on_customer, phone_on_object
+from bridge.stripe_events.recipient import customer_id, phone_for, phone_on_object
 from bridge.whatsapp.payload import build_template_payload
 from bridge.whatsapp.phones import mask_phone, normalize
 
@@ -200,7 +200,7 @@ class Delivery:
         return dict(customer) if customer is not None else None
 
     def _raw_phone(self, rendered: str | None, obj: dict[str, Any], customer: dict[str, Any] | None) -> str:
-        phone = rendered or phone_on_object(obj) or phone_on_customer(customer)
+        phone = phone_for(rendered, obj, customer)
         if phone:
             return phone
         if self.rt.customers is None and customer_id(obj):

@@ -11,7 +11,7 @@ from bridge.errors import ConfigError, ConfigProblem, RecipientError, RenderErro
 from bridge.mappings.compile import Budget, CompiledMapping, RenderedMessage, build_context, compile_mappings
 from bridge.mappings.templates_check import body_budget, check_mapping, header_budget
 from bridge.stripe_events import samples
-from bridge.stripe_events.recipient import customer_id, phone_on_customer, phone_on_object
+from bridge.stripe_events.recipient import customer_id, phone_for
 from bridge.whatsapp.catalogue import Catalogue, Template, load_snapshot
 from bridge.whatsapp.payload import TemplateMessage
 from bridge.whatsapp.phones import normalize
@@ -215,7 +215,7 @@ def _render(
 def _has_recipient(config: Config, mapping: CompiledMapping, message: RenderedMessage, sample: _Sample, report: CheckReport) -> bool:
     if mapping.settings.recipients:
         return True  # staff numbers, checked when the config was read
-    phone = message.recipient or phone_on_object(sample.obj) or phone_on_customer(sample.customer)
+    phone = phone_for(message.recipient, sample.obj, sample.customer)
     try:
         normalize(phone, config.whatsapp.default_country)
     except RecipientError as exc:

@@ -54,3 +54,8 @@ def phone_on_customer(customer: Mapping[str, Any] | None) -> str | None:
         if isinstance(value, str) and value.strip():
             return value.strip()
     return None
+
+
+def phone_for(rendered: str | None, obj: Mapping[str, Any], customer: Mapping[str, Any] | None) -> str | None:
+    """The customer's number as written: the mapping's `recipient`, else the object's, else the Customer's."""
+    return rendered or phone_on_object(obj) or phone_on_customer(customer)
