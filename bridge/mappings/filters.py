@@ -41,7 +41,10 @@ def major_amount_filter(amount: Any, currency: Any) -> str:
 
 
 def amount_1000_filter(amount: Any, currency: Any) -> int:
-    return amount_1000(_minor_units("amount_1000", amount, currency), currency)
+    try:
+        return amount_1000(_minor_units("amount_1000", amount, currency), currency)
+    except ValueError as exc:  # a fourth decimal (CLF, UYW) that an integer cannot hold
+        raise RenderError(f"amount_1000: {exc}") from None
 
 
 def _minor_units(name: str, amount: Any, currency: Any) -> int:

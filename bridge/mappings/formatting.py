@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime, timezone
 from decimal import Decimal
@@ -10,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date as _babel_format_date
 from babel.dates import format_datetime as _babel_format_datetime
-from babel.numbers import format_currency
+from babel.numbers import format_currency, get_currency_precision
 
 # Stripe's own minor-unit rules differ from ISO 4217 for a few currencies (ISK and HUF are sent
 # in hundredths although they display without decimals), so the exponent comes from Stripe's list.
@@ -19,19 +20,25 @@ STRIPE_ZERO_DECIMAL = frozenset(
     ["BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"]
 )
 STRIPE_THREE_DECIMAL = frozenset(["BHD", "JOD", "KWD", "OMR", "TND"])
+STRIPE_TWO_DECIMAL = frozenset(["AFN", "ALL", "ISK", "LAK", "LBP", "MMK", "MRO", "RSD", "SLL", "SOS", "STD", "YER"])
+"""Currencies Stripe takes in hundredths, like every currency it lists, whose CLDR digits are 0.
+Every other currency Stripe lists has 2 digits in CLDR too, so only these need naming."""
 
 FALLBACK_LOCALE = "en_US"
-_SYMBOL_THEN_DIGIT = re.compile(r"^([A-Z]{3})(\d)")
+_CODE_THEN_DIGIT = re.compile(r"(?<![A-Za-z])([A-Z]{3})(?=\d)")
 
 
 def minor_unit_exponent(currency: str) -> int:
-    """How many decimal places Stripe's integer amounts have in this currency."""
+    """How many decimal places Stripe's integer amounts have in this currency: Stripe's lists,
+    then CLDR's digits (babel's data) for a currency Stripe does not take."""
     code = currency.upper()
     if code in STRIPE_ZERO_DECIMAL:
         return 0
     if code in STRIPE_THREE_DECIMAL:
         return 3
-    return 2
+    if code in STRIPE_TWO_DECIMAL:
+        return 2
+    return get_currency_precision(code)  # 2 for a code babel does not know
 
 
 def major_amount(amount: int, currency: str) -> Decimal:
@@ -40,12 +47,23 @@ def major_amount(amount: int, currency: str) -> Decimal:
 
 
 def amount_1000(amount: int, currency: str) -> int:
-    """The Cloud API currency parameter's `amount_1000`: major units × 1000."""
-    return int(major_amount(amount, currency) * 1000)
+    """The Cloud API currency parameter's `amount_1000`: major units × 1000, in integers.
+
+    A currency with four decimals (CLF, UYW) fits only when the fourth is 0: Meta wants an
+    integer, and a rounded amount is refused rather than sent."""
+    shift = 3 - minor_unit_exponent(currency)
+    if shift >= 0:
+        return int(amount) * 10**shift
+    whole, rest = divmod(int(amount), 10**-shift)
+    if rest:
+        raise ValueError(f"{currency.upper()} {major_amount(amount, currency)} has more decimals than amount_1000 can hold")
+    return whole
 
 
+@functools.lru_cache(maxsize=256)
 def to_locale(language: str | None) -> Locale:
-    """A babel Locale for a WhatsApp language code (en_US, pt_BR, es), falling back to en_US."""
+    """A babel Locale for a WhatsApp language code (en_US, pt_BR, es), falling back to en_US.
+    Cached: it runs for every formatted value, and parsing a locale loads its data."""
     for candidate in (language, FALLBACK_LOCALE):
         if not candidate:
             continue
@@ -59,10 +77,12 @@ def to_locale(language: str | None) -> Locale:
 def format_money(amount: int, currency: str, language: str | None = None) -> str:
     """Stripe amount in minor units → localized text: JPY 5000 → ¥5,000, KWD 1500 → KWD 1.500."""
     code = currency.upper()
-    text = format_currency(major_amount(amount, code), code, locale=to_locale(language))
+    # decimal_quantization=False: an amount finer than CLDR's digits (ISK in hundredths) is
+    # shown as it is, never rounded.
+    text = format_currency(major_amount(amount, code), code, locale=to_locale(language), decimal_quantization=False)
     # CLDR's currency-spacing rule puts a space between an alphabetic code and the digits;
-    # babel does not apply it, which would print "KWD1.500".
-    return _SYMBOL_THEN_DIGIT.sub(r"\1 \2", text)
+    # babel does not apply it, which would print "KWD1.500" (or "-KWD1.500").
+    return _CODE_THEN_DIGIT.sub(r"\1 ", text)
 
 
 def zone(name: str | None) -> ZoneInfo | timezone:
