@@ -1,4 +1,12 @@
-"""Pure formatting used by the mapping language's filters: money in minor units, and dates."""
+"""Pure formatting used by the mapping language's filters: money in minor units, and dates, in
+the template's language.
+
+Arabic: babel formats the `ar` locales with Western digits and ASCII separators (26.500 د.ك.).
+digits="arab" writes Arabic-Indic digits with the Arabic decimal and group separators instead
+(٢٦٫٥٠٠ د.ك.), for Arabic languages only: a template in another language keeps Western digits.
+babel also puts direction marks around Arabic numbers and dates; WhatsApp shows a parameter as
+plain text inside the merchant's own sentence, so they are removed unless bidi_marks=True.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +33,16 @@ STRIPE_TWO_DECIMAL = frozenset(["AFN", "ALL", "ISK", "LAK", "LBP", "MMK", "MRO",
 Every other currency Stripe lists has 2 digits in CLDR too, so only these need naming."""
 
 FALLBACK_LOCALE = "en_US"
+LATIN_DIGITS = "latn"
+ARABIC_DIGITS = "arab"
+DIGIT_SYSTEMS = (LATIN_DIGITS, ARABIC_DIGITS)
+"""The `[formatting] digits` values, by their CLDR numbering-system names."""
+
+BIDI_MARKS = "\u200e\u200f\u061c"
+"""LEFT-TO-RIGHT MARK, RIGHT-TO-LEFT MARK and ARABIC LETTER MARK: what babel puts around numbers."""
+
+_WITHOUT_BIDI_MARKS = str.maketrans(dict.fromkeys(BIDI_MARKS))
+_ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 _CODE_THEN_DIGIT = re.compile(r"(?<![A-Za-z])([A-Z]{3})(?=\d)")
 
 
@@ -74,15 +92,25 @@ def to_locale(language: str | None) -> Locale:
     return Locale.parse(FALLBACK_LOCALE)
 
 
-def format_money(amount: int, currency: str, language: str | None = None) -> str:
+def numbering_system(locale: Locale, digits: str) -> str:
+    """The digits a value is written with: Arabic-Indic only when asked for and the language is
+    Arabic (a Latin-script template keeps Western digits)."""
+    if digits not in DIGIT_SYSTEMS:
+        raise ValueError(f"digits must be {' or '.join(map(repr, DIGIT_SYSTEMS))}, got {digits!r}")
+    return ARABIC_DIGITS if digits == ARABIC_DIGITS and locale.language == "ar" else LATIN_DIGITS
+
+
+def format_money(amount: int, currency: str, language: str | None = None, *, digits: str = LATIN_DIGITS, bidi_marks: bool = False) -> str:
     """Stripe amount in minor units → localized text: JPY 5000 → ¥5,000, KWD 1500 → KWD 1.500."""
     code = currency.upper()
+    locale = to_locale(language)
+    numbering = numbering_system(locale, digits)
     # decimal_quantization=False: an amount finer than CLDR's digits (ISK in hundredths) is
     # shown as it is, never rounded.
-    text = format_currency(major_amount(amount, code), code, locale=to_locale(language), decimal_quantization=False)
+    text = format_currency(major_amount(amount, code), code, locale=locale, decimal_quantization=False, numbering_system=numbering)
     # CLDR's currency-spacing rule puts a space between an alphabetic code and the digits;
     # babel does not apply it, which would print "KWD1.500" (or "-KWD1.500").
-    return _CODE_THEN_DIGIT.sub(r"\1 ", text)
+    return _finish(_CODE_THEN_DIGIT.sub(r"\1 ", text), numbering, bidi_marks)
 
 
 def zone(name: str | None) -> ZoneInfo | timezone:
@@ -95,11 +123,29 @@ def zone(name: str | None) -> ZoneInfo | timezone:
 
 
 def format_timestamp(
-    timestamp: int | float, fmt: str = "medium", language: str | None = None, tz: str | None = None, *, with_time: bool = False
+    timestamp: int | float,
+    fmt: str = "medium",
+    language: str | None = None,
+    tz: str | None = None,
+    *,
+    with_time: bool = False,
+    digits: str = LATIN_DIGITS,
+    bidi_marks: bool = False,
 ) -> str:
     """Unix timestamp → localized date (or date and time) in the given time zone."""
     moment = datetime.fromtimestamp(float(timestamp), tz=zone(tz))
     locale = to_locale(language)
+    numbering = numbering_system(locale, digits)
     if with_time:
-        return _babel_format_datetime(moment, format=fmt, locale=locale)
-    return _babel_format_date(moment.date(), format=fmt, locale=locale)
+        text = _babel_format_datetime(moment, format=fmt, locale=locale)
+    else:
+        text = _babel_format_date(moment.date(), format=fmt, locale=locale)
+    return _finish(text, numbering, bidi_marks)
+
+
+def _finish(text: str, numbering: str, bidi_marks: bool) -> str:
+    # babel's dates have no numbering system, and its Arabic one changes only the separators:
+    # the digits themselves are converted here.
+    if numbering == ARABIC_DIGITS:
+        text = text.translate(_ARABIC_INDIC)
+    return text if bidi_marks else text.translate(_WITHOUT_BIDI_MARKS)
