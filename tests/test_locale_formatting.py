@@ -7,13 +7,14 @@ Arabic ones, and the marks are removed unless `bidi_marks = true`.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
 from bridge.errors import RenderError
 from bridge.mappings.compile import ENVIRONMENT
-from bridge.mappings.formatting import BIDI_MARKS, format_money, format_timestamp
+from bridge.mappings.formatting import BIDI_MARKS, currency_parameter_values, date_time_fallback, format_money, format_timestamp
 from bridge.mappings.sandbox import render
 
 RLM = "\u200f"
@@ -144,3 +145,70 @@ def test_the_amount_1000_filter_refuses_a_fourth_decimal_with_its_name():
     with pytest.raises(RenderError, match=r"^amount_1000: CLF 1\.2345 has more decimals than amount_1000 can hold$"):
         rendered("{{ 12345 | amount_1000('clf') }}")
     assert rendered("{{ 12340 | amount_1000('clf') }}") == "1234"
+
+
+# -- Meta's currency and date_time parameters -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "language", "digits", "values"),
+    [
+        (1999, "usd", "en_US", "latn", ("$19.99", "USD", 19990)),
+        (5000, "jpy", "en_US", "latn", ("¥5,000", "JPY", 5_000_000)),
+        (1500, "kwd", "en", "latn", ("KWD 1.500", "KWD", 1500)),
+        (1500, "KWD", "ar", "latn", (f"1.500{NBSP}د.ك.", "KWD", 1500)),
+        (1500, "kwd", "ar", "arab", (f"١٫٥٠٠{NBSP}د.ك.", "KWD", 1500)),
+        (26500, "bhd", "ar_BH", "arab", (f"٢٦٫٥٠٠{NBSP}د.ب.", "BHD", 26500)),
+        (990, "brl", "pt_BR", "arab", (f"R${NBSP}9,90", "BRL", 9900)),
+        (100000, "isk", "en_US", "latn", ("ISK 1,000", "ISK", 1_000_000)),
+    ],
+)
+def test_currency_parameter_values_are_the_text_the_code_and_amount_1000(amount, currency, language, digits, values):
+    assert currency_parameter_values(amount, currency, language, digits=digits, bidi_marks=False) == values
+
+
+@pytest.mark.parametrize(("language", "digits"), [("en_US", "latn"), ("ar", "latn"), ("ar", "arab"), ("de_DE", "arab"), ("ja", "latn")])
+@pytest.mark.parametrize("bidi_marks", [False, True])
+def test_the_fallback_value_is_what_the_money_filter_writes(language, digits, bidi_marks):
+    fallback, _, _ = currency_parameter_values(123456, "omr", language, digits=digits, bidi_marks=bidi_marks)
+    assert fallback == rendered("{{ 123456 | money('omr') }}", language, _digits=digits, _bidi_marks=bidi_marks)
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "problem"),
+    [
+        (1999, "usdx", "currency must be a three-letter code, got 'usdx'"),
+        (1999, "", "currency must be a three-letter code, got ''"),
+        (1999, None, "currency must be a three-letter code, got None"),
+        (True, "usd", "amount must be an integer in minor units, got True"),
+        ("1999", "usd", "amount must be an integer in minor units, got '1999'"),
+        (19.99, "usd", "amount must be an integer in minor units, got 19.99"),
+        (12345, "clf", "CLF 1.2345 has more decimals than amount_1000 can hold"),
+    ],
+)
+def test_currency_parameter_values_refuse_what_meta_would(amount, currency, problem):
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        currency_parameter_values(amount, currency, "en_US", digits="latn", bidi_marks=False)
+
+
+@pytest.mark.parametrize(
+    ("language", "zone", "kwargs", "text"),
+    [
+        ("en_US", "UTC", {}, "Nov 25, 2025"),
+        ("en_US", "America/New_York", {"fmt": "long"}, "November 24, 2025"),
+        ("en_US", "UTC", {"fmt": "short", "with_time": True}, "11/25/25, 12:00\u202fAM"),
+        ("ar", "Asia/Kuwait", {}, "25/11/2025"),
+        ("ar", "Asia/Kuwait", {"digits": "arab"}, "٢٥/١١/٢٠٢٥"),
+        ("ar", "Asia/Kuwait", {"digits": "arab", "bidi_marks": True}, f"٢٥{RLM}/١١{RLM}/٢٠٢٥"),
+        ("ar", "Asia/Kuwait", {"digits": "arab", "fmt": "long", "with_time": True}, "٢٥ نوفمبر ٢٠٢٥، ٣:٠٠:٠٠ ص +٠٣٠٠"),
+    ],
+)
+def test_date_time_fallback_is_the_localized_date_in_the_zone(language, zone, kwargs, text):
+    settings = {"digits": "latn", "bidi_marks": False, **kwargs}
+    assert date_time_fallback(NOV_25, language, zone, **settings) == text
+
+
+@pytest.mark.parametrize(("fmt", "with_time"), [("medium", False), ("long", False), ("short", True)])
+def test_the_date_time_fallback_is_what_the_date_filters_write(fmt, with_time):
+    expected = rendered(f"{{{{ {NOV_25} | {'datetime' if with_time else 'date'}('{fmt}') }}}}", "ar", _digits="arab")
+    assert date_time_fallback(NOV_25, "ar", "Asia/Kuwait", fmt=fmt, with_time=with_time, digits="arab", bidi_marks=False) == expected

@@ -1,5 +1,5 @@
-"""Pure formatting used by the mapping language's filters: money in minor units, and dates, in
-the template's language.
+"""Pure formatting used by the mapping language's filters and Meta's currency and date_time
+parameters: money in minor units, and dates, in the template's language.
 
 Arabic: babel formats the `ar` locales with Western digits and ASCII separators (26.500 د.ك.).
 digits="arab" writes Arabic-Indic digits with the Arabic decimal and group separators instead
@@ -44,6 +44,7 @@ BIDI_MARKS = "\u200e\u200f\u061c"
 _WITHOUT_BIDI_MARKS = str.maketrans(dict.fromkeys(BIDI_MARKS))
 _ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 _CODE_THEN_DIGIT = re.compile(r"(?<![A-Za-z])([A-Z]{3})(?=\d)")
+_CURRENCY_CODE = re.compile(r"[A-Za-z]{3}")
 
 
 def minor_unit_exponent(currency: str) -> int:
@@ -113,6 +114,16 @@ def format_money(amount: int, currency: str, language: str | None = None, *, dig
     return _finish(_CODE_THEN_DIGIT.sub(r"\1 ", text), numbering, bidi_marks)
 
 
+def currency_parameter_values(amount: int, currency: str, language: str, *, digits: str, bidi_marks: bool) -> tuple[str, str, int]:
+    """Meta's `currency` parameter for a Stripe amount: (fallback_value, code, amount_1000).
+    KWD 1500 in en → ("KWD 1.500", "KWD", 1500); the text is the money filter's in that language."""
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise ValueError(f"amount must be an integer in minor units, got {amount!r}")
+    if not isinstance(currency, str) or not _CURRENCY_CODE.fullmatch(currency):
+        raise ValueError(f"currency must be a three-letter code, got {currency!r}")
+    return format_money(amount, currency, language, digits=digits, bidi_marks=bidi_marks), currency.upper(), amount_1000(amount, currency)
+
+
 def zone(name: str | None) -> ZoneInfo | timezone:
     if not name or name.upper() == "UTC":
         return UTC
@@ -141,6 +152,13 @@ def format_timestamp(
     else:
         text = _babel_format_date(moment.date(), format=fmt, locale=locale)
     return _finish(text, numbering, bidi_marks)
+
+
+def date_time_fallback(
+    timestamp: int | float, language: str, timezone: str, *, fmt: str = "medium", with_time: bool = False, digits: str, bidi_marks: bool
+) -> str:
+    """Meta's `date_time` parameter's `fallback_value`, the only part of it Meta uses."""
+    return format_timestamp(timestamp, fmt, language, timezone, with_time=with_time, digits=digits, bidi_marks=bidi_marks)
 
 
 def _finish(text: str, numbering: str, bidi_marks: bool) -> str:
