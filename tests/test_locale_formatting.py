@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 
-from bridge.errors import RenderError
+from bridge.config import FormattingSettings, load_config, parse_config, validate_config
+from bridge.errors import ConfigError, RenderError
 from bridge.mappings.compile import ENVIRONMENT
 from bridge.mappings.formatting import BIDI_MARKS, currency_parameter_values, date_time_fallback, format_money, format_timestamp
 from bridge.mappings.sandbox import render
+from tests.conftest import EXAMPLE_CONFIG
 
 RLM = "\u200f"
 NBSP = "\xa0"
@@ -212,3 +214,41 @@ def test_date_time_fallback_is_the_localized_date_in_the_zone(language, zone, kw
 def test_the_date_time_fallback_is_what_the_date_filters_write(fmt, with_time):
     expected = rendered(f"{{{{ {NOV_25} | {'datetime' if with_time else 'date'}('{fmt}') }}}}", "ar", _digits="arab")
     assert date_time_fallback(NOV_25, "ar", "Asia/Kuwait", fmt=fmt, with_time=with_time, digits="arab", bidi_marks=False) == expected
+
+
+# -- the [formatting] settings --------------------------------------------------------------------
+
+
+def test_the_example_config_documents_the_default_formatting():
+    assert load_config(EXAMPLE_CONFIG, env={}).formatting == FormattingSettings(digits="latn", bidi_marks=False)
+
+
+def test_without_a_formatting_table_the_defaults_apply():
+    assert parse_config({}).formatting == FormattingSettings(digits="latn", bidi_marks=False)
+
+
+def test_arabic_digits_and_marks_can_be_asked_for():
+    assert parse_config({"formatting": {"digits": "arab", "bidi_marks": True}}).formatting == FormattingSettings("arab", True)
+
+
+@pytest.mark.parametrize(
+    ("table", "problems"),
+    [
+        ({"digits": "arabic"}, ['c.toml: formatting.digits: must be "latn" or "arab"']),
+        ({"digits": "ARAB"}, ['c.toml: formatting.digits: must be "latn" or "arab"']),
+        ({"digits": 1}, ['c.toml: formatting.digits: must be "latn" or "arab"']),
+        ({"bidi_marks": "false"}, ['c.toml: formatting.bidi_marks: must be true or false, not the text "false"']),
+        ({"bidi_marks": 0}, ["c.toml: formatting.bidi_marks: must be true or false, not 0"]),
+        ({"bidi": True}, ["c.toml: formatting.bidi: unknown key (check the spelling against config.example.toml)"]),
+    ],
+)
+def test_a_wrong_formatting_value_names_file_key_and_problem(table, problems):
+    with pytest.raises(ConfigError) as excinfo:
+        parse_config({"formatting": table}, source="c.toml")
+    assert [str(p) for p in excinfo.value.problems] == problems
+
+
+def test_a_wrong_formatting_table_keeps_its_defaults_and_is_named_invalid():
+    reading = validate_config({"formatting": {"digits": "hindi"}}, source="c.toml")
+    assert reading.config.formatting == FormattingSettings()
+    assert reading.invalid_sections == {"formatting"}
