@@ -19,6 +19,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, valid
 
 from bridge import defaults
 from bridge.errors import ConfigError, ConfigProblem
+from bridge.mappings.formatting import DIGIT_SYSTEMS, LATIN_DIGITS
 from bridge.mappings.schema import MappingSchema, MappingSettings
 
 ENVIRONMENT = "environment"
@@ -78,11 +79,22 @@ class DeliverySettings:
 
 
 @dataclass(frozen=True)
+class FormattingSettings:
+    """How money and dates are written in parameters (bridge.mappings.formatting)."""
+
+    digits: str = LATIN_DIGITS
+    """"latn" (Western digits) or "arab" (Arabic-Indic, in Arabic templates only)."""
+    bidi_marks: bool = False
+    """Keep the direction marks babel puts around Arabic numbers and dates (removed by default)."""
+
+
+@dataclass(frozen=True)
 class Config:
     stripe: StripeSettings = field(default_factory=StripeSettings)
     whatsapp: WhatsAppSettings = field(default_factory=WhatsAppSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    formatting: FormattingSettings = field(default_factory=FormattingSettings)
     mappings: tuple[MappingSettings, ...] = ()
     source: str = "<defaults>"
     """The file the settings were read from, for error messages."""
@@ -136,6 +148,16 @@ class _Number(fields.Float):
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             raise ValidationError(f"must be a number, not {_given(value)}")
         return float(value)
+
+
+class _Flag(fields.Boolean):
+    """A true/false setting. marshmallow's Boolean would take "yes", "off" or 1: TOML has booleans,
+    so anything else is a mistake the user should see."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ValidationError(f"must be true or false, not {_given(value)}")
+        return value
 
 
 class _StrictSchema(Schema):
@@ -226,11 +248,28 @@ class DeliverySchema(_StrictSchema):
         return DeliverySettings(**data)
 
 
+_DIGITS_PROBLEM = "must be " + " or ".join(f'"{d}"' for d in DIGIT_SYSTEMS)
+
+
+class FormattingSchema(_StrictSchema):
+    digits = fields.String(
+        load_default=LATIN_DIGITS,
+        validate=validate.OneOf(DIGIT_SYSTEMS, error=_DIGITS_PROBLEM),
+        error_messages={"invalid": _DIGITS_PROBLEM},
+    )
+    bidi_marks = _Flag(load_default=False)
+
+    @post_load
+    def make(self, data: dict, **_: Any) -> FormattingSettings:
+        return FormattingSettings(**data)
+
+
 _SECTIONS: dict[str, type[Schema]] = {
     "stripe": StripeSchema,
     "whatsapp": WhatsAppSchema,
     "redis": RedisSchema,
     "delivery": DeliverySchema,
+    "formatting": FormattingSchema,
 }
 """The config's tables; `[[mappings]]` is validated entry by entry."""
 

@@ -69,7 +69,8 @@ def test_check_config_prints_parameters_as_the_customer_reads_them(tmp_path):
     path.write_text(ARABIC)
     result = run_bridge("check-config", "--config", str(path))
     assert result.returncode == 0, result.stderr
-    assert 'ok: receipt_ar × payment_intent.succeeded: payment_receipt [ar] ("\u200f1.999\xa0د.ك.\u200f")' in result.stdout
+    # babel's direction marks around the amount are removed ([formatting] bidi_marks = false).
+    assert 'ok: receipt_ar × payment_intent.succeeded: payment_receipt [ar] ("1.999\xa0د.ك.")' in result.stdout
     assert "\\u200f" not in result.stdout and "\\xa0" not in result.stdout
 
 

@@ -188,11 +188,13 @@ class Delivery:
             time.sleep(slot.wait)
 
     def _customer(self, obj: dict[str, Any], mapping: CompiledMapping) -> dict[str, Any] | None:
-        """Fetch the Customer only when a template uses it or the customer's phone is not on the object."""
+        """Fetch the Customer only when a template uses it, or it holds the phone or the language."""
         if isinstance(obj.get("customer"), dict):
             return obj["customer"]
         needs_phone = not self.staff and mapping.recipient is None and phone_on_object(obj) is None
-        needed = mapping.uses_customer or needs_phone
+        # Several languages: the Customer's preferred_locales choose among them.
+        needs_language = not self.staff and len(mapping.settings.languages) > 1
+        needed = mapping.uses_customer or needs_phone or needs_language
         cid = customer_id(obj)
         if not needed or cid is None or self.rt.customers is None:
             return None

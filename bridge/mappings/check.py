@@ -8,7 +8,8 @@ from typing import Any
 
 from bridge.config import Config, ConfigReading, read_config
 from bridge.errors import ConfigError, ConfigProblem, RecipientError, RenderError
-from bridge.mappings.compile import Budget, CompiledMapping, RenderedMessage, build_context, compile_mappings
+from bridge.mappings.compile import Budget, CompiledMapping, RenderedMessage, compile_mappings
+from bridge.mappings.outgoing import context_for
 from bridge.mappings.templates_check import body_budget, check_mapping, header_budget
 from bridge.stripe_events import samples
 from bridge.stripe_events.recipient import customer_id, phone_for
@@ -200,7 +201,7 @@ def _render(
     config: Config, mapping: CompiledMapping, sample: _Sample, rendering: _Rendering, report: CheckReport
 ) -> RenderedMessage | None:
     """The rendered message, or None after reporting why there is none."""
-    context = build_context(sample.event, sample.customer, language=rendering.language, timezone=config.whatsapp.timezone)
+    context = context_for(config, sample.event, sample.customer, rendering.language)
     try:
         if not mapping.applies(context):
             report.warnings.append(f"{mapping.label()}: `when` is false for {sample.named_for(mapping)}")

@@ -23,7 +23,7 @@ from jinja2 import TemplateSyntaxError, meta
 from bridge.config import Config
 from bridge.errors import ConfigError, ConfigProblem, RenderError
 from bridge.mappings.filters import BRIDGE_FILTERS, FILTER_USAGE
-from bridge.mappings.formatting import amount_1000, format_money, format_timestamp
+from bridge.mappings.formatting import LATIN_DIGITS, currency_parameter_values, date_time_fallback
 from bridge.mappings.sandbox import BoundedSandbox, as_render_error, evaluate_condition, render
 from bridge.mappings.schema import ButtonKind, ButtonSettings, HeaderKind, MappingSettings, ParameterKind, ParameterSettings
 from bridge.stripe_events.event_types import KNOWN_EVENT_TYPES
@@ -162,8 +162,8 @@ class CompiledMapping:
         if kind is ParameterKind.CURRENCY:
             amount = self._amount(parameter.templates["amount"], context, f"{key}.amount")
             currency = self._currency(parameter.templates["currency"], context, f"{key}.currency")
-            fallback = format_money(amount, currency, _language(context))
-            return CurrencyParameter(fallback, currency.upper(), amount_1000(amount, currency), name)
+            fallback, code, amount_1000 = currency_parameter_values(amount, currency, _language(context), **_formatting(context))
+            return CurrencyParameter(fallback, code, amount_1000, name)
         if kind is ParameterKind.DATE_TIME:
             value = self._render_one(parameter.templates["value"], context, f"{key}.value").strip()
             return DateTimeParameter(self._date(value, parameter.settings, context, f"{key}.value"), name)
@@ -204,7 +204,10 @@ class CompiledMapping:
     def _date(self, value: str, settings: ParameterSettings, context: Mapping[str, Any], key: str) -> str:
         try:
             timestamp = float(value)
-            return format_timestamp(timestamp, settings.format, _language(context), context.get("_timezone"), with_time=settings.time)
+            timezone = str(context.get("_timezone") or "UTC")
+            return date_time_fallback(
+                timestamp, _language(context), timezone, fmt=settings.format, with_time=settings.time, **_formatting(context)
+            )
         except (ValueError, OverflowError, OSError) as exc:
             raise RenderError(f"{key}: must render a unix timestamp ({exc})", mapping=self.name, key=key) from None
 
@@ -253,12 +256,24 @@ class CompiledMapping:
             raise type(exc)(f"{key}: {exc}", mapping=self.name, key=key) from None
 
 
-def _language(context: Mapping[str, Any]) -> str | None:
-    return context.get("_language")
+def _language(context: Mapping[str, Any]) -> str:
+    return str(context.get("_language") or "en_US")
 
 
-def build_context(event: Mapping[str, Any], customer: Mapping[str, Any] | None, *, language: str, timezone: str) -> dict[str, Any]:
-    """The names a mapping template can use."""
+def _formatting(context: Mapping[str, Any]) -> dict[str, Any]:
+    return {"digits": context.get("_digits", LATIN_DIGITS), "bidi_marks": bool(context.get("_bidi_marks", False))}
+
+
+def build_context(
+    event: Mapping[str, Any],
+    customer: Mapping[str, Any] | None,
+    *,
+    language: str,
+    timezone: str,
+    digits: str = LATIN_DIGITS,
+    bidi_marks: bool = False,
+) -> dict[str, Any]:
+    """The names a mapping template can use (and, underscored, what the filters format with)."""
     obj = event.get("data", {}).get("object", {}) if isinstance(event.get("data"), Mapping) else {}
     return {
         "event": event,
@@ -266,6 +281,8 @@ def build_context(event: Mapping[str, Any], customer: Mapping[str, Any] | None, 
         "customer": customer,
         "_language": language,
         "_timezone": timezone,
+        "_digits": digits,
+        "_bidi_marks": bidi_marks,
     }
 
 

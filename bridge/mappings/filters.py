@@ -1,7 +1,8 @@
 """The bridge's own filters in the mapping language: money, date, datetime, major_amount, amount_1000.
 
 Thin Jinja-facing checks around the pure formatting in formatting.py; the mapping's language and
-time zone come from the render context (`_language`, `_timezone`).
+time zone come from the render context (`_language`, `_timezone`), and so do the `[formatting]`
+settings (`_digits`, `_bidi_marks`; Western digits and no direction marks when absent).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context, Undefined
 
 from bridge.errors import RenderError
-from bridge.mappings.formatting import amount_1000, format_money, format_timestamp, major_amount
+from bridge.mappings.formatting import LATIN_DIGITS, amount_1000, format_money, format_timestamp, major_amount
 
 
 @pass_context
@@ -23,7 +24,7 @@ def money_filter(context: Context, amount: Any, currency: Any, language: str | N
     if isinstance(amount, bool) or not isinstance(amount, int):
         raise RenderError(f"money: amount must be an integer in minor units, got {type(amount).__name__}")
     _check_currency("money", currency)
-    return format_money(amount, currency, language or context.get("_language"))
+    return format_money(amount, currency, language or context.get("_language"), **_formatting(context))
 
 
 @pass_context
@@ -41,7 +42,10 @@ def major_amount_filter(amount: Any, currency: Any) -> str:
 
 
 def amount_1000_filter(amount: Any, currency: Any) -> int:
-    return amount_1000(_minor_units("amount_1000", amount, currency), currency)
+    try:
+        return amount_1000(_minor_units("amount_1000", amount, currency), currency)
+    except ValueError as exc:  # a fourth decimal (CLF, UYW) that an integer cannot hold
+        raise RenderError(f"amount_1000: {exc}") from None
 
 
 def _minor_units(name: str, amount: Any, currency: Any) -> int:
@@ -64,9 +68,15 @@ def _format_ts(name: str, context: Context, timestamp: Any, fmt: str, tz: str | 
     if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
         raise RenderError(f"{name}: expected a unix timestamp, got {type(timestamp).__name__}")
     try:
-        return format_timestamp(timestamp, fmt, context.get("_language"), tz or context.get("_timezone"), with_time=with_time)
+        language, zone_name = context.get("_language"), tz or context.get("_timezone")
+        return format_timestamp(timestamp, fmt, language, zone_name, with_time=with_time, **_formatting(context))
     except (ValueError, OverflowError, OSError) as exc:  # a bad zone, or a timestamp out of range
         raise RenderError(f"{name}: {exc}") from None
+
+
+def _formatting(context: Context) -> dict[str, Any]:
+    """The `[formatting]` settings the render context carries, or their defaults."""
+    return {"digits": context.get("_digits") or LATIN_DIGITS, "bidi_marks": bool(context.get("_bidi_marks", False))}
 
 
 def _fail_if_undefined(*values: Any) -> None:

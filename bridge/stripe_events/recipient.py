@@ -59,3 +59,13 @@ def phone_on_customer(customer: Mapping[str, Any] | None) -> str | None:
 def phone_for(rendered: str | None, obj: Mapping[str, Any], customer: Mapping[str, Any] | None) -> str | None:
     """The customer's number as written: the mapping's `recipient`, else the object's, else the Customer's."""
     return rendered or phone_on_object(obj) or phone_on_customer(customer)
+
+
+def preferred_locales(obj: Mapping[str, Any], customer: Mapping[str, Any] | None) -> list[str]:
+    """The customer's languages, best first: their Customer's `preferred_locales`, then a Checkout
+    Session's `locale` (Checkout offers no Arabic: an Arabic speaker's comes from the Customer)."""
+    locales = customer.get("preferred_locales") if customer else None
+    found = [code for code in locales if isinstance(code, str)] if isinstance(locales, list) else []
+    if obj.get("object") == "checkout.session" and isinstance(obj.get("locale"), str):
+        found.append(obj["locale"])
+    return found
