@@ -27,9 +27,10 @@ class FakeStripe:
     """GET /v1/customers/{id}: the sample Customer (with a chosen phone), or Stripe's 404; or,
     with `fail_with`, Stripe's error body for that status to every request."""
 
-    def __init__(self, phone: str | None, fail_with: int | None = None):
+    def __init__(self, phone: str | None, fail_with: int | None = None, locales: list[str] | None = None):
         self.phone = phone
         self.fail_with = fail_with
+        self.locales = locales
         self.requests: list[tuple[str, str | None]] = []
         fake = self
 
@@ -46,6 +47,8 @@ class FakeStripe:
                     status, body = fake.fail_with, STRIPE_ERRORS[fake.fail_with]
                 elif self.path == f"/v1/customers/{customer['id']}" and self.headers.get("Authorization") == f"Bearer {API_KEY}":
                     customer["phone"] = fake.phone
+                    if fake.locales is not None:
+                        customer["preferred_locales"] = fake.locales
                     status, body = 200, customer
                 else:
                     status, body = (

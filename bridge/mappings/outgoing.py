@@ -9,7 +9,9 @@ from typing import Any
 
 from bridge.config import Config
 from bridge.mappings.compile import Budget, CompiledMapping, RenderedMessage, build_context
+from bridge.mappings.language import choose_language
 from bridge.mappings.templates_check import body_budget, header_budget
+from bridge.stripe_events.recipient import preferred_locales
 from bridge.whatsapp.catalogue import Catalogue, Template
 
 
@@ -20,12 +22,27 @@ def template_for(mapping: CompiledMapping, language: str, catalogue: Catalogue |
 def message_language(
     mapping: CompiledMapping, event: Mapping[str, Any], customer: Mapping[str, Any] | None, catalogue: Catalogue | None
 ) -> str:
-    """The language to send in: the mapping's default for now."""
-    return mapping.settings.language
+    """The customer's language when the template has it (their Customer's `preferred_locales`,
+    then a Checkout Session's `locale`), else the mapping's first. Staff alerts use the first."""
+    settings = mapping.settings
+    if settings.recipients:
+        return settings.language
+    available = catalogue.languages_of(settings.template) if catalogue is not None else None
+    obj = event.get("data", {}).get("object", {})
+    return choose_language(settings.languages, preferred=preferred_locales(obj, customer), available=available or None)
 
 
 def context_for(config: Config, event: Mapping[str, Any], customer: Mapping[str, Any] | None, language: str) -> dict[str, Any]:
-    return build_context(event, customer, language=language, timezone=config.whatsapp.timezone)
+    """The render context for `language`, with the [formatting] settings the filters and parameters use."""
+    formatting = config.formatting
+    return build_context(
+        event,
+        customer,
+        language=language,
+        timezone=config.whatsapp.timezone,
+        digits=formatting.digits,
+        bidi_marks=formatting.bidi_marks,
+    )
 
 
 def render_message(
