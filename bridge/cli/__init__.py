@@ -13,7 +13,7 @@ def main() -> None:
 
     Settings come from the TOML file at $BRIDGE_CONFIG (default ./config.toml), overridden by
     environment variables: REDIS_URL / REDIS_TLS_URL, STRIPE_WEBHOOK_SECRET (comma-separated),
-    STRIPE_API_KEY, WHATSAPP_ACCESS_TOKEN (empty: dry run), WHATSAPP_PHONE_NUMBER_ID,
+    STRIPE_API_KEY, STRIPE_API_BASE_URL, WHATSAPP_ACCESS_TOKEN (empty: dry run), WHATSAPP_PHONE_NUMBER_ID,
     WHATSAPP_BUSINESS_ACCOUNT_ID, WHATSAPP_API_BASE_URL, WHATSAPP_API_VERSION, PORT.
     """
 
