@@ -37,6 +37,7 @@ def test_environment_overrides_the_file():
         "REDIS_URL": "redis://cache.internal:6379/2",
         "STRIPE_WEBHOOK_SECRET": "whsec_a, whsec_b",
         "STRIPE_API_KEY": "rk_test_123",
+        "STRIPE_API_BASE_URL": "http://127.0.0.1:12111",
         "WHATSAPP_ACCESS_TOKEN": "EAAG-token",
         "WHATSAPP_PHONE_NUMBER_ID": "106540352242922",
         "WHATSAPP_BUSINESS_ACCOUNT_ID": "102290129340398",
@@ -47,6 +48,7 @@ def test_environment_overrides_the_file():
     assert config.redis.url == "redis://cache.internal:6379/2"
     assert config.stripe.webhook_secrets == ("whsec_a", "whsec_b")
     assert config.stripe.api_key == "rk_test_123"
+    assert config.stripe.api_base_url == "http://127.0.0.1:12111"
     assert config.whatsapp.access_token == "EAAG-token"
     assert not config.whatsapp.dry_run
     assert config.whatsapp.phone_number_id == "106540352242922"
