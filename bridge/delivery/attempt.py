@@ -141,7 +141,7 @@ class Delivery:
         if not mapping.when_uses_customer and not mapping.applies(context_for(config, event, None, mapping.settings.language)):
             return None
         customer = self._customer(obj, mapping)
-        message = render_message(config, mapping, event, customer, self.rt.catalogue)
+        message = render_message(config, mapping, event, customer, self.rt.catalogue, when_decided=not mapping.when_uses_customer)
         if message is None:
             return None
         self.to = self._staff_number() if self.staff else self._customer_number(message.recipient, obj, customer)

@@ -51,11 +51,15 @@ def render_message(
     event: Mapping[str, Any],
     customer: Mapping[str, Any] | None,
     catalogue: Catalogue | None,
+    *,
+    when_decided: bool = False,
 ) -> RenderedMessage | None:
-    """The message for `event` (None when the mapping's `when` says no); RenderError when it cannot be made."""
+    """The message for `event` (None when the mapping's `when` says no); RenderError when it
+    cannot be made. `when_decided`: the caller already found `when` true (the worker decides a
+    `when` that does not read the Customer before fetching it)."""
     language = message_language(mapping, event, customer, catalogue)
     context = context_for(config, event, customer, language)
-    if not mapping.applies(context):
+    if not when_decided and not mapping.applies(context):
         return None
     template = template_for(mapping, language, catalogue)
     return mapping.render(context, Budget(body=body_budget(template), header=header_budget(template)))
