@@ -7,7 +7,7 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -146,6 +146,6 @@ def _print(shown: Preview, rt: Runtime) -> None:
     click.echo(json.dumps(shown.request, indent=2, ensure_ascii=False))
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.echo(message, err=True)
     sys.exit(1)
