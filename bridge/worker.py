@@ -56,12 +56,18 @@ def run(config: Config, *, burst: bool = False, with_scheduler: bool = True) -> 
                     logger.info("indexed %d delivery records written by an older version", upgraded)
                 worker = make_worker(runtime)
                 logger.info("worker %s on queue %s: %s", worker.name, runtime.queue.name, mode)
-                return worker.work(
+                worked = worker.work(
                     burst=burst, with_scheduler=with_scheduler, logging_level=logging.getLevelName(logging.getLogger().level)
                 )
+                # RQ's work() logs and returns on any exception it meets between jobs (a Redis
+                # outage during its suspension check, say): only a stop asked for by a signal
+                # (SIGTERM, Ctrl-C; RQ notes when) ends the process.
+                if burst or worker._shutdown_requested_date is not None:
+                    return worked
+                logger.error("the worker stopped without being asked to (see above); starting again in %.0f s", wait)
             except (*OUTAGES, StoreUnavailable) as exc:
                 logger.error("Redis unavailable (%s); starting again in %.0f s", type(exc).__name__, wait)
-                time.sleep(wait)
-                wait = min(wait * 2, defaults.REDIS_RECONNECT_MAX_SECONDS)
+            time.sleep(wait)
+            wait = min(wait * 2, defaults.REDIS_RECONNECT_MAX_SECONDS)
     finally:
         runtime.close()

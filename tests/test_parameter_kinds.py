@@ -148,3 +148,11 @@ def test_each_mistake_in_the_new_keys_is_a_config_error_naming_it(changes, probl
     with pytest.raises(ConfigError) as excinfo:
         parse_config({"mappings": [{**INVOICE_RECEIPT, **changes}]}, source="c.toml")
     assert any(str(p).startswith(f"c.toml: {problem}") for p in excinfo.value.problems), excinfo.value.problems
+
+
+def test_an_amount_finer_than_amount_1000_holds_is_a_render_error_not_a_crash():
+    """CLF has four decimals: 1.2345 is 1234.5 thousandths, which Meta's integer cannot carry."""
+    obj = {**samples.sample_event("invoice.paid")["data"]["object"], "amount_paid": 12345, "currency": "clf"}
+    with pytest.raises(RenderError, match="amount") as excinfo:
+        compiled().render(ctx(obj))
+    assert excinfo.value.key == "body[1]"

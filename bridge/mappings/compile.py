@@ -162,7 +162,10 @@ class CompiledMapping:
         if kind is ParameterKind.CURRENCY:
             amount = self._amount(parameter.templates["amount"], context, f"{key}.amount")
             currency = self._currency(parameter.templates["currency"], context, f"{key}.currency")
-            fallback, code, amount_1000 = currency_parameter_values(amount, currency, _language(context), **_formatting(context))
+            try:
+                fallback, code, amount_1000 = currency_parameter_values(amount, currency, _language(context), **_formatting(context))
+            except ValueError as exc:  # an amount finer than amount_1000 holds (CLF, UYW)
+                raise RenderError(f"{key}: {exc}", mapping=self.name, key=key) from None
             return CurrencyParameter(fallback, code, amount_1000, name)
         if kind is ParameterKind.DATE_TIME:
             value = self._render_one(parameter.templates["value"], context, f"{key}.value").strip()
