@@ -104,3 +104,6 @@ MAINTENANCE_INTERVAL_SECONDS = 60
 """How often a worker looks for jobs abandoned by dead workers (RQ's default is 10 minutes)."""
 
 REDIS_RECONNECT_MAX_SECONDS = 30.0
+
+META_POST_TTL_SECONDS = 7 * 24 * 3600
+"""Meta retries a webhook post for up to 7 days: a repeated post is recognised that long."""

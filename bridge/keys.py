@@ -28,6 +28,7 @@ Families (what each key holds, and for how long, is documented where it is writt
     optout:{scope}             hash: E.164 number → opt-out details
     marketing-templates        set: template names Meta treats as marketing
     schema                     the layout version of this merchant's data (see `Store.upgrade`)
+    meta-post:{sha256}         a signed post from Meta's webhook, zlib-compressed, until processed
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ FAMILIES: dict[str, str] = {
     "optout": "optout:{}",
     "marketing_templates": "marketing-templates",
     "schema": "schema",
+    "meta_post": "meta-post:{}",
 }
 
 
@@ -135,6 +137,9 @@ class Keys:
     @property
     def schema(self) -> str:
         return self._key("schema")
+
+    def meta_post(self, digest: str) -> str:
+        return self._key("meta_post", digest)
 
 
 _LUA_KEY = re.compile(r"\bkey\('(\w+)'(?:, ([^()]+))?\)")

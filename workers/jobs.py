@@ -1,4 +1,4 @@
-"""The RQ jobs, referenced by name from the queue (`workers.jobs.deliver`, `workers.jobs.probe`).
+"""The RQ jobs, referenced by name from the queue (`workers.jobs.deliver`, `.probe`, `.meta_updates`).
 
 Entry points only: each takes the process's Runtime and hands over to `bridge.delivery`. Jobs
 already in Redis name these functions, so they keep their module and names.
@@ -9,6 +9,7 @@ from __future__ import annotations
 from bridge.delivery.attempt import Delivery
 from bridge.delivery.probe import run_probe
 from bridge.runtime import process_runtime
+from bridge.updates.process import process_post
 
 
 def deliver(delivery: str) -> str:
@@ -19,3 +20,8 @@ def deliver(delivery: str) -> str:
 def probe() -> str:
     """While sending is paused: retry one held message; resume everything if Meta takes it."""
     return run_probe(process_runtime())
+
+
+def meta_updates(post_key: str) -> str:
+    """Act on one post from Meta's webhook: statuses, the customer's replies, template changes."""
+    return process_post(process_runtime(), post_key)

@@ -13,6 +13,7 @@ from bridge.config import DeliverySettings
 
 DELIVER_JOB = "workers.jobs.deliver"
 PROBE_JOB = "workers.jobs.probe"
+UPDATES_JOB = "workers.jobs.meta_updates"
 """Referenced by name so the web process never imports the worker's code."""
 
 # Expected failures never raise out of a job (they are recorded and rescheduled by the job),
@@ -45,5 +46,19 @@ def enqueue_probe(queue: Queue, settings: DeliverySettings, *, pipeline: Pipelin
         result_ttl=defaults.JOB_RESULT_TTL_SECONDS,
         failure_ttl=defaults.JOB_FAILURE_TTL_SECONDS,
         description="probe the paused sender",
+        pipeline=pipeline,
+    )
+
+
+def enqueue_updates(queue: Queue, post_key: str, settings: DeliverySettings, *, pipeline: Pipeline) -> Job:
+    """Queue the job that processes one post from Meta's webhook (statuses, replies, template changes)."""
+    return queue.enqueue(
+        UPDATES_JOB,
+        post_key,
+        job_timeout=settings.job_timeout_seconds,
+        result_ttl=defaults.JOB_RESULT_TTL_SECONDS,
+        failure_ttl=defaults.JOB_FAILURE_TTL_SECONDS,
+        description="process a post from Meta's webhook",
+        retry=CRASH_RETRY,
         pipeline=pipeline,
     )

@@ -306,6 +306,24 @@ class Store:
         args = [*self._common(now), pack_event(body), self.event_ttl, *_flatten(commands)]
         return bool(self._accept(keys=[self.keys.event(event_id)], args=args))
 
+    @translates_redis_errors
+    def accept_meta_post(self, digest: str, body: bytes, commands: Sequence[Sequence[Any]], *, now: float, ttl: int) -> bool:
+        """Like `accept_event`, for a post from Meta's webhook: stored (until processed, at most
+        `ttl`) with the job that processes it, in one step. The same post twice is one job."""
+        args = [*self._common(now), pack_event(body), ttl, *_flatten(commands)]
+        return bool(self._accept(keys=[self.keys.meta_post(digest)], args=args))
+
+    @translates_redis_errors
+    def meta_post(self, key: str) -> dict[str, Any] | None:
+        """A stored post, parsed; None once processed (or expired)."""
+        stored = self.redis.get(key)
+        return unpack_event(stored) if stored else None
+
+    @translates_redis_errors
+    def forget_meta_post(self, key: str) -> None:
+        """Processed: keep only the 1-byte mark, so that Meta repeating the post is known until `ttl`."""
+        self.redis.set(key, b"", xx=True, keepttl=True)
+
     # -- the worker's steps ------------------------------------------------------------------
 
     @translates_redis_errors

@@ -1,0 +1,29 @@
+"""Accept a verified post from Meta's webhook: store it and enqueue its processing, in one Redis step.
+
+The request answers in milliseconds (Meta retries for up to 7 days whatever is not a 2xx, and
+eventually disables the webhook); the worker does the rest. A post Meta repeats byte for byte is
+recognised by its digest and queued once; the updates inside are deduplicated again as they are
+processed (Meta also repeats single notifications in new posts).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from bridge import defaults
+from bridge.delivery.queueing import enqueue_updates
+from bridge.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+
+def accept(runtime: Runtime, body: bytes) -> bool:
+    """Store `body` and queue the job that processes it; False when the same post was already taken."""
+    store, digest = runtime.store, hashlib.sha256(body).hexdigest()
+    key = store.keys.meta_post(digest)
+    _job, commands = store.record_enqueues(lambda pipe: enqueue_updates(runtime.queue, key, runtime.config.delivery, pipeline=pipe))
+    new = store.accept_meta_post(digest, body, commands, now=runtime.clock(), ttl=defaults.META_POST_TTL_SECONDS)
+    if not new:
+        logger.info("a post from Meta's webhook repeated byte for byte: already queued")
+    return new
