@@ -107,3 +107,6 @@ REDIS_RECONNECT_MAX_SECONDS = 30.0
 
 META_POST_TTL_SECONDS = 7 * 24 * 3600
 """Meta retries a webhook post for up to 7 days: a repeated post is recognised that long."""
+
+META_SEEN_TTL_SECONDS = 7 * 24 * 3600
+"""Meta repeats a status or an inbound message for up to 7 days: each is acted on once in that time."""

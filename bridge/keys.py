@@ -29,6 +29,15 @@ Families (what each key holds, and for how long, is documented where it is writt
     marketing-templates        set: template names Meta treats as marketing
     schema                     the layout version of this merchant's data (see `Store.upgrade`)
     meta-post:{sha256}         a signed post from Meta's webhook, zlib-compressed, until processed
+    history:{delivery_id}      list: every status of a delivery, with when and from whom
+    wamid:{wamid}              the delivery Meta's message id belongs to (status webhooks)
+    phone-deliveries:{phone}   set: the deliveries to one number (customer export and erase)
+    meta-seen:{id}             set once per (wamid, status) or inbound message id: Meta repeats them
+    user-phone:{user_id}       the number Meta's business-scoped user id stands for
+    template-state             hash: "name|language" → a template's state reported by Meta's webhook
+    optin                      hash: E.164 number → an explicit opt-in (consent mode opt_in)
+    counters                   hash: things counted and otherwise ignored (unknown wamids, ...)
+    hash-key                   the key opt-outs of erased customers are hashed with
 """
 
 from __future__ import annotations
@@ -59,6 +68,15 @@ FAMILIES: dict[str, str] = {
     "marketing_templates": "marketing-templates",
     "schema": "schema",
     "meta_post": "meta-post:{}",
+    "history": "history:{}",
+    "wamid": "wamid:{}",
+    "phone_deliveries": "phone-deliveries:{}",
+    "meta_seen": "meta-seen:{}",
+    "user_phone": "user-phone:{}",
+    "template_state": "template-state",
+    "optin": "optin",
+    "counters": "counters",
+    "hash_key": "hash-key",
 }
 
 
@@ -140,6 +158,37 @@ class Keys:
 
     def meta_post(self, digest: str) -> str:
         return self._key("meta_post", digest)
+
+    def history(self, delivery_id: str) -> str:
+        return self._key("history", delivery_id)
+
+    def wamid(self, wamid: str) -> str:
+        return self._key("wamid", wamid)
+
+    def phone_deliveries(self, phone: str) -> str:
+        return self._key("phone_deliveries", phone)
+
+    def meta_seen(self, marker: str) -> str:
+        return self._key("meta_seen", marker)
+
+    def user_phone(self, user_id: str) -> str:
+        return self._key("user_phone", user_id)
+
+    @property
+    def template_state(self) -> str:
+        return self._key("template_state")
+
+    @property
+    def optin(self) -> str:
+        return self._key("optin")
+
+    @property
+    def counters(self) -> str:
+        return self._key("counters")
+
+    @property
+    def hash_key(self) -> str:
+        return self._key("hash_key")
 
 
 _LUA_KEY = re.compile(r"\bkey\('(\w+)'(?:, ([^()]+))?\)")

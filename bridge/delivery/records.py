@@ -2,7 +2,8 @@
 
 A delivery is one (event, mapping) pair, id `{evt_id}:{mapping}`, kept as a Redis hash. Status
 moves queued → sending → sent | failed | skipped | dry_run; sending → retrying | paused |
-ambiguous → sending. Python writes fields through `Store` (which checks every name against
+ambiguous → sending; and, as Meta's webhook reports, sent → delivered → read (or failed).
+Every change of status is also appended to the delivery's history. Python writes fields through `Store` (which checks every name against
 `Field`), and the Lua scripts get the same names and status sets from `lua_with_schema()`: no field
 name or status list is written twice.
 """
@@ -24,6 +25,10 @@ class Status(StrEnum):
     AMBIGUOUS = "ambiguous"
     PAUSED = "paused"
     SENT = "sent"
+    DELIVERED = "delivered"
+    """Meta's webhook: on the customer's phone."""
+    READ = "read"
+    """Meta's webhook: the customer opened it."""
     FAILED = "failed"
     SKIPPED = "skipped"
     DRY_RUN = "dry_run"
@@ -32,10 +37,12 @@ class Status(StrEnum):
 CLAIMABLE = frozenset({Status.QUEUED, Status.RETRYING, Status.PAUSED})
 """A job may take these into `sending` (also `ambiguous` when resending, and a `sending` whose
 request never went out)."""
-FINAL = frozenset({Status.SENT, Status.FAILED, Status.SKIPPED, Status.DRY_RUN})
-"""Nothing more happens to these unless an operator replays them."""
-NOTICE_WENT_OUT = frozenset({Status.SENT, Status.DRY_RUN})
+FINAL = frozenset({Status.SENT, Status.DELIVERED, Status.READ, Status.FAILED, Status.SKIPPED, Status.DRY_RUN})
+"""Nothing more happens to these unless an operator replays them (or Meta reports on them)."""
+NOTICE_WENT_OUT = frozenset({Status.SENT, Status.DELIVERED, Status.READ, Status.DRY_RUN})
 """Counts as "the notice about this payment went out" for the ordering rule."""
+META_PROGRESS = (Status.SENT, Status.DELIVERED, Status.READ)
+"""Meta's statuses in the order they happen: a record only ever moves forward along them."""
 REPLAYABLE = frozenset({Status.FAILED, Status.SKIPPED, Status.DRY_RUN, Status.AMBIGUOUS, Status.PAUSED})
 """What `bridge replay` re-queues without --force."""
 
@@ -70,12 +77,22 @@ class Field(StrEnum):
     AMBIGUOUS_AT = "ambiguous_at"
     AMBIGUOUS_RESENT = "ambiguous_resent"
     REASON = "reason"
-    # what was sent and what Meta answered
+    REASON_CODE = "reason_code"
+    """Why a delivery was skipped, as a word: opted_out, no_consent, template_unavailable, ..."""
+    # what was sent and what Meta answered (and later reported on its webhook)
     RECIPIENT = "recipient"
     SENT_AT = "sent_at"
     WAMID = "wamid"
     WA_ID = "wa_id"
+    USER_ID = "user_id"
+    """The business-scoped user id (BSUID) Meta knows the customer by, when it gives one."""
+    PARENT_USER_ID = "parent_user_id"
     MESSAGE_STATUS = "message_status"
+    DELIVERED_AT = "delivered_at"
+    READ_AT = "read_at"
+    META_FAILED_AT = "meta_failed_at"
+    PRICING_CATEGORY = "pricing_category"
+    PRICING_BILLABLE = "pricing_billable"
     # the last error (cleared whenever a new outcome is recorded)
     ERROR_CLASS = "error_class"
     ERROR_CODE = "error_code"
@@ -102,10 +119,13 @@ TIME_FIELDS = frozenset(
         Field.NEXT_ATTEMPT_AT,
         Field.AMBIGUOUS_AT,
         Field.SENT_AT,
+        Field.DELIVERED_AT,
+        Field.READ_AT,
+        Field.META_FAILED_AT,
     }
 )
 """Unix times (float seconds)."""
-FLAG_FIELDS = frozenset({Field.LIVEMODE, Field.AMBIGUOUS_RESENT})
+FLAG_FIELDS = frozenset({Field.LIVEMODE, Field.AMBIGUOUS_RESENT, Field.PRICING_BILLABLE})
 """Stored as "1"/"0"."""
 
 ERROR_FIELDS = (
@@ -122,6 +142,7 @@ ERROR_FIELDS = (
 TRANSIENT_FIELDS = (*ERROR_FIELDS, Field.NEXT_ATTEMPT_AT)
 """Cleared whenever a new outcome is recorded."""
 RESET_FIELDS = (
+    Field.REASON_CODE,
     Field.ATTEMPTS,
     Field.THROTTLED,
     Field.FIRST_ATTEMPT_AT,

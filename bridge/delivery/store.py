@@ -45,9 +45,17 @@ SCHEMA_VERSION = 2
 _PREAMBLE = """
 local base, now, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 
--- Move delivery `id` (hash `d`) to `new`, keeping the status index in step. An index is
--- trimmed of entries older than the records' TTL whenever something enters it.
-local function set_status(d, id, new)
+-- Append to the delivery's history (a list kept as long as the record).
+local function remember(id, entry)
+  local history = key('history', id)
+  redis.call('RPUSH', history, cjson.encode(entry))
+  redis.call('EXPIRE', history, ttl)
+end
+
+-- Move delivery `id` (hash `d`) to `new`, keeping the status index and the history in step.
+-- An index is trimmed of entries older than the records' TTL whenever something enters it.
+-- `entry` is the history entry (default: the bridge changed it, now).
+local function set_status(d, id, new, entry)
   local old = redis.call('HGET', d, F.status)
   redis.call('HSET', d, F.status, new, F.updated_at, now)
   if old == new then return end
@@ -55,6 +63,33 @@ local function set_status(d, id, new)
   local index = key('deliveries_in', new)
   redis.call('ZADD', index, redis.call('HGET', d, F.created_at) or now, id)
   redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. (tonumber(now) - ttl))
+  remember(id, entry or {status = new, at = tonumber(now), by = 'bridge'})
+end
+
+-- A delivery that reached a final status no longer holds back later notices about its payment;
+-- one whose notice went out makes older ones superseded.
+local function leave_order(d, id, new, order_ttl)
+  local okey = redis.call('HGET', d, F.order_key)
+  if not okey or okey == '' then return end
+  redis.call('ZREM', key('order', okey), id)
+  if NOTICE_WENT_OUT[new] then
+    local created = tonumber(redis.call('HGET', d, F.event_created) or '0')
+    local sent_key = key('order_sent', okey)
+    if created > tonumber(redis.call('GET', sent_key) or '-1') then
+      redis.call('SET', sent_key, created, 'EX', order_ttl)
+    end
+  end
+end
+
+-- Index what a record names: the customer's number (export, erase) and Meta's message id.
+local function index_record(d, id)
+  local recipient = redis.call('HGET', d, F.recipient)
+  if recipient and recipient ~= '' then
+    redis.call('SADD', key('phone_deliveries', recipient), id)
+    redis.call('EXPIRE', key('phone_deliveries', recipient), ttl)
+  end
+  local wamid = redis.call('HGET', d, F.wamid)
+  if wamid and wamid ~= '' then redis.call('SET', key('wamid', wamid), id, 'EX', ttl) end
 end
 
 -- ARGV[i..] holds, for each recorded command, its argument count and then its arguments.
@@ -152,33 +187,71 @@ for f in string.gmatch(ARGV[5], '[^,]+') do
 end
 set_status(d, id, new)
 local nfields = tonumber(ARGV[9])
+local indexed = false
 for i = 10, 9 + nfields, 2 do
   if string.sub(ARGV[i], 1, 1) == '+' then
     redis.call('HINCRBY', d, string.sub(ARGV[i], 2), ARGV[i + 1])
   else
     redis.call('HSET', d, ARGV[i], ARGV[i + 1])
+    if ARGV[i] == F.recipient or ARGV[i] == F.wamid then indexed = true end
   end
 end
+if indexed then index_record(d, id) end
 if new == S.paused then
   redis.call('SADD', key('paused_deliveries'), id)
 else
   redis.call('SREM', key('paused_deliveries'), id)
 end
-if FINAL[new] then
-  local okey = redis.call('HGET', d, F.order_key)
-  if okey and okey ~= '' then
-    redis.call('ZREM', key('order', okey), id)
-    if NOTICE_WENT_OUT[new] then
-      local created = tonumber(redis.call('HGET', d, F.event_created) or '0')
-      local sent_key = key('order_sent', okey)
-      if created > tonumber(redis.call('GET', sent_key) or '-1') then
-        redis.call('SET', sent_key, created, 'EX', ARGV[8])
-      end
-    end
-  end
-end
+if FINAL[new] then leave_order(d, id, new, ARGV[8]) end
 run_commands(10 + nfields)
 return 'ok'
+"""
+)
+
+# Meta's webhook reports a message's fate. KEYS: delivery.
+# ARGV: base, now, ttl, delivery id, Meta's status, its time, order ttl, history entry (JSON),
+#       number of field/value arguments always set, ..., number set only when it fails, ...
+# A status only moves forward (sent → delivered → read); `failed` ends a delivery Meta had not
+# delivered, and is history only after that. A delivery still being sent (sending, ambiguous,
+# retrying, paused, queued after a crash) that Meta reports on is reconciled: it went out, with
+# that wamid, and is never sent again. Returns the status the delivery is left in.
+_META_STATUS = _script(
+    """
+local d, id, reported, order_ttl = KEYS[1], ARGV[4], ARGV[5], ARGV[7]
+local status = redis.call('HGET', d, F.status)
+if not status then return false end
+local entry = cjson.decode(ARGV[8])
+local rank = {[S.sent] = 1, [S.delivered] = 2, [S.read] = 3}
+local pending = not FINAL[status]
+local gave_up = status == S.failed and redis.call('HGET', d, F.error_class) == 'AmbiguousError'
+local new = nil
+if rank[reported] then
+  if pending or gave_up or (rank[status] and rank[reported] > rank[status]) then new = reported end
+elseif reported == S.failed and (pending or status == S.sent) then
+  new = S.failed
+end
+local nalways = tonumber(ARGV[9])
+for i = 10, 9 + nalways, 2 do redis.call('HSET', d, ARGV[i], ARGV[i + 1]) end
+local at_failed = 10 + nalways
+if new == S.failed then
+  for i = at_failed + 1, at_failed + tonumber(ARGV[at_failed]), 2 do redis.call('HSET', d, ARGV[i], ARGV[i + 1]) end
+end
+if not new then
+  remember(id, entry)
+  return status
+end
+if pending or gave_up then
+  redis.call('HDEL', d, F.next_attempt_at, F.ambiguous_at, F.request_at)
+  if new ~= S.failed then
+    redis.call('HDEL', d, F.error_class, F.error_code, F.error_subcode, F.error_title, F.error_details)
+    redis.call('HDEL', d, F.error_message, F.error_meaning, F.error_fix, F.http_status)
+  end
+  redis.call('SREM', key('paused_deliveries'), id)
+end
+set_status(d, id, new, entry)
+index_record(d, id)
+leave_order(d, id, new, order_ttl)
+return new
 """
 )
 
@@ -246,6 +319,7 @@ class Store:
         self._claim = redis.register_script(_CLAIM)
         self._transition = redis.register_script(_TRANSITION)
         self._index = redis.register_script(_INDEX)
+        self._meta_status = redis.register_script(_META_STATUS)
 
     def _common(self, now: float) -> list[Any]:
         return [self.keys.base, repr(now), self.delivery_ttl]
@@ -282,7 +356,15 @@ class Store:
                 ("ZADD", keys.deliveries_in(Status.QUEUED), repr(now), delivery),
                 ("SADD", keys.event_deliveries(event_id), delivery),
                 ("EXPIRE", keys.event_deliveries(event_id), ttl),
+                ("RPUSH", keys.history(delivery), json.dumps({"status": Status.QUEUED, "at": now, "by": "bridge"})),
+                ("EXPIRE", keys.history(delivery), ttl),
             ]
+            recipient = fields.get(Field.RECIPIENT)
+            if recipient:  # a staff alert's number is known from the start
+                commands += [
+                    ("SADD", keys.phone_deliveries(str(recipient)), delivery),
+                    ("EXPIRE", keys.phone_deliveries(str(recipient)), ttl),
+                ]
             order = fields.get(Field.ORDER_KEY)
             if order:
                 commands += [
@@ -367,6 +449,61 @@ class Store:
         args = [*self._common(now), ",".join(expected), ",".join(clear), str(new), delivery, self.event_ttl, len(pairs), *pairs]
         result = self._transition(keys=[self.keys.delivery(delivery)], args=[*args, *_flatten(then)])
         return text(result) == "ok"
+
+    # -- what Meta's webhook reports ----------------------------------------------------------
+
+    @translates_redis_errors
+    def apply_meta_status(
+        self,
+        delivery: str,
+        reported: str,
+        *,
+        entry: Mapping[str, Any],
+        fields: Mapping[str, Any],
+        on_failure: Mapping[str, Any],
+        now: float,
+    ) -> str | None:
+        """Record Meta's status for a delivery (see _META_STATUS); the status it is left in, None if unknown."""
+        check_names([*fields, *on_failure])
+        always = [part for name, value in fields.items() if value is not None for part in (name, encode(value))]
+        failing = [part for name, value in on_failure.items() if value is not None for part in (name, encode(value))]
+        args = [*self._common(now), delivery, reported, entry.get("at", now), self.event_ttl, json.dumps(entry)]
+        args += [len(always), *always, len(failing), *failing]
+        return text(self._meta_status(keys=[self.keys.delivery(delivery)], args=args)) or None
+
+    @translates_redis_errors
+    def delivery_for_wamid(self, wamid: str) -> str | None:
+        found = self.redis.get(self.keys.wamid(wamid))
+        return text(found) if found else None
+
+    @translates_redis_errors
+    def first_time(self, marker: str, ttl: int) -> bool:
+        """True the first time `marker` is seen within `ttl` seconds (Meta repeats notifications)."""
+        return bool(self.redis.set(self.keys.meta_seen(marker), b"", nx=True, ex=ttl))
+
+    @translates_redis_errors
+    def count(self, what: str, by: int = 1) -> None:
+        """Count something the bridge otherwise ignores (unknown wamids, fields it does not act on)."""
+        self.redis.hincrby(self.keys.counters, what, by)
+
+    @translates_redis_errors
+    def counters(self) -> dict[str, int]:
+        return {text(k): int(v) for k, v in self.redis.hgetall(self.keys.counters).items()}
+
+    @translates_redis_errors
+    def remember_user_phone(self, user_id: str, phone: str) -> None:
+        """Meta's business-scoped user id stands for this number (kept as long as the records)."""
+        self.redis.set(self.keys.user_phone(user_id), phone, ex=self.delivery_ttl)
+
+    @translates_redis_errors
+    def phone_for_user(self, user_id: str) -> str | None:
+        found = self.redis.get(self.keys.user_phone(user_id))
+        return text(found) if found else None
+
+    @translates_redis_errors
+    def history(self, delivery: str) -> list[dict[str, Any]]:
+        """Every status the delivery had, oldest first, with when and from whom (bridge or meta)."""
+        return [json.loads(entry) for entry in self.redis.lrange(self.keys.history(delivery), 0, -1)]
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -1,0 +1,98 @@
+"""Meta's status webhooks on the delivery records: sent → delivered → read, or failed with the reason.
+
+A status finds its delivery by `biz_opaque_callback_data` (the bridge sends its delivery id
+there), else by the wamid the bridge recorded when Meta accepted the message. The record only
+moves forward, keeps each status in its history, and a delivery whose outcome the bridge did
+not know (`sending`, `ambiguous`) is reconciled: it went out, and is never resent. A `failed`
+status keeps Meta's code and its meaning, as a refused send does.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bridge import defaults
+from bridge.delivery.optouts import Scope
+from bridge.delivery.records import Field, Status, error_fields, split_delivery_id
+from bridge.errors import PermanentError
+from bridge.runtime import Runtime
+from bridge.whatsapp.errors import classify_webhook_error
+from bridge.whatsapp.webhook import StatusUpdate
+
+logger = logging.getLogger(__name__)
+
+WHEN_FIELDS = {Status.DELIVERED: Field.DELIVERED_AT, Status.READ: Field.READ_AT, Status.FAILED: Field.META_FAILED_AT}
+
+
+def apply_status(rt: Runtime, update: StatusUpdate) -> str:
+    """Record one status; returns what happened (the resulting status, duplicate, unknown)."""
+    if not rt.store.first_time(f"status:{update.wamid}:{update.status}", defaults.META_SEEN_TTL_SECONDS):
+        return "duplicate"
+    delivery = _delivery_for(rt, update)
+    if delivery is None:
+        rt.store.count("statuses_for_unknown_messages")
+        logger.info("status %s for a message the bridge does not know (%s): ignored", update.status, update.wamid)
+        return "unknown"
+    failure = classify_webhook_error(update.errors[0]) if update.status == Status.FAILED and update.errors else None
+    result = rt.store.apply_meta_status(
+        delivery,
+        update.status,
+        entry=_history_entry(update, failure),
+        fields=_fields(update),
+        on_failure=error_fields(failure) if failure is not None else {},
+        now=rt.clock(),
+    )
+    _remember_identity(rt, update)
+    if failure is not None and isinstance(failure, PermanentError) and failure.opt_out:
+        _stop_marketing(rt, delivery, failure)
+    logger.info("delivery %s: Meta reports %s (now %s)", delivery, update.status, result)
+    return result or "unknown"
+
+
+def _delivery_for(rt: Runtime, update: StatusUpdate) -> str | None:
+    callback = update.callback_data or ""
+    event_id, mapping = split_delivery_id(callback)
+    if event_id.startswith("evt_") and mapping and rt.store.get_fields(callback, Field.STATUS):
+        return callback
+    return rt.store.delivery_for_wamid(update.wamid)
+
+
+def _fields(update: StatusUpdate) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        Field.WAMID: update.wamid,
+        Field.USER_ID: update.recipient_user_id,
+        Field.PARENT_USER_ID: update.parent_user_id,
+        Field.PRICING_CATEGORY: update.pricing_category,
+        Field.PRICING_BILLABLE: update.pricing_billable,
+    }
+    if update.recipient_id:
+        fields[Field.WA_ID] = update.recipient_id
+    when = WHEN_FIELDS.get(update.status)  # type: ignore[call-overload]
+    if when is not None:
+        fields[when] = float(update.timestamp)
+    return fields
+
+
+def _history_entry(update: StatusUpdate, failure: PermanentError | Any | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"status": update.status, "at": update.timestamp, "by": "meta"}
+    if failure is not None:
+        entry.update(code=failure.code, title=failure.title, meaning=failure.meaning)
+    if update.pricing_category:
+        entry["pricing"] = update.pricing_category
+    return entry
+
+
+def _remember_identity(rt: Runtime, update: StatusUpdate) -> None:
+    """A status that carries both the number and the user id tells which number the id stands for."""
+    if update.recipient_user_id and update.recipient_id:
+        rt.store.remember_user_phone(update.recipient_user_id, "+" + update.recipient_id.lstrip("+"))
+
+
+def _stop_marketing(rt: Runtime, delivery: str, failure: PermanentError) -> None:
+    """131050 in a status webhook: as on the send path, no marketing template goes to them again."""
+    record = rt.store.get_fields(delivery, Field.RECIPIENT, Field.TEMPLATE)
+    phone, template = record.get(Field.RECIPIENT), record.get(Field.TEMPLATE)
+    if phone:
+        source = f"Meta error {failure.code} (status webhook)"
+        rt.optouts.add(phone, Scope.MARKETING, at=rt.clock(), source=source, template=template, delivery=delivery)
