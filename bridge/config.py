@@ -12,6 +12,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,8 @@ class RedisSettings:
     key_prefix: str = defaults.KEY_PREFIX
     queue: str = defaults.QUEUE_NAME
     event_ttl_seconds: int = defaults.EVENT_TTL_SECONDS
-    delivery_ttl_seconds: int = defaults.DELIVERY_TTL_SECONDS
+    delivery_ttl_seconds: int | None = None
+    """The older name of [retention] delivery_days, in seconds: when given, it wins."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,36 @@ class FormattingSettings:
     """Keep the direction marks babel puts around Arabic numbers and dates (removed by default)."""
 
 
+class ConsentMode(StrEnum):
+    OPT_OUT = "opt_out"
+    """Send unless the customer opted out."""
+    OPT_IN = "opt_in"
+    """Send only with recorded consent: `opt_in_when` true for the event, or an opt-in on record."""
+
+
+@dataclass(frozen=True)
+class ConsentSettings:
+    """WhatsApp's policy: the customer's opt-in, and honouring every opt-out (bridge.consent)."""
+
+    mode: ConsentMode = ConsentMode.OPT_OUT
+    opt_in_when: str | None = None
+    """opt_in mode: a Jinja expression over event, object and customer that means "consented"."""
+    stop_keywords: tuple[str, ...] = defaults.STOP_KEYWORDS
+    start_keywords: tuple[str, ...] = defaults.START_KEYWORDS
+    stop_reply: dict[str, str] = field(default_factory=dict)
+    """language → a confirmation sent after a stop keyword (none by default)."""
+    start_reply: dict[str, str] = field(default_factory=dict)
+    forward_url: str | None = None
+    """Where other messages from customers are forwarded (a helpdesk), signed with forward_secret."""
+    forward_secret: str | None = None
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    delivery_days: float = defaults.DELIVERY_RETENTION_DAYS
+    """How long delivery records (and their history) are kept."""
+
+
 @dataclass(frozen=True)
 class Config:
     stripe: StripeSettings = field(default_factory=StripeSettings)
@@ -95,9 +127,16 @@ class Config:
     redis: RedisSettings = field(default_factory=RedisSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     formatting: FormattingSettings = field(default_factory=FormattingSettings)
+    consent: ConsentSettings = field(default_factory=ConsentSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
     mappings: tuple[MappingSettings, ...] = ()
     source: str = "<defaults>"
     """The file the settings were read from, for error messages."""
+
+    @property
+    def delivery_ttl_seconds(self) -> int:
+        """How long delivery records, their history and indexes are kept."""
+        return self.redis.delivery_ttl_seconds or round(self.retention.delivery_days * 86400)
 
     def mapped_event_types(self) -> frozenset[str]:
         return frozenset(t for m in self.mappings for t in m.events)
@@ -225,7 +264,7 @@ class RedisSchema(_StrictSchema):
         load_default=defaults.EVENT_TTL_SECONDS,
         validate=validate.Range(min=4 * 24 * 3600, error="must be at least 4 days: Stripe retries for 3"),
     )
-    delivery_ttl_seconds = _WholeNumber(load_default=defaults.DELIVERY_TTL_SECONDS, validate=validate.Range(min=3600))
+    delivery_ttl_seconds = _WholeNumber(load_default=None, allow_none=True, validate=validate.Range(min=3600))
 
     @post_load
     def make(self, data: dict, **_: Any) -> RedisSettings:
@@ -264,12 +303,53 @@ class FormattingSchema(_StrictSchema):
         return FormattingSettings(**data)
 
 
+def _keywords(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ValidationError('must be a list of words, such as ["STOP", "UNSUBSCRIBE"]')
+    return tuple(v.strip() for v in value)
+
+
+def _replies(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in value.items()):
+        raise ValidationError('must be a table language = "text", such as { en = "You will not get more messages from us." }')
+    return dict(value)
+
+
+class ConsentSchema(_StrictSchema):
+    mode = fields.String(
+        load_default=ConsentMode.OPT_OUT, validate=validate.OneOf(list(ConsentMode), error='must be "opt_out" or "opt_in"')
+    )
+    opt_in_when = fields.String(load_default=None, allow_none=True)
+    stop_keywords = fields.Function(deserialize=_keywords, load_default=lambda: defaults.STOP_KEYWORDS)
+    start_keywords = fields.Function(deserialize=_keywords, load_default=lambda: defaults.START_KEYWORDS)
+    stop_reply = fields.Function(deserialize=_replies, load_default=dict)
+    start_reply = fields.Function(deserialize=_replies, load_default=dict)
+    forward_url = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(_URL, error="must be an http(s) URL"))
+    forward_secret = fields.String(load_default=None, allow_none=True)
+
+    @post_load
+    def make(self, data: dict, **_: Any) -> ConsentSettings:
+        if data["forward_url"] and not data["forward_secret"]:
+            raise ValidationError({"forward_secret": ["required with forward_url: the helpdesk checks what it receives with it"]})
+        return ConsentSettings(**{**data, "mode": ConsentMode(data["mode"])})
+
+
+class RetentionSchema(_StrictSchema):
+    delivery_days = _Number(load_default=defaults.DELIVERY_RETENTION_DAYS, validate=validate.Range(min=1, max=3650))
+
+    @post_load
+    def make(self, data: dict, **_: Any) -> RetentionSettings:
+        return RetentionSettings(**data)
+
+
 _SECTIONS: dict[str, type[Schema]] = {
     "stripe": StripeSchema,
     "whatsapp": WhatsAppSchema,
     "redis": RedisSchema,
     "delivery": DeliverySchema,
     "formatting": FormattingSchema,
+    "consent": ConsentSchema,
+    "retention": RetentionSchema,
 }
 """The config's tables; `[[mappings]]` is validated entry by entry."""
 

@@ -43,8 +43,6 @@ QUEUE_NAME = "bridge"
 EVENT_TTL_SECONDS = 30 * 24 * 3600
 """How long an accepted event (and so its dedupe mark) is kept: Stripe retries for 3 days."""
 
-DELIVERY_TTL_SECONDS = 30 * 24 * 3600
-"""How long delivery records are kept for `bridge deliveries` and replay."""
 
 OUTBOX_MAX = 1000
 """Dry-run outbox keeps this many most recent messages."""
@@ -110,3 +108,12 @@ META_POST_TTL_SECONDS = 7 * 24 * 3600
 
 META_SEEN_TTL_SECONDS = 7 * 24 * 3600
 """Meta repeats a status or an inbound message for up to 7 days: each is acted on once in that time."""
+
+STOP_KEYWORDS = ("STOP", "UNSUBSCRIBE", "إيقاف", "إلغاء", "BAJA", "PARAR", "ARRET", "ARRÊT")
+"""A customer's reply that opts them out of every message (compared trimmed and case-folded)."""
+
+START_KEYWORDS = ("START", "SUBSCRIBE", "ابدأ", "اشتراك", "ALTA", "INICIAR", "DEMARRER", "DÉMARRER")
+"""A customer's reply that opts them back in."""
+
+DELIVERY_RETENTION_DAYS = 90.0
+"""[retention] delivery_days: how long delivery records and their history are kept."""

@@ -18,7 +18,8 @@ from redis import Redis
 from rq import Queue
 
 from bridge import defaults
-from bridge.config import Config, load_config
+from bridge.config import Config, ConsentMode, load_config
+from bridge.consent.policy import ConsentPolicy, compile_policy
 from bridge.delivery.gate import Gate
 from bridge.delivery.optouts import OptOuts
 from bridge.delivery.store import Store
@@ -55,6 +56,7 @@ class Runtime:
     customers: CustomerLookup | None
     gate: Gate
     optouts: OptOuts
+    consent: ConsentPolicy = field(default_factory=lambda: ConsentPolicy(ConsentMode.OPT_OUT))
     catalogue: Catalogue | None = None
     """The templates snapshot, when there is one: the languages each template has, and its own text."""
     clock: Callable[[], float] = field(default=time.time)
@@ -82,6 +84,7 @@ def build_runtime(config: Config, *, redis: Redis | None = None, role: Role = Ro
         timeout = defaults.REDIS_SOCKET_TIMEOUT_SECONDS if role is Role.WEB else None
         redis = connect(config.redis.url, socket_timeout=timeout)
     keys = Keys(config.redis.key_prefix)
+    optouts = OptOuts(redis, keys=keys)
     worker = role is Role.WORKER
     whatsapp = config.whatsapp
     return Runtime(
@@ -92,7 +95,7 @@ def build_runtime(config: Config, *, redis: Redis | None = None, role: Role = Ro
             redis,
             keys=keys,
             event_ttl=config.redis.event_ttl_seconds,
-            delivery_ttl=config.redis.delivery_ttl_seconds,
+            delivery_ttl=config.delivery_ttl_seconds,
             outbox_max=defaults.OUTBOX_MAX,
         ),
         queue=Queue(config.redis.queue, connection=redis, default_timeout=config.delivery.job_timeout_seconds),
@@ -105,11 +108,13 @@ def build_runtime(config: Config, *, redis: Redis | None = None, role: Role = Ro
         gate=Gate(
             redis,
             keys=keys,
+            optouts=optouts,
             phone_number_id=whatsapp.phone_number_id,
             messages_per_second=whatsapp.messages_per_second,
             pair_interval=whatsapp.pair_interval_seconds,
         ),
-        optouts=OptOuts(redis, keys=keys),
+        optouts=optouts,
+        consent=compile_policy(config),
         catalogue=_catalogue(config) if role is not Role.WEB else None,
         clock=clock,
     )

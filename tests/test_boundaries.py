@@ -63,7 +63,7 @@ def test_every_redis_step_of_the_worker_answers_store_unavailable_when_redis_is_
         lambda: rt.store.transition("evt_1:m", ("queued",), "sent", now=1.0),
         lambda: rt.store.query(status="failed"),
         lambda: rt.store.pause_info(""),
-        lambda: rt.gate.acquire("+14155550123", "receipt", "evt_1:m", 1.0),
+        lambda: rt.gate.acquire("+14155550123", "receipt", "en_US", "evt_1:m", 1.0),
         lambda: rt.optouts.list(),
     ]
     try:

@@ -15,19 +15,19 @@ import time
 from typing import Any
 
 from bridge import defaults
+from bridge.consent.refusals import refusal_reason
 from bridge.delivery.control import schedule_probe
 from bridge.delivery.gate import SendSlot
-from bridge.delivery.optouts import skip_reason
 from bridge.delivery.outcomes import Outcomes, status_of
 from bridge.delivery.policy import AttemptHistory
-from bridge.delivery.records import ClaimMode, ClaimOutcome, Field, Status, split_delivery_id, staff_position
+from bridge.delivery.records import ClaimMode, ClaimOutcome, Field, SkipReason, Status, split_delivery_id, staff_position
 from bridge.delivery.store import Claim
 from bridge.errors import DeliveryError, MissingDataError, RecipientError, RenderError, StoreUnavailable
 from bridge.mappings.compile import CompiledMapping, RenderedMessage
 from bridge.mappings.outgoing import context_for, render_message
 from bridge.runtime import Runtime
 from bridge.stripe_events.recipient import customer_id, phone_for, phone_on_object
-from bridge.whatsapp.payload import build_template_payload
+from bridge.whatsapp.payload import TemplateMessage, build_template_payload
 from bridge.whatsapp.phones import mask_phone, normalize
 
 logger = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ class Delivery:
         """The attempt number the gate gave this attempt; 0 until a request goes out."""
         self.to: str | None = None
         self.template: str | None = None
+        self.customer: dict[str, Any] | None = None
         self.account_works = False
         """Set once Meta has answered about this message itself (sent, or refused for its own reasons)."""
 
@@ -97,11 +98,11 @@ class Delivery:
         try:
             return self._deliver(event, mapping)
         except MissingDataError as exc:
-            return finish(Status.SKIPPED, reason=str(exc))
+            return finish(Status.SKIPPED, reason=str(exc), reason_code=SkipReason.MISSING_DATA)
         except RenderError as exc:
             return finish(Status.FAILED, error_class="RenderError", error_message=str(exc))
         except RecipientError as exc:
-            return finish(Status.SKIPPED, reason=str(exc))
+            return finish(Status.SKIPPED, reason=str(exc), reason_code=SkipReason.NO_RECIPIENT)
         except DeliveryError as exc:
             return self._failed(exc)
         except StoreUnavailable:
@@ -120,14 +121,15 @@ class Delivery:
     def _deliver(self, event: dict[str, Any], mapping: CompiledMapping) -> str:
         message = self._render(event, mapping)
         if message is None:
-            return self.outcomes.finish(Status.SKIPPED, reason="the mapping's `when` filter is false for this event")
+            reason = "the mapping's `when` filter is false for this event"
+            return self.outcomes.finish(Status.SKIPPED, reason=reason, reason_code=SkipReason.WHEN_FALSE)
         self.template = message.template
         to = self.to or ""
         payload = build_template_payload(to, message.message, callback_data=self.id)
-        slot = self._take_send_slot(to, message.template)
-        if slot.opted_out is not None:
-            reason = skip_reason(slot.opted_out, slot.opt_out_info or {}, message.template)
-            return self.outcomes.finish(Status.SKIPPED, recipient=self.to, reason=reason)
+        slot = self._take_send_slot(to, message.message, self._consent_on_record(event, message.language))
+        if slot.refused is not None:
+            reason = refusal_reason(slot.refused, message.template, message.language)
+            return self.outcomes.finish(Status.SKIPPED, recipient=self.to, reason=reason, reason_code=slot.refused.reason)
         if not slot.granted:
             waiting = "the send rate limit"
             return self.outcomes.reschedule((Status.SENDING,), Status.QUEUED, slot.wait, waiting_for=waiting, recipient=self.to)
@@ -140,7 +142,7 @@ class Delivery:
         # call (and no waiting out a Stripe outage) for events the mapping skips anyway.
         if not mapping.when_uses_customer and not mapping.applies(context_for(config, event, None, mapping.settings.language)):
             return None
-        customer = self._customer(obj, mapping)
+        customer = self.customer = self._customer(obj, mapping)
         message = render_message(config, mapping, event, customer, self.rt.catalogue, when_decided=not mapping.when_uses_customer)
         if message is None:
             return None
@@ -177,13 +179,20 @@ class Delivery:
             sent_at=self.rt.clock(),
         )
 
-    def _take_send_slot(self, to: str, template: str) -> SendSlot:
+    def _consent_on_record(self, event: dict[str, Any], language: str) -> bool:
+        """Consent mode opt_in: only an opt-in on record lets this go unless `opt_in_when` holds.
+        Staff alerts go to the merchant's own team: no customer consent applies."""
+        if self.staff:
+            return False
+        return self.rt.consent.needs_record(context_for(self.rt.config, event, self.customer, language))
+
+    def _take_send_slot(self, to: str, message: TemplateMessage, consent_on_record: bool) -> SendSlot:
         """Wait for the shared rate limits; short waits are slept, longer ones are returned."""
         while True:
-            slot = self.rt.gate.acquire(to, template, self.id, self.rt.clock())
+            slot = self.rt.gate.acquire(to, message.name, message.language, self.id, self.rt.clock(), consent_on_record=consent_on_record)
             if slot.granted:
                 self.attempts = slot.attempt
-            if slot.granted or slot.opted_out is not None or slot.wait > defaults.INLINE_WAIT_MAX_SECONDS:
+            if slot.granted or slot.refused is not None or slot.wait > defaults.INLINE_WAIT_MAX_SECONDS:
                 return slot
             time.sleep(slot.wait)
 

@@ -1,4 +1,4 @@
-"""The gate before every send: the opt-out check and the rate limits shared by every worker.
+"""The gate before every send: consent, the template's state, and the rate limits shared by every worker.
 
 Two GCRA limiters (generic cell rate algorithm: one "theoretical arrival time" per key, no
 burst) are checked together in one Lua script that also marks the delivery as requested:
@@ -8,35 +8,49 @@ burst) are checked together in one Lua script that also marks the delivery as re
     never dropped.
 Time comes from Redis (`TIME`), so workers on different machines share one clock.
 When Meta still throttles (130429, 131056), `penalize_*` pushes the key's next slot out.
-The same script first refuses recipients who opted out (`bridge.optouts`), so that check costs
-no extra round trip and a suppressed message never takes a slot from the number's throughput.
+The same script first refuses what must not be sent, so those checks cost no extra round trip
+and a refused message never takes a slot from the number's throughput:
+  - a customer who opted out (`bridge.delivery.optouts`; an erased customer's opt-out is kept
+    hashed, and checked too), of everything or of marketing templates;
+  - a template Meta paused, disabled or rejected (its state from Meta's webhook);
+  - in consent mode opt_in, a customer with no consent: the caller says whether `opt_in_when`
+    already holds for the event, else an opt-in must be on record.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from redis import Redis
 
-from bridge.delivery.optouts import Scope
-from bridge.delivery.records import lua_with_schema
+from bridge.delivery.optouts import OptOuts, Scope
+from bridge.delivery.records import SkipReason, lua_with_schema
 from bridge.keys import Keys
 from bridge.redis_conn import text, translates_redis_errors
 
 # KEYS: number key, pair key, delivery key, opt-out (all) hash, opt-out (marketing) hash,
-#       marketing templates set.
+#       marketing templates set, template states hash, opt-ins hash.
 # ARGV: number interval, pair interval, key ttl ms, caller's clock (for the delivery record),
-#       recipient, template.
+#       recipient, template, "template|language", "1" when consent must be on record, the
+#       recipient hashed ("" when no erased customer's opt-out can apply).
 # Returns {"0", attempts} when granted (and marks the delivery requested), {wait, -1} when the
-# caller must wait, {"suppressed", scope, info} when the recipient opted out.
+# caller must wait, {"refused", reason, scope, info} when the message must not go.
 _ACQUIRE = lua_with_schema(
     """
-local info = redis.call('HGET', KEYS[4], ARGV[5])
-if info then return {'suppressed', 'all', info} end
-info = redis.call('HGET', KEYS[5], ARGV[5])
-if info and redis.call('SISMEMBER', KEYS[6], ARGV[6]) == 1 then return {'suppressed', 'marketing', info} end
+local function opted_out(hash)
+  local info = redis.call('HGET', hash, ARGV[5])
+  if not info and ARGV[9] ~= '' then info = redis.call('HGET', hash, ARGV[9]) end
+  return info
+end
+local info = opted_out(KEYS[4])
+if info then return {'refused', 'opted_out', 'all', info} end
+info = opted_out(KEYS[5])
+if info and redis.call('SISMEMBER', KEYS[6], ARGV[6]) == 1 then return {'refused', 'opted_out', 'marketing', info} end
+local state = redis.call('HGET', KEYS[7], ARGV[7])
+if state and cjson.decode(state).sendable == false then return {'refused', 'template_unavailable', '', state} end
+if ARGV[8] == '1' and not redis.call('HGET', KEYS[8], ARGV[5]) then return {'refused', 'no_consent', '', '{}'} end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local number_tat = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -72,6 +86,16 @@ SAFETY = 0.98
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """Why a message must not go: opted_out (with the scope), template_unavailable, no_consent."""
+
+    reason: SkipReason
+    scope: Scope | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+    """The opt-out's or the template state's details."""
+
+
+@dataclass(frozen=True)
 class SendSlot:
     """The answer to "may this message go now?"."""
 
@@ -79,21 +103,29 @@ class SendSlot:
     """Seconds until a slot is free; 0 when the slot was taken."""
     attempt: int = 0
     """The delivery's attempt number, when the slot was taken."""
-    opted_out: Scope | None = None
-    """The opt-out that forbids this send, if any (then nothing was taken)."""
-    opt_out_info: dict[str, Any] | None = None
+    refused: Refusal | None = None
+    """Why the message must not go at all (then nothing was taken)."""
 
     @property
     def granted(self) -> bool:
-        return self.opted_out is None and self.wait <= 0
+        return self.refused is None and self.wait <= 0
 
 
 class Gate:
     """Opt-outs and rate limits for one sending number (dry run included: it behaves like production)."""
 
-    def __init__(self, redis: Redis, *, keys: Keys, phone_number_id: str, messages_per_second: float, pair_interval: float):
+    def __init__(
+        self, redis: Redis, *, keys: Keys, optouts: OptOuts, phone_number_id: str, messages_per_second: float, pair_interval: float
+    ):
         self.keys = keys
-        self._optout_keys = [keys.optout(Scope.ALL), keys.optout(Scope.MARKETING), keys.marketing_templates]
+        self.optouts = optouts
+        self._check_keys = [
+            keys.optout(Scope.ALL),
+            keys.optout(Scope.MARKETING),
+            keys.marketing_templates,
+            keys.template_state,
+            keys.optin,
+        ]
         self._acquire = redis.register_script(_ACQUIRE)
         self._penalize = redis.register_script(_PENALIZE)
         self.number_key = keys.rate(phone_number_id)
@@ -104,16 +136,20 @@ class Gate:
         self._ttl_ms = 60_000
 
     @translates_redis_errors
-    def acquire(self, recipient: str, template: str, delivery: str, now: float) -> SendSlot:
+    def acquire(
+        self, recipient: str, template: str, language: str, delivery: str, now: float, *, consent_on_record: bool = False
+    ) -> SendSlot:
         """Take a send slot for `template` to `recipient` (marking the delivery as requested), or
-        say how long to wait, or that the recipient opted out; only a taken slot changes anything."""
-        answer = self._acquire(
-            keys=[self.number_key, self.keys.pair(recipient), self.keys.delivery(delivery), *self._optout_keys],
-            args=[repr(self.number_interval), repr(self.pair_interval), self._ttl_ms, repr(now), recipient, template],
-        )
+        say how long to wait, or why the message must not go; only a taken slot changes anything.
+        `consent_on_record`: consent mode opt_in, and `opt_in_when` did not already consent."""
+        args = [repr(self.number_interval), repr(self.pair_interval), self._ttl_ms, repr(now), recipient, template]
+        args += [template_state_field(template, language), "1" if consent_on_record else "0", self.optouts.hashed(recipient)]
+        keys = [self.number_key, self.keys.pair(recipient), self.keys.delivery(delivery), *self._check_keys]
+        answer = self._acquire(keys=keys, args=args)
         first, second = (text(v) for v in answer[:2])
-        if first == "suppressed":
-            return SendSlot(opted_out=Scope(second), opt_out_info=json.loads(answer[2]))
+        if first == "refused":
+            scope = text(answer[2])
+            return SendSlot(refused=Refusal(SkipReason(second), Scope(scope) if scope else None, json.loads(answer[3] or b"{}")))
         if int(second) < 0:
             return SendSlot(wait=float(first))
         return SendSlot(attempt=int(second))
@@ -127,3 +163,8 @@ class Gate:
     def penalize_pair(self, recipient: str, seconds: float) -> float:
         """Meta said this customer got too many messages: wait `seconds` before the next."""
         return float(self._penalize(keys=[self.keys.pair(recipient)], args=[repr(seconds)]))
+
+
+def template_state_field(template: str, language: str) -> str:
+    """A template's field in the template-state hash: `name|en_US` (Meta's webhook writes en-US)."""
+    return f"{template}|{language.replace('-', '_')}"

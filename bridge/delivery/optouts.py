@@ -17,10 +17,11 @@ trip per message, and a suppressed message never takes a send slot.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
-from collections.abc import Mapping
+import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -46,6 +47,16 @@ class OptOuts:
     def __init__(self, redis: Redis, *, keys: Keys):
         self.redis = redis
         self.keys = keys
+        self._hash_key: bytes | None = None
+
+    @translates_redis_errors
+    def hashed(self, phone: str) -> str:
+        """How an erased customer's opt-out is kept: an HMAC of the number, so that a STOP stays
+        honoured without the number being stored. The key is made once per deployment, in Redis."""
+        if self._hash_key is None:
+            self.redis.set(self.keys.hash_key, secrets.token_hex(32), nx=True)
+            self._hash_key = bytes(self.redis.get(self.keys.hash_key) or b"")
+        return "hmac:" + hmac.new(self._hash_key, phone.encode(), hashlib.sha256).hexdigest()
 
     @translates_redis_errors
     def add(self, phone: str, scope: Scope, *, at: float, source: str, template: str | None = None, **details: Any) -> None:
@@ -81,19 +92,3 @@ class OptOuts:
     @translates_redis_errors
     def marketing_templates(self) -> set[str]:
         return {text(t) for t in self.redis.smembers(self.keys.marketing_templates)}
-
-
-def skip_reason(scope: str, info: Mapping[str, Any], template: str) -> str:
-    """Why a delivery was not sent to a customer who opted out (kept on the skipped record)."""
-    when = _date(info.get("at"))
-    source = info.get("source") or "unknown"
-    if scope == Scope.MARKETING:
-        return f"opted out: the customer stopped marketing messages ({source}, {when}) and Meta treats template {template} as marketing"
-    return f"opted out: the customer asked not to be messaged on WhatsApp ({source}, {when})"
-
-
-def _date(value: Any) -> str:
-    try:
-        return datetime.fromtimestamp(float(value), tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
-    except (TypeError, ValueError, OverflowError, OSError):
-        return "unknown date"

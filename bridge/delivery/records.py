@@ -47,6 +47,18 @@ REPLAYABLE = frozenset({Status.FAILED, Status.SKIPPED, Status.DRY_RUN, Status.AM
 """What `bridge replay` re-queues without --force."""
 
 
+class SkipReason(StrEnum):
+    """Why a delivery was skipped, as a word a script can filter on (the record's `reason_code`)."""
+
+    OPTED_OUT = "opted_out"
+    NO_CONSENT = "no_consent"
+    TEMPLATE_UNAVAILABLE = "template_unavailable"
+    WHEN_FALSE = "when_false"
+    NO_RECIPIENT = "no_recipient"
+    MISSING_DATA = "missing_data"
+    SUPERSEDED = "superseded"
+
+
 class Field(StrEnum):
     """Every field a delivery record can hold."""
 
@@ -255,9 +267,10 @@ _LUA_NAMES: dict[str, dict[str, str]] = {
     "S": {s.name.lower(): s.value for s in Status},
     "C": {c.name.lower(): c.value for c in ClaimOutcome},
     "M": {m.name.lower(): m.value for m in ClaimMode},
+    "R": {r.name.lower(): r.value for r in SkipReason},
 }
 _LUA_SETS = {"CLAIMABLE": CLAIMABLE, "FINAL": FINAL, "NOTICE_WENT_OUT": NOTICE_WENT_OUT}
-_LUA_NAME = re.compile(r"\b([FSCM])\.(\w+)\b")
+_LUA_NAME = re.compile(r"\b([FSCMR])\.(\w+)\b")
 _LUA_SET = re.compile(r"\b(CLAIMABLE|FINAL|NOTICE_WENT_OUT)\[(\w+)\]")
 
 
@@ -265,7 +278,7 @@ def lua_with_schema(source: str) -> str:
     """`source` with the schema written in, once, when a script is built.
 
     `F.status` → 'status' (fields), `S.sent` (statuses), `C.claimed` (claim outcomes), `M.probe`
-    (claim modes); `FINAL[x]` → (x == 'dry_run' or x == 'failed' or ...). Literals, not Lua
+    (claim modes), `R.superseded` (skip reasons); `FINAL[x]` → (x == 'dry_run' or x == 'failed' or ...). Literals, not Lua
     tables: a table built on every call costs Redis microseconds on every delivery. A name the
     schema does not know is a KeyError here, at import, not a nil in Redis.
     """

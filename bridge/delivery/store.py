@@ -147,7 +147,8 @@ if okey and okey ~= '' then
   local last = tonumber(redis.call('GET', key('order_sent', okey)) or '-1')
   if created < last then
     set_status(d, id, S.skipped)
-    redis.call('HSET', d, F.reason, 'superseded: a notice about a later event for this payment was already sent')
+    local why = 'superseded: a notice about a later event for this payment was already sent'
+    redis.call('HSET', d, F.reason, why, F.reason_code, R.superseded)
     redis.call('ZREM', key('order', okey), id)
     redis.call('SREM', key('paused_deliveries'), id)
     return {C.superseded, status, false}
