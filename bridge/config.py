@@ -43,6 +43,10 @@ class WhatsAppSettings:
     """The WhatsApp Business Account (WABA) whose templates `bridge templates pull` reads."""
     templates_file: str = defaults.TEMPLATES_FILE
     """The template catalogue's snapshot; a relative path is relative to the config file's folder."""
+    app_secret: str = ""
+    """The Meta app's secret: Meta's webhook posts are signed with it. Empty: they are refused (503)."""
+    verify_token: str = ""
+    """Chosen by you and typed into Meta's app dashboard: Meta's subscription handshake must present it."""
     api_base_url: str = defaults.WHATSAPP_API_BASE_URL
     api_version: str = defaults.WHATSAPP_API_VERSION
     default_country: str | None = defaults.DEFAULT_COUNTRY
@@ -226,6 +230,8 @@ class WhatsAppSchema(_StrictSchema):
         load_default="", validate=validate.Regexp(r"^\d*$", error="must be the numeric WhatsApp Business Account ID from WhatsApp Manager")
     )
     templates_file = fields.String(load_default=defaults.TEMPLATES_FILE, validate=validate.Length(min=1, error="must name a file"))
+    app_secret = fields.String(load_default="")
+    verify_token = fields.String(load_default="")
     api_base_url = fields.String(
         load_default=defaults.WHATSAPP_API_BASE_URL, validate=validate.Regexp(_URL, error="must be an http(s) URL")
     )
@@ -366,6 +372,8 @@ _ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "WHATSAPP_BUSINESS_ACCOUNT_ID": ("whatsapp", "business_account_id"),
     "WHATSAPP_API_BASE_URL": ("whatsapp", "api_base_url"),
     "WHATSAPP_API_VERSION": ("whatsapp", "api_version"),
+    "WHATSAPP_APP_SECRET": ("whatsapp", "app_secret"),
+    "WHATSAPP_VERIFY_TOKEN": ("whatsapp", "verify_token"),
 }
 
 

@@ -43,7 +43,6 @@ QUEUE_NAME = "bridge"
 EVENT_TTL_SECONDS = 30 * 24 * 3600
 """How long an accepted event (and so its dedupe mark) is kept: Stripe retries for 3 days."""
 
-
 OUTBOX_MAX = 1000
 """Dry-run outbox keeps this many most recent messages."""
 
@@ -117,3 +116,16 @@ START_KEYWORDS = ("START", "SUBSCRIBE", "ابدأ", "اشتراك", "ALTA", "INI
 
 DELIVERY_RETENTION_DAYS = 90.0
 """[retention] delivery_days: how long delivery records and their history are kept."""
+
+REPLY_RETRY_INTERVALS = (5, 30, 120)
+"""A STOP/START confirmation that Meta could not take for a passing reason is retried this soon:
+it only makes sense while the customer is looking."""
+
+FORWARD_RETRY_INTERVALS = (10, 60, 300, 1800, 3600, 6 * 3600, 12 * 3600)
+"""A helpdesk that is down gets the customer's message again after these waits (about a day in
+all); a helpdesk that refuses it (4xx) is not asked again."""
+
+FORWARD_TIMEOUT_SECONDS = 10.0
+FORWARD_SIGNATURE_HEADER = "Bridge-Signature"
+"""Forwarded messages are signed as Stripe signs its webhooks: `t=<unix time>,v1=<HMAC-SHA256 hex
+of "t.body" with [consent] forward_secret>`."""

@@ -25,7 +25,7 @@ Families (what each key holds, and for how long, is documented where it is writt
     probe-scheduled            set while a probe job is scheduled
     rate:{phone_number_id}     the number's send-rate limiter (GCRA)
     pair:{recipient}           one customer's pair-rate limiter (GCRA)
-    optout:{scope}             hash: E.164 number → opt-out details
+    optout:{scope}             hash: identity (E.164 number, user id, hashed number) → opt-out details
     marketing-templates        set: template names Meta treats as marketing
     schema                     the layout version of this merchant's data (see `Store.upgrade`)
     meta-post:{sha256}         a signed post from Meta's webhook, zlib-compressed, until processed
@@ -35,7 +35,7 @@ Families (what each key holds, and for how long, is documented where it is writt
     meta-seen:{id}             set once per (wamid, status) or inbound message id: Meta repeats them
     user-phone:{user_id}       the number Meta's business-scoped user id stands for
     template-state             hash: "name|language" → a template's state reported by Meta's webhook
-    optin                      hash: E.164 number → an explicit opt-in (consent mode opt_in)
+    optin:{scope}              hash: identity → an opt-in (START, `bridge optout remove`, Meta's resume)
     counters                   hash: things counted and otherwise ignored (unknown wamids, ...)
     hash-key                   the key opt-outs of erased customers are hashed with
 """
@@ -74,7 +74,7 @@ FAMILIES: dict[str, str] = {
     "meta_seen": "meta-seen:{}",
     "user_phone": "user-phone:{}",
     "template_state": "template-state",
-    "optin": "optin",
+    "optin": "optin:{}",
     "counters": "counters",
     "hash_key": "hash-key",
 }
@@ -178,9 +178,8 @@ class Keys:
     def template_state(self) -> str:
         return self._key("template_state")
 
-    @property
-    def optin(self) -> str:
-        return self._key("optin")
+    def optin(self, scope: str) -> str:
+        return self._key("optin", scope)
 
     @property
     def counters(self) -> str:

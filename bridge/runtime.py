@@ -23,6 +23,7 @@ from bridge.consent.policy import ConsentPolicy, compile_policy
 from bridge.delivery.gate import Gate
 from bridge.delivery.optouts import OptOuts
 from bridge.delivery.store import Store
+from bridge.delivery.template_states import TemplateStates
 from bridge.errors import ConfigError
 from bridge.keys import Keys
 from bridge.mappings.compile import CompiledMapping, compile_mappings
@@ -56,6 +57,8 @@ class Runtime:
     customers: CustomerLookup | None
     gate: Gate
     optouts: OptOuts
+    templates: TemplateStates
+    """Templates as Meta's webhook last reported them (paused, re-categorized, ...)."""
     consent: ConsentPolicy = field(default_factory=lambda: ConsentPolicy(ConsentMode.OPT_OUT))
     catalogue: Catalogue | None = None
     """The templates snapshot, when there is one: the languages each template has, and its own text."""
@@ -84,7 +87,7 @@ def build_runtime(config: Config, *, redis: Redis | None = None, role: Role = Ro
         timeout = defaults.REDIS_SOCKET_TIMEOUT_SECONDS if role is Role.WEB else None
         redis = connect(config.redis.url, socket_timeout=timeout)
     keys = Keys(config.redis.key_prefix)
-    optouts = OptOuts(redis, keys=keys)
+    optouts = OptOuts(redis, keys=keys, link_ttl=config.delivery_ttl_seconds)
     worker = role is Role.WORKER
     whatsapp = config.whatsapp
     return Runtime(
@@ -114,6 +117,7 @@ def build_runtime(config: Config, *, redis: Redis | None = None, role: Role = Ro
             pair_interval=whatsapp.pair_interval_seconds,
         ),
         optouts=optouts,
+        templates=TemplateStates(redis, keys=keys),
         consent=compile_policy(config),
         catalogue=_catalogue(config) if role is not Role.WEB else None,
         clock=clock,

@@ -31,6 +31,7 @@ from bridge.runtime import Role, Runtime, build_runtime, install_process_runtime
 from bridge.stripe_events import samples
 from bridge.stripe_events.signature import sign_payload
 from bridge.web.app import create_app
+from bridge.whatsapp.signature import meta_signature
 from bridge.worker import make_worker
 from tests.fake_graph import FakeGraphAPI
 
@@ -38,6 +39,9 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = ROOT / "config.example.toml"
 SECRET = "whsec_test_primary_0123456789abcdef"
 ROLLED_SECRET = "whsec_test_rolled_fedcba9876543210"
+APP_SECRET = "meta_app_secret_0123456789abcdef"
+"""The Meta app's secret the tests' bridge checks Meta's webhook posts against."""
+VERIFY_TOKEN = "verify-me-0123456789"
 LOCAL_TEST_URL = "redis://127.0.0.1:6379/9"
 
 
@@ -83,6 +87,7 @@ def make_config(redis_url: str, fake: FakeGraphAPI | None = None, *, dry_run: bo
     raw = example_raw()
     raw["mappings"] = [m for m in raw["mappings"] if "recipients" not in m]
     raw["stripe"]["webhook_secrets"] = [SECRET]
+    raw["whatsapp"].update(app_secret=APP_SECRET, verify_token=VERIFY_TOKEN)
     raw["redis"]["url"] = redis_url
     raw["delivery"]["backoff_base_seconds"] = 0.0  # retries run immediately, no scheduler needed
     if fake is not None and not dry_run:
@@ -112,6 +117,13 @@ def signed(event: dict[str, Any] | bytes, secret: str = SECRET, timestamp: int |
     return body, {"Stripe-Signature": sign_payload(body, secret, timestamp), "Content-Type": "application/json; charset=utf-8"}
 
 
+def meta_signed(document: dict[str, Any] | bytes, secret: str = APP_SECRET) -> tuple[bytes, dict[str, str]]:
+    """Body and headers exactly as Meta sends a webhook post: the raw bytes signed with the app secret.
+    Meta serializes with non-ASCII escaped (\\u00e4), so the body here is too."""
+    body = document if isinstance(document, bytes) else json.dumps(document).encode()
+    return body, {"X-Hub-Signature-256": meta_signature(body, secret), "Content-Type": "application/json"}
+
+
 class Bridge:
     """The web app (Flask test client) and an in-process RQ SimpleWorker sharing one config."""
 
@@ -127,6 +139,10 @@ class Bridge:
     ):
         body, signed_headers = signed(event, secret, timestamp)
         return self.client.post("/stripe/webhook", data=body, headers={**signed_headers, **(headers or {})})
+
+    def post_meta(self, document: dict[str, Any] | bytes, *, secret: str = APP_SECRET, headers: dict[str, str] | None = None):
+        body, signed_headers = meta_signed(document, secret)
+        return self.client.post("/whatsapp/webhook", data=body, headers={**signed_headers, **(headers or {})})
 
     def work(self) -> None:
         """Run the worker until the queue is empty (burst mode, no fork)."""

@@ -334,7 +334,10 @@ LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(_[A-Z]{2})?$")
 PARAMETER_NAME = re.compile(r"^[a-z0-9_]+$")
 CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
 
-TOP_LEVEL_KEYS = frozenset({"messaging_product", "recipient_type", "to", "type", "template", "biz_opaque_callback_data"})
+TOP_LEVEL_KEYS = frozenset({"messaging_product", "recipient_type", "to", "type", "template", "text", "biz_opaque_callback_data"})
+TEXT_KEYS = frozenset({"body", "preview_url"})
+MAX_TEXT_BODY = 4096
+CUSTOMER_SERVICE_WINDOW_SECONDS = 24 * 3600
 TEMPLATE_KEYS = frozenset({"name", "language", "components"})
 LANGUAGE_KEYS = frozenset({"code", "policy"})
 COMPONENT_TYPES = frozenset({"header", "body", "button"})
@@ -375,16 +378,38 @@ def _check_message(body: Any) -> Iterator[Violation]:
     to = body.get("to")
     if not isinstance(to, str) or not E164.match(to):
         yield Violation(131009, f"to must be an E.164 number with a leading '+' (like +16505551234), got {to!r}")
-    if body.get("type") != "template":
-        yield Violation(100, f"type must be 'template', got {body.get('type')!r}")
     if "biz_opaque_callback_data" in body:
         data = body["biz_opaque_callback_data"]
         if not isinstance(data, str) or not data or len(data) > MAX_CALLBACK_DATA:
             yield Violation(100, f"biz_opaque_callback_data must be a non-empty string of at most {MAX_CALLBACK_DATA} characters")
-    if "template" not in body:
-        yield Violation(131008, "template is required")
+    kind = body.get("type")
+    if kind == "text":
+        yield from _check_text(body.get("text"))
+        if "template" in body:
+            yield Violation(100, "a text message takes no template")
+    elif kind == "template":
+        if "template" not in body:
+            yield Violation(131008, "template is required")
+        else:
+            yield from _check_template(body["template"])
     else:
-        yield from _check_template(body["template"])
+        yield Violation(100, f"type must be 'template' (or 'text' inside a customer service window), got {kind!r}")
+
+
+def _check_text(text: Any) -> Iterator[Violation]:
+    """A free-form text message: `text.body` of 1 to 4,096 characters, optional `preview_url`."""
+    if not isinstance(text, dict):
+        yield Violation(131008, "text is required and must be an object like {'body': '...'}")
+        return
+    for key in sorted(set(text) - TEXT_KEYS):
+        yield Violation(100, f"unknown parameter text.{key}")
+    body = text.get("body")
+    if not isinstance(body, str) or not body.strip():
+        yield Violation(131008, "text.body is required")
+    elif len(body) > MAX_TEXT_BODY:
+        yield Violation(100, f"text.body is longer than {MAX_TEXT_BODY} characters")
+    if "preview_url" in text and not isinstance(text["preview_url"], bool):
+        yield Violation(100, "text.preview_url must be true or false")
 
 
 def _check_template(template: Any) -> Iterator[Violation]:
@@ -1171,6 +1196,7 @@ class FakeGraphAPI:
         self._connections: dict[int, socket.socket] = {}
         self._connection_count = 0
         self._wamids: set[str] = set()
+        self._windows: dict[str, float] = {}
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -1234,6 +1260,17 @@ class FakeGraphAPI:
     def templates_path(self) -> str:
         """``/{api_version}/{business_account_id}/message_templates``."""
         return f"/{self.api_version}/{self.business_account_id}/message_templates"
+
+    def customer_wrote(self, phone: str, at: float | None = None) -> None:
+        """The customer messaged this business number at `at` (now): a 24-hour customer service
+        window opens, inside which free-form text may be sent to them (outside it: 131047)."""
+        with self._lock:
+            self._windows[phone] = time.time() if at is None else at
+
+    def window_open(self, phone: str) -> bool:
+        with self._lock:
+            opened = self._windows.get(phone)
+        return opened is not None and time.time() - opened < CUSTOMER_SERVICE_WINDOW_SECONDS
 
     def know_templates(self, templates: Iterable[Mapping[str, Any]] | None = None) -> None:
         """Check every send against the catalogue (replaced by `templates` when given), as Meta does."""
@@ -1525,6 +1562,12 @@ class _GraphHandler(BaseHTTPRequestHandler):
             fake._add_problems(record, [f"({v.code}) {v.detail}" for v in violations])
             first = violations[0]
             self._send_json(record, 400, error_body(first.code, details=first.detail))
+            return
+        if parsed.get("type") == "text" and not fake.window_open(parsed["to"]):
+            # Free-form text only inside the 24 hours after the customer's last message.
+            detail = "Message failed to send because more than 24 hours have passed since the customer last replied to this number."
+            fake._add_problems(record, [f"(131047) text to {parsed['to']} outside a customer service window"])
+            self._send_json(record, default_status(131047), error_body(131047, details=detail))
             return
         if fake.strict_templates and (violations := template_violations(parsed, fake.templates)):
             fake._add_problems(record, [f"({v.code}) {v.detail}" for v in violations])

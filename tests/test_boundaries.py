@@ -1,8 +1,9 @@
 """The layout's rules, checked on the source: each foreign library's errors are translated in one place.
 
 redis errors   → StoreUnavailable in bridge/redis_conn.py (the stores use its decorator)
-httpx          → DeliveryError in bridge/whatsapp/client.py; the dev tool `simulate` posts
-                 to the bridge's own webhook and translates its own
+httpx          → DeliveryError in bridge/whatsapp/client.py (Meta); the helpdesk forwarder
+                 (bridge/updates/forward.py) and the dev tool `simulate` each call one other
+                 party and translate their own
 stripe         → only inside bridge/stripe_events/
 bridge         never imports workers (RQ finds `workers.jobs` by name)
 """
@@ -40,8 +41,8 @@ def test_redis_errors_are_translated_in_one_module():
     assert importers("redis.exceptions") <= {"bridge/redis_conn.py", "bridge/dev/dev_redis.py"}
 
 
-def test_httpx_is_used_only_by_the_whatsapp_client_and_the_simulate_tool():
-    assert importers("httpx") <= {"bridge/whatsapp/client.py", "bridge/dev/simulate.py"}
+def test_httpx_is_used_only_by_the_whatsapp_client_the_forwarder_and_the_simulate_tool():
+    assert importers("httpx") <= {"bridge/whatsapp/client.py", "bridge/updates/forward.py", "bridge/dev/simulate.py"}
 
 
 def test_stripe_is_used_only_inside_stripe_events():

@@ -183,7 +183,8 @@ VIOLATIONS = [
     ("to not a string", changed(lambda b: b.update(to=14155550123)), 131009, "E.164"),
     ("messaging_product", changed(lambda b: b.update(messaging_product="sms")), 100, "messaging_product"),
     ("recipient_type group", changed(lambda b: b.update(recipient_type="group")), 100, "recipient_type"),
-    ("type text", changed(lambda b: b.update(type="text")), 100, "type must be 'template'"),
+    ("type text without text", changed(lambda b: b.update(type="text")), 131008, "text is required"),
+    ("type video", changed(lambda b: b.update(type="video")), 100, "type must be 'template'"),
     ("unknown top-level key", changed(lambda b: b.update(preview_url=True)), 100, "preview_url"),
     ("empty callback data", changed(lambda b: b.update(biz_opaque_callback_data="")), 100, "biz_opaque_callback_data"),
     ("long callback data", changed(lambda b: b.update(biz_opaque_callback_data="x" * 513)), 100, "biz_opaque_callback_data"),
@@ -931,3 +932,33 @@ def test_the_example_configs_mappings_fit_the_default_catalogue(redis, redis_url
     assert fake_graph.problems == []
     expected = [m.template for m in config.mappings for _ in (m.recipients or [None]) if set(m.events) & set(samples.event_types())]
     assert sorted(r.json["template"]["name"] for r in fake_graph.accepted) == sorted(expected)
+
+
+def _text_message(to: str = "+14155550123", **text: object) -> dict:
+    return {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, "type": "text", "text": {"body": "Hi", **text}}
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "detail"),
+    [
+        ({"body": ""}, 131008, "text.body is required"),
+        ({"body": "x" * 4097}, 100, "longer than 4096"),
+        ({"preview_url": "yes"}, 100, "preview_url"),
+        ({"link": "https://example.com"}, 100, "text.link"),
+    ],
+    ids=["empty", "too long", "preview_url text", "unknown key"],
+)
+def test_a_text_message_is_checked_against_metas_shape(text, code, detail):
+    assert [(v.code, detail in v.detail) for v in validate_message(_text_message(**text))] == [(code, True)]
+    assert validate_message(_text_message(preview_url=False)) == []
+
+
+def test_free_form_text_goes_only_inside_the_customer_service_window(fake: FakeGraphAPI):
+    with httpx.Client(base_url=fake.base_url, headers={"Authorization": f"Bearer {fake.token}"}) as client:
+        outside = client.post(fake.path, json=_text_message())
+        assert (outside.status_code, outside.json()["error"]["code"]) == (400, 131047)
+        fake.customer_wrote("+14155550123")
+        inside = client.post(fake.path, json=_text_message())
+        assert inside.status_code == 200 and inside.json()["messages"][0]["id"].startswith("wamid.")
+        fake.customer_wrote("+14155550199", at=time.time() - 24 * 3600 - 1)
+        assert client.post(fake.path, json=_text_message("+14155550199")).status_code == 400

@@ -1,4 +1,5 @@
-"""The RQ jobs, referenced by name from the queue (`workers.jobs.deliver`, `.probe`, `.meta_updates`).
+"""The RQ jobs, referenced by name from the queue (`workers.jobs.deliver`, `.probe`, `.meta_updates`,
+`.reply`, `.forward`).
 
 Entry points only: each takes the process's Runtime and hands over to `bridge.delivery`. Jobs
 already in Redis name these functions, so they keep their module and names.
@@ -9,7 +10,9 @@ from __future__ import annotations
 from bridge.delivery.attempt import Delivery
 from bridge.delivery.probe import run_probe
 from bridge.runtime import process_runtime
+from bridge.updates.forward import forward as forward_message
 from bridge.updates.process import process_post
+from bridge.updates.replies import send_reply
 
 
 def deliver(delivery: str) -> str:
@@ -25,3 +28,13 @@ def probe() -> str:
 def meta_updates(post_key: str) -> str:
     """Act on one post from Meta's webhook: statuses, the customer's replies, template changes."""
     return process_post(process_runtime(), post_key)
+
+
+def reply(to: str, text: str) -> str:
+    """Confirm a customer's STOP or START with a text message."""
+    return send_reply(process_runtime(), to, text)
+
+
+def forward(document: str) -> str:
+    """Forward a customer's message to the helpdesk at `[consent] forward_url`."""
+    return forward_message(process_runtime(), document)

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from bridge.cli.common import cli_runtime, parse_since
-from bridge.delivery.records import Field, Status
+from bridge.delivery.records import Field, SkipReason, Status
 from bridge.keys import DRY_RUN_NUMBER
 from bridge.runtime import Runtime
 from bridge.whatsapp.phones import mask_phone
@@ -63,17 +63,28 @@ def deliveries(status: str | None, event_id: str | None, since: str | None, limi
 @click.command()
 @click.argument("delivery_ids", nargs=-1, metavar="[DELIVERY_ID]...")
 @click.option("--failed", "all_failed", is_flag=True, help="Replay every failed delivery (with --since: created since then).")
-@click.option("--since", default=None, help="With --failed: only deliveries created at or after this ISO date/time or unix time.")
+@click.option("--skipped", "all_skipped", is_flag=True, help="Replay every skipped delivery (with --reason: skipped for that reason).")
+@click.option(
+    "--reason",
+    type=click.Choice([r.value for r in SkipReason]),
+    default=None,
+    help="With --skipped: only deliveries skipped for this reason (template_unavailable once Meta approved the template again, "
+    "opted_out after a customer opted back in, ...).",
+)
+@click.option("--since", default=None, help="With --failed or --skipped: only those created at or after this ISO date/time or unix time.")
 @click.option("--force", is_flag=True, help="Also replay deliveries that were already sent (sends again).")
-def replay(delivery_ids: tuple[str, ...], all_failed: bool, since: str | None, force: bool) -> None:
+def replay(delivery_ids: tuple[str, ...], all_failed: bool, all_skipped: bool, reason: str | None, since: str | None, force: bool) -> None:
     """Re-queue deliveries under their own ids (a sent one only with --force)."""
     from bridge.delivery.control import replay as do_replay
 
-    if bool(delivery_ids) == all_failed:
-        raise click.UsageError("give DELIVERY_ID... or --failed, not both")
+    if sum((bool(delivery_ids), all_failed, all_skipped)) != 1:
+        raise click.UsageError("give DELIVERY_ID..., --failed or --skipped (one of them)")
+    if reason is not None and not all_skipped:
+        raise click.UsageError("--reason goes with --skipped")
     rt = cli_runtime()
-    if all_failed:
-        delivery_ids = tuple(_all_ids(rt, Status.FAILED, parse_since(since)))
+    if all_failed or all_skipped:
+        status = Status.FAILED if all_failed else Status.SKIPPED
+        delivery_ids = tuple(r["id"] for r in _all(rt, status, parse_since(since)) if reason is None or r.get(Field.REASON_CODE) == reason)
     results = do_replay(rt, delivery_ids, force=force)
     for result in results:
         click.echo(f"{result.delivery}: {result.outcome}")
@@ -108,12 +119,12 @@ def resume() -> None:
     click.echo(f"resumed: {count} held deliveries re-queued")
 
 
-def _all_ids(rt: Runtime, status: Status, since: float | None) -> Iterator[str]:
-    """Every delivery id in `status` (created since `since`), page by page through the index."""
+def _all(rt: Runtime, status: Status, since: float | None) -> Iterator[dict[str, Any]]:
+    """Every delivery record in `status` (created since `since`), page by page through the index."""
     cursor = None
     while True:
         page = rt.store.query(status=status, since=since, cursor=cursor, limit=500)
-        yield from (record["id"] for record in page.items)
+        yield from page.items
         if page.next_cursor is None:
             return
         cursor = page.next_cursor

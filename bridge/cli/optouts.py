@@ -15,10 +15,11 @@ from bridge.whatsapp.phones import mask_phone
 
 @click.group()
 def optout() -> None:
-    """Customers who must not be messaged: list, add, remove (an explicit opt-in).
+    """Customers who must not be messaged: list, add, remove (an explicit opt-in), check.
 
-    Scope `all`: nothing is sent to the customer. Scope `marketing`: templates Meta treats as
-    marketing are not sent (payment receipts still are); Meta error 131050 adds it by itself.
+    Scope `all`: nothing is sent to the customer (they replied STOP, or an operator added them).
+    Scope `marketing`: templates Meta treats as marketing are not sent (payment receipts still
+    are); Meta error 131050 and Meta's marketing preference webhook add it by themselves.
     """
 
 
@@ -31,7 +32,7 @@ def optout_list(scope: str | None, as_json: bool) -> None:
     entries = rt.optouts.list((Scope(scope),) if scope else tuple(Scope))
     if as_json:
         for entry in entries:
-            click.echo(json.dumps({"phone": mask_phone(entry.phone), "scope": entry.scope, **entry.info}, sort_keys=True))
+            click.echo(json.dumps({"phone": shown(entry.phone), "scope": entry.scope, **entry.info}, sort_keys=True))
         return
     if not entries:
         click.echo("no opt-outs")
@@ -40,7 +41,7 @@ def optout_list(scope: str | None, as_json: bool) -> None:
         detail = entry.info.get("source", "")
         if entry.info.get("template"):
             detail += f" (template {entry.info['template']})"
-        click.echo(f"{at}  {entry.scope:<9}  {mask_phone(entry.phone):<16}  {detail}")
+        click.echo(f"{at}  {entry.scope:<9}  {shown(entry.phone):<16}  {detail}")
     templates = rt.optouts.marketing_templates()
     if templates and scope != Scope.ALL:
         click.echo(f"marketing templates (learned from Meta): {', '.join(sorted(templates))}")
@@ -62,11 +63,56 @@ def optout_add(phone: str, scope: str, note: str | None) -> None:
 @click.argument("phone")
 @click.option("--scope", type=click.Choice([s.value for s in Scope]), default=None, help="Only this scope (default: every scope).")
 def optout_remove(phone: str, scope: str | None) -> None:
-    """Message PHONE again: the customer opted in (again)."""
+    """Message PHONE again: record that the customer opted in (again).
+
+    In [consent] mode = "opt_in" this is also the consent on record that lets messages go.
+    """
     rt = cli_runtime()
     number = phone_or_exit(rt, phone)
-    removed = rt.optouts.remove(number, (Scope(scope),) if scope else tuple(Scope))
-    if not removed:
-        click.echo(f"{mask_phone(number)}: no opt-out to remove")
-        sys.exit(1)
-    click.echo(f"{mask_phone(number)}: opt-out removed ({', '.join(removed)})")
+    scopes = (Scope(scope),) if scope else tuple(Scope)
+    removed = rt.optouts.remove(number, scopes, at=rt.clock(), source="bridge optout remove")
+    if removed:
+        click.echo(f"{mask_phone(number)}: opt-out removed ({', '.join(removed)}); opt-in recorded")
+    else:
+        click.echo(f"{mask_phone(number)}: no opt-out was on record; opt-in recorded ({', '.join(scopes)})")
+
+
+@optout.command("check")
+@click.argument("phone")
+@click.option("--json", "as_json", is_flag=True, help="The answer as one JSON object.")
+def optout_check(phone: str, as_json: bool) -> None:
+    """Would PHONE be messaged? Exit 0 when payment notices may go, 1 when they may not."""
+    from bridge.consent.check import check_customer
+
+    rt = cli_runtime()
+    found = check_customer(rt, phone_or_exit(rt, phone))
+    if as_json:
+        click.echo(json.dumps(found.json(), sort_keys=True))
+    else:
+        click.echo(f"{mask_phone(found.phone)}: consent mode {found.mode}")
+        click.echo(f"  payment notices (utility templates): {'sent' if found.receipts else 'not sent'}")
+        click.echo(f"  marketing templates: {'sent' if found.marketing else 'not sent'}")
+        for kind, records in (("opted out", found.opted_out), ("opted in", found.opted_in)):
+            for scope, info in records.items():
+                click.echo(f"  {kind} ({scope}) at {_when(info.get('at'))}: {info.get('source', 'unknown source')}")
+        if found.erased:
+            click.echo("  this number's data was erased; its opt-out is kept as a hash")
+        if found.mode == "opt_in" and not found.opted_in and rt.config.consent.opt_in_when:
+            click.echo("  consent may still come from [consent] opt_in_when, decided for each event")
+    sys.exit(0 if found.receipts else 1)
+
+
+def _when(value: object) -> str:
+    try:
+        return datetime.fromtimestamp(float(value), tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError, OSError):
+        return "an unknown time"
+
+
+def shown(identity: str) -> str:
+    """An opt-out's identity as it may be shown: a masked number, a user id, or an erased number."""
+    if identity.startswith("+"):
+        return mask_phone(identity)
+    if identity.startswith("hmac:"):
+        return "(erased number)"
+    return f"user {identity}"

@@ -27,6 +27,7 @@ from bridge.mappings.compile import CompiledMapping, RenderedMessage
 from bridge.mappings.outgoing import context_for, render_message
 from bridge.runtime import Runtime
 from bridge.stripe_events.recipient import customer_id, phone_for, phone_on_object
+from bridge.whatsapp.catalogue import Category
 from bridge.whatsapp.payload import TemplateMessage, build_template_payload
 from bridge.whatsapp.phones import mask_phone, normalize
 
@@ -170,11 +171,14 @@ class Delivery:
             return self.outcomes.finish(Status.DRY_RUN, recipient=self.to)
         result = self.rt.whatsapp.send(payload)
         self.account_works = True
+        if result.user_id and self.to:
+            self.rt.optouts.link(result.user_id, self.to)
         return self.outcomes.finish(
             Status.SENT,
             recipient=self.to,
             wamid=result.wamid,
             wa_id=result.wa_id,
+            user_id=result.user_id,
             message_status=result.message_status,
             sent_at=self.rt.clock(),
         )
@@ -188,8 +192,12 @@ class Delivery:
 
     def _take_send_slot(self, to: str, message: TemplateMessage, consent_on_record: bool) -> SendSlot:
         """Wait for the shared rate limits; short waits are slept, longer ones are returned."""
+        template = self.rt.catalogue.find(message.name, message.language) if self.rt.catalogue else None
+        marketing = template is not None and template.category == Category.MARKETING
         while True:
-            slot = self.rt.gate.acquire(to, message.name, message.language, self.id, self.rt.clock(), consent_on_record=consent_on_record)
+            slot = self.rt.gate.acquire(
+                to, message.name, message.language, self.id, self.rt.clock(), consent_on_record=consent_on_record, marketing=marketing
+            )
             if slot.granted:
                 self.attempts = slot.attempt
             if slot.granted or slot.refused is not None or slot.wait > defaults.INLINE_WAIT_MAX_SECONDS:

@@ -29,28 +29,38 @@ from bridge.delivery.optouts import OptOuts, Scope
 from bridge.delivery.records import SkipReason, lua_with_schema
 from bridge.keys import Keys
 from bridge.redis_conn import text, translates_redis_errors
+from bridge.whatsapp.catalogue import normalize_language
 
 # KEYS: number key, pair key, delivery key, opt-out (all) hash, opt-out (marketing) hash,
-#       marketing templates set, template states hash, opt-ins hash.
+#       marketing templates set, template states hash, opt-in (all) hash, opt-in (marketing) hash.
 # ARGV: number interval, pair interval, key ttl ms, caller's clock (for the delivery record),
 #       recipient, template, "template|language", "1" when consent must be on record, the
-#       recipient hashed ("" when no erased customer's opt-out can apply).
+#       recipient hashed, "1" when the catalogue says the template is MARKETING.
 # Returns {"0", attempts} when granted (and marks the delivery requested), {wait, -1} when the
 # caller must wait, {"refused", reason, scope, info} when the message must not go.
 _ACQUIRE = lua_with_schema(
     """
-local function opted_out(hash)
+local function on_record(hash)
   local info = redis.call('HGET', hash, ARGV[5])
-  if not info and ARGV[9] ~= '' then info = redis.call('HGET', hash, ARGV[9]) end
+  if not info then info = redis.call('HGET', hash, ARGV[9]) end
   return info
 end
-local info = opted_out(KEYS[4])
-if info then return {'refused', 'opted_out', 'all', info} end
-info = opted_out(KEYS[5])
-if info and redis.call('SISMEMBER', KEYS[6], ARGV[6]) == 1 then return {'refused', 'opted_out', 'marketing', info} end
+local info = on_record(KEYS[4])
+if info then return {'refused', R.opted_out, 'all', info} end
 local state = redis.call('HGET', KEYS[7], ARGV[7])
-if state and cjson.decode(state).sendable == false then return {'refused', 'template_unavailable', '', state} end
-if ARGV[8] == '1' and not redis.call('HGET', KEYS[8], ARGV[5]) then return {'refused', 'no_consent', '', '{}'} end
+local known = state and cjson.decode(state) or {}
+if known.sendable == false then return {'refused', R.template_unavailable, '', state} end
+-- Meta's latest word on the category wins over the catalogue; 131050 marks a template for good.
+local marketing = ARGV[10] == '1'
+if known.category then marketing = known.category == 'MARKETING' end
+marketing = marketing or redis.call('SISMEMBER', KEYS[6], ARGV[6]) == 1
+if marketing then
+  info = on_record(KEYS[5])
+  if info then return {'refused', R.opted_out, 'marketing', info} end
+end
+if ARGV[8] == '1' and not redis.call('HGET', KEYS[8], ARGV[5]) and not (marketing and redis.call('HGET', KEYS[9], ARGV[5])) then
+  return {'refused', R.no_consent, '', '{}'}
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local number_tat = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -79,6 +89,18 @@ local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 local until_ = math.max(tat, now + tonumber(ARGV[1]))
 redis.call('SET', KEYS[1], string.format('%.6f', until_), 'PX', math.floor((until_ - now) * 1000) + 60000)
 return string.format('%.6f', until_ - now)
+"""
+
+
+# KEYS: number key. ARGV: number interval, key ttl ms. The number's limiter alone: "0" when a
+# slot was taken, else the seconds until one is free.
+_NUMBER_SLOT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat > now then return string.format('%.6f', tat - now) end
+redis.call('SET', KEYS[1], string.format('%.6f', now + tonumber(ARGV[1])), 'PX', ARGV[2])
+return '0'
 """
 
 
@@ -124,10 +146,12 @@ class Gate:
             keys.optout(Scope.MARKETING),
             keys.marketing_templates,
             keys.template_state,
-            keys.optin,
+            keys.optin(Scope.ALL),
+            keys.optin(Scope.MARKETING),
         ]
         self._acquire = redis.register_script(_ACQUIRE)
         self._penalize = redis.register_script(_PENALIZE)
+        self._number_slot = redis.register_script(_NUMBER_SLOT)
         self.number_key = keys.rate(phone_number_id)
         # Aim 2% under the number's limit: requests reach Meta a few ms after their slot, and
         # that jitter must not push a second over the limit.
@@ -137,13 +161,23 @@ class Gate:
 
     @translates_redis_errors
     def acquire(
-        self, recipient: str, template: str, language: str, delivery: str, now: float, *, consent_on_record: bool = False
+        self,
+        recipient: str,
+        template: str,
+        language: str,
+        delivery: str,
+        now: float,
+        *,
+        consent_on_record: bool = False,
+        marketing: bool = False,
     ) -> SendSlot:
         """Take a send slot for `template` to `recipient` (marking the delivery as requested), or
         say how long to wait, or why the message must not go; only a taken slot changes anything.
-        `consent_on_record`: consent mode opt_in, and `opt_in_when` did not already consent."""
+        `consent_on_record`: consent mode opt_in, and `opt_in_when` did not already consent.
+        `marketing`: the catalogue says the template is MARKETING (Meta's webhook may say otherwise)."""
         args = [repr(self.number_interval), repr(self.pair_interval), self._ttl_ms, repr(now), recipient, template]
         args += [template_state_field(template, language), "1" if consent_on_record else "0", self.optouts.hashed(recipient)]
+        args.append("1" if marketing else "0")
         keys = [self.number_key, self.keys.pair(recipient), self.keys.delivery(delivery), *self._check_keys]
         answer = self._acquire(keys=keys, args=args)
         first, second = (text(v) for v in answer[:2])
@@ -160,6 +194,12 @@ class Gate:
         return float(self._penalize(keys=[self.number_key], args=[repr(seconds)]))
 
     @translates_redis_errors
+    def number_slot(self) -> float:
+        """Take a slot of the number's throughput for a message outside any delivery (a STOP
+        confirmation); 0 when taken, else the seconds to wait."""
+        return float(self._number_slot(keys=[self.number_key], args=[repr(self.number_interval), self._ttl_ms]))
+
+    @translates_redis_errors
     def penalize_pair(self, recipient: str, seconds: float) -> float:
         """Meta said this customer got too many messages: wait `seconds` before the next."""
         return float(self._penalize(keys=[self.keys.pair(recipient)], args=[repr(seconds)]))
@@ -167,4 +207,4 @@ class Gate:
 
 def template_state_field(template: str, language: str) -> str:
     """A template's field in the template-state hash: `name|en_US` (Meta's webhook writes en-US)."""
-    return f"{template}|{language.replace('-', '_')}"
+    return f"{template}|{normalize_language(language)}"

@@ -107,7 +107,8 @@ class Outcomes:
         if plan.opt_out_marketing and to and template:
             # 131050: the customer stopped marketing messages. From now on no marketing template
             # is sent to them (utility receipts still are).
-            self.rt.optouts.add(to, Scope.MARKETING, at=now, source=f"Meta error {exc.code}", template=template, delivery=self.id)
+            source = f"Meta error {exc.code}"
+            self.rt.optouts.add(to, Scope.MARKETING, at=now, source=source, template=template, delivery=self.id)
             logger.warning("delivery %s: %s stopped marketing messages; suppressed from now on", self.id, mask_phone(to))
         counting: dict[str, Any] = {}
         if plan.count_attempt:

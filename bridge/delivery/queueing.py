@@ -1,4 +1,4 @@
-"""Putting delivery jobs on the RQ queue: one place for the job's function, timeouts and TTLs."""
+"""Putting jobs on the RQ queue: one place for each job's function, timeouts, TTLs and retries."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from bridge.config import DeliverySettings
 DELIVER_JOB = "workers.jobs.deliver"
 PROBE_JOB = "workers.jobs.probe"
 UPDATES_JOB = "workers.jobs.meta_updates"
+REPLY_JOB = "workers.jobs.reply"
+FORWARD_JOB = "workers.jobs.forward"
 """Referenced by name so the web process never imports the worker's code."""
 
 # Expected failures never raise out of a job (they are recorded and rescheduled by the job),
@@ -60,5 +62,34 @@ def enqueue_updates(queue: Queue, post_key: str, settings: DeliverySettings, *, 
         failure_ttl=defaults.JOB_FAILURE_TTL_SECONDS,
         description="process a post from Meta's webhook",
         retry=CRASH_RETRY,
+        pipeline=pipeline,
+    )
+
+
+def enqueue_reply(queue: Queue, to: str, text: str, *, pipeline: Pipeline) -> Job:
+    """Queue the confirmation sent back after STOP or START (inside the 24-hour window it opens)."""
+    return queue.enqueue(
+        REPLY_JOB,
+        to,
+        text,
+        job_timeout=defaults.JOB_TIMEOUT_SECONDS,
+        result_ttl=defaults.JOB_RESULT_TTL_SECONDS,
+        failure_ttl=defaults.JOB_FAILURE_TTL_SECONDS,
+        description="confirm a customer's STOP or START",
+        retry=Retry(max=len(defaults.REPLY_RETRY_INTERVALS), interval=list(defaults.REPLY_RETRY_INTERVALS)),
+        pipeline=pipeline,
+    )
+
+
+def enqueue_forward(queue: Queue, document: str, *, pipeline: Pipeline) -> Job:
+    """Queue the forward of a customer's message to `[consent] forward_url`, retried until it lands."""
+    return queue.enqueue(
+        FORWARD_JOB,
+        document,
+        job_timeout=defaults.JOB_TIMEOUT_SECONDS,
+        result_ttl=defaults.JOB_RESULT_TTL_SECONDS,
+        failure_ttl=defaults.JOB_FAILURE_TTL_SECONDS,
+        description="forward a customer's message to the helpdesk",
+        retry=Retry(max=len(defaults.FORWARD_RETRY_INTERVALS), interval=list(defaults.FORWARD_RETRY_INTERVALS)),
         pipeline=pipeline,
     )

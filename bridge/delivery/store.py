@@ -209,9 +209,11 @@ return 'ok'
 """
 )
 
-# Meta's webhook reports a message's fate. KEYS: delivery.
-# ARGV: base, now, ttl, delivery id, Meta's status, its time, order ttl, history entry (JSON),
+# Meta's webhook reports a message's fate. KEYS: delivery, the (wamid, status) seen-mark.
+# ARGV: base, now, ttl, delivery id, Meta's status, seen-mark ttl, order ttl, history entry (JSON),
 #       number of field/value arguments always set, ..., number set only when it fails, ...
+# Meta repeats notifications for days: the seen-mark is set in the same step, so a repeat (or a
+# job re-run after a crash) is answered 'duplicate' and changes nothing.
 # A status only moves forward (sent → delivered → read); `failed` ends a delivery Meta had not
 # delivered, and is history only after that. A delivery still being sent (sending, ambiguous,
 # retrying, paused, queued after a crash) that Meta reports on is reconciled: it went out, with
@@ -221,6 +223,7 @@ _META_STATUS = _script(
 local d, id, reported, order_ttl = KEYS[1], ARGV[4], ARGV[5], ARGV[7]
 local status = redis.call('HGET', d, F.status)
 if not status then return false end
+if not redis.call('SET', KEYS[2], '', 'NX', 'EX', ARGV[6]) then return 'duplicate' end
 local entry = cjson.decode(ARGV[8])
 local rank = {[S.sent] = 1, [S.delivered] = 2, [S.read] = 3}
 local pending = not FINAL[status]
@@ -462,20 +465,36 @@ class Store:
         entry: Mapping[str, Any],
         fields: Mapping[str, Any],
         on_failure: Mapping[str, Any],
+        seen: str,
+        seen_ttl: int,
         now: float,
     ) -> str | None:
-        """Record Meta's status for a delivery (see _META_STATUS); the status it is left in, None if unknown."""
+        """Record Meta's status for a delivery (see _META_STATUS): the status it is left in,
+        "duplicate" when `seen` was already marked, None when the delivery is unknown."""
         check_names([*fields, *on_failure])
         always = [part for name, value in fields.items() if value is not None for part in (name, encode(value))]
         failing = [part for name, value in on_failure.items() if value is not None for part in (name, encode(value))]
-        args = [*self._common(now), delivery, reported, entry.get("at", now), self.event_ttl, json.dumps(entry)]
+        args = [*self._common(now), delivery, reported, seen_ttl, self.event_ttl, json.dumps(entry)]
         args += [len(always), *always, len(failing), *failing]
-        return text(self._meta_status(keys=[self.keys.delivery(delivery)], args=args)) or None
+        keys = [self.keys.delivery(delivery), self.keys.meta_seen(seen)]
+        return text(self._meta_status(keys=keys, args=args)) or None
 
     @translates_redis_errors
     def delivery_for_wamid(self, wamid: str) -> str | None:
         found = self.redis.get(self.keys.wamid(wamid))
         return text(found) if found else None
+
+    @translates_redis_errors
+    def once(self, marker: str, commands: Sequence[Sequence[Any]], *, ttl: int, now: float) -> bool:
+        """Run `commands` (recorded, see `record_enqueues`) unless `marker` was seen within `ttl`
+        seconds, and mark it, in one atomic step: what a repeated notification would do twice
+        (queue a forward, a reply) happens once. False when it was already seen."""
+        args = [*self._common(now), b"", ttl, *_flatten(commands)]
+        return bool(self._accept(keys=[self.keys.meta_seen(marker)], args=args))
+
+    @translates_redis_errors
+    def seen(self, marker: str) -> bool:
+        return bool(self.redis.exists(self.keys.meta_seen(marker)))
 
     @translates_redis_errors
     def first_time(self, marker: str, ttl: int) -> bool:
@@ -490,16 +509,6 @@ class Store:
     @translates_redis_errors
     def counters(self) -> dict[str, int]:
         return {text(k): int(v) for k, v in self.redis.hgetall(self.keys.counters).items()}
-
-    @translates_redis_errors
-    def remember_user_phone(self, user_id: str, phone: str) -> None:
-        """Meta's business-scoped user id stands for this number (kept as long as the records)."""
-        self.redis.set(self.keys.user_phone(user_id), phone, ex=self.delivery_ttl)
-
-    @translates_redis_errors
-    def phone_for_user(self, user_id: str) -> str | None:
-        found = self.redis.get(self.keys.user_phone(user_id))
-        return text(found) if found else None
 
     @translates_redis_errors
     def history(self, delivery: str) -> list[dict[str, Any]]:

@@ -15,9 +15,10 @@ from typing import Any
 from bridge import defaults
 from bridge.delivery.optouts import Scope
 from bridge.delivery.records import Field, Status, error_fields, split_delivery_id
-from bridge.errors import PermanentError
+from bridge.errors import DeliveryError, PermanentError
 from bridge.runtime import Runtime
 from bridge.whatsapp.errors import classify_webhook_error
+from bridge.whatsapp.phones import from_wa_id, whatsapp_variants
 from bridge.whatsapp.webhook import StatusUpdate
 
 logger = logging.getLogger(__name__)
@@ -27,22 +28,27 @@ WHEN_FIELDS = {Status.DELIVERED: Field.DELIVERED_AT, Status.READ: Field.READ_AT,
 
 def apply_status(rt: Runtime, update: StatusUpdate) -> str:
     """Record one status; returns what happened (the resulting status, duplicate, unknown)."""
-    if not rt.store.first_time(f"status:{update.wamid}:{update.status}", defaults.META_SEEN_TTL_SECONDS):
-        return "duplicate"
+    seen = f"status:{update.wamid}:{update.status}"
     delivery = _delivery_for(rt, update)
     if delivery is None:
-        rt.store.count("statuses_for_unknown_messages")
-        logger.info("status %s for a message the bridge does not know (%s): ignored", update.status, update.wamid)
-        return "unknown"
+        if rt.store.first_time(seen, defaults.META_SEEN_TTL_SECONDS):
+            rt.store.count("statuses_for_unknown_messages")
+            logger.info("status %s for a message the bridge does not know (%s): ignored", update.status, update.wamid)
+            return "unknown"
+        return "duplicate"
     failure = classify_webhook_error(update.errors[0]) if update.status == Status.FAILED and update.errors else None
     result = rt.store.apply_meta_status(
         delivery,
         update.status,
-        entry=_history_entry(update, failure),
+        entry=_history_entry(update, failure, rt.clock()),
         fields=_fields(update),
         on_failure=error_fields(failure) if failure is not None else {},
+        seen=seen,
+        seen_ttl=defaults.META_SEEN_TTL_SECONDS,
         now=rt.clock(),
     )
+    if result == "duplicate":
+        return result
     _remember_identity(rt, update)
     if failure is not None and isinstance(failure, PermanentError) and failure.opt_out:
         _stop_marketing(rt, delivery, failure)
@@ -69,13 +75,13 @@ def _fields(update: StatusUpdate) -> dict[str, Any]:
     if update.recipient_id:
         fields[Field.WA_ID] = update.recipient_id
     when = WHEN_FIELDS.get(update.status)  # type: ignore[call-overload]
-    if when is not None:
+    if when is not None and update.timestamp:
         fields[when] = float(update.timestamp)
     return fields
 
 
-def _history_entry(update: StatusUpdate, failure: PermanentError | Any | None) -> dict[str, Any]:
-    entry: dict[str, Any] = {"status": update.status, "at": update.timestamp, "by": "meta"}
+def _history_entry(update: StatusUpdate, failure: DeliveryError | None, now: float) -> dict[str, Any]:
+    entry: dict[str, Any] = {"status": update.status, "at": update.timestamp or now, "by": "meta"}
     if failure is not None:
         entry.update(code=failure.code, title=failure.title, meaning=failure.meaning)
     if update.pricing_category:
@@ -85,14 +91,15 @@ def _history_entry(update: StatusUpdate, failure: PermanentError | Any | None) -
 
 def _remember_identity(rt: Runtime, update: StatusUpdate) -> None:
     """A status that carries both the number and the user id tells which number the id stands for."""
-    if update.recipient_user_id and update.recipient_id:
-        rt.store.remember_user_phone(update.recipient_user_id, "+" + update.recipient_id.lstrip("+"))
+    phone = from_wa_id(update.recipient_id)
+    if update.recipient_user_id and phone:
+        rt.optouts.link(update.recipient_user_id, phone)
 
 
 def _stop_marketing(rt: Runtime, delivery: str, failure: PermanentError) -> None:
     """131050 in a status webhook: as on the send path, no marketing template goes to them again."""
-    record = rt.store.get_fields(delivery, Field.RECIPIENT, Field.TEMPLATE)
+    record = rt.store.get_fields(delivery, Field.RECIPIENT, Field.TEMPLATE, Field.USER_ID)
     phone, template = record.get(Field.RECIPIENT), record.get(Field.TEMPLATE)
-    if phone:
-        source = f"Meta error {failure.code} (status webhook)"
-        rt.optouts.add(phone, Scope.MARKETING, at=rt.clock(), source=source, template=template, delivery=delivery)
+    identities = [*(whatsapp_variants(phone) if phone else ()), record.get(Field.USER_ID) or ""]
+    source = f"Meta error {failure.code} (status webhook)"
+    rt.optouts.opt_out(identities, Scope.MARKETING, at=rt.clock(), source=source, template=template, delivery=delivery)

@@ -13,6 +13,7 @@ from bridge.logging_setup import configure_logging
 from bridge.runtime import Role, build_runtime
 from bridge.web.errors import register_error_handlers
 from bridge.web.stripe_webhook import stripe_webhook
+from bridge.web.whatsapp_webhook import whatsapp_webhook
 
 
 def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
@@ -28,6 +29,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = defaults.MAX_BODY_BYTES + 1
     app.extensions["bridge"] = build_runtime(config, role=Role.WEB)
     app.register_blueprint(stripe_webhook)
+    app.register_blueprint(whatsapp_webhook)
     app.add_url_rule("/healthz", "healthz", lambda: (jsonify(status="ok"), 200))
     register_error_handlers(app)
     return app

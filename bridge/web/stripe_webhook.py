@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, current_app, jsonify, request
-from werkzeug.exceptions import RequestEntityTooLarge
+from flask import Blueprint, jsonify, request
 
-from bridge import defaults
 from bridge.delivery import ingest
 from bridge.errors import PayloadError, SignatureError, StoreUnavailable
-from bridge.runtime import Runtime
 from bridge.stripe_events.signature import verify_event
+from bridge.web.common import limited_body, runtime
 from bridge.web.errors import error_response
 
 logger = logging.getLogger(__name__)
@@ -23,22 +21,11 @@ logger = logging.getLogger(__name__)
 stripe_webhook = Blueprint("stripe_webhook", __name__)
 
 
-def runtime() -> Runtime:
-    return current_app.extensions["bridge"]
-
-
 @stripe_webhook.post("/stripe/webhook")
 def receive():
     """Verify, dedupe and enqueue; answer 503 when Redis is away so Stripe retries."""
     rt = runtime()
-    if request.content_length is not None and request.content_length > defaults.MAX_BODY_BYTES:
-        return error_response(413, "body larger than 1 MiB")
-    try:
-        payload = request.get_data(cache=False)
-    except RequestEntityTooLarge:
-        return error_response(413, "body larger than 1 MiB")
-    if len(payload) > defaults.MAX_BODY_BYTES:  # a chunked body, cut at the limit + 1
-        return error_response(413, "body larger than 1 MiB")
+    payload = limited_body()
     stripe_settings = rt.config.stripe
     try:
         event = verify_event(

@@ -63,6 +63,28 @@ class ParameterFormat(StrEnum):
     """`{{first_name}}`: each parameter is sent with its `parameter_name`, in any order."""
 
 
+NOT_SENDABLE = frozenset(
+    {
+        TemplateStatus.PENDING,
+        TemplateStatus.REJECTED,
+        TemplateStatus.PAUSED,
+        TemplateStatus.DISABLED,
+        TemplateStatus.IN_APPEAL,
+        TemplateStatus.PENDING_DELETION,
+        TemplateStatus.DELETED,
+        TemplateStatus.ARCHIVED,
+        TemplateStatus.LOCKED,
+    }
+)
+"""States in which Meta refuses a send (132001, 132015, 132016). FLAGGED still sends (Meta warns
+before it pauses); REINSTATED and UNARCHIVED are sendable again; a state Meta adds later is not
+taken as a reason to stop sending."""
+
+
+def blocks_sending(status: str) -> bool:
+    return status.upper() in NOT_SENDABLE
+
+
 def known_status(status: str) -> TemplateStatus | None:
     """The enum member for a status Meta sent, or None for a value this bridge does not know yet
     (Meta adds states; the raw text is kept on the Template either way)."""

@@ -64,7 +64,7 @@ def _call(http: httpx.Client, method: str, url: str, **kwargs: Any) -> tuple[int
 
 
 class WhatsAppClient:
-    """Sends template messages for one business phone number."""
+    """Sends messages (templates; text replies inside the 24-hour window) for one business phone number."""
 
     def __init__(self, settings: WhatsAppSettings, *, transport: httpx.BaseTransport | None = None):
         self.settings = settings
@@ -80,9 +80,10 @@ class WhatsAppClient:
         result = parse_send_response(body)
         if result is None:
             raise AmbiguousError(f"Cloud API answered {status} without a message id")
+        what = f"template {payload['template'].get('name')}" if isinstance(payload.get("template"), dict) else payload.get("type")
         logger.info(
-            "sent template %s to %s: %s (%s)",
-            payload.get("template", {}).get("name"),
+            "sent %s to %s: %s (%s)",
+            what,
             mask_phone(payload.get("to")),
             result.wamid,
             result.message_status or "accepted",

@@ -120,6 +120,8 @@ class SendResult:
     wamid: str
     wa_id: str | None
     message_status: str | None
+    user_id: str | None = None
+    """The business-scoped user id Meta knows the customer by, when the answer carries one."""
 
 
 def build_template_payload(to: str, message: TemplateMessage, *, callback_data: str | None = None) -> dict[str, Any]:
@@ -145,6 +147,12 @@ def build_template_payload(to: str, message: TemplateMessage, *, callback_data: 
     return payload
 
 
+def build_text_payload(to: str, body: str) -> dict[str, Any]:
+    """A free-form text message: only allowed inside the 24-hour window a customer's message opens
+    (the STOP/START confirmation is sent right after the customer wrote)."""
+    return {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, "type": "text", "text": {"body": body}}
+
+
 def parse_send_response(body: Any) -> SendResult | None:
     """Meta's success body → SendResult, or None if it does not carry a message id."""
     if not isinstance(body, dict):
@@ -156,8 +164,15 @@ def parse_send_response(body: Any) -> SendResult | None:
     if not isinstance(wamid, str) or not wamid:
         return None
     contacts = body.get("contacts")
-    wa_id = None
-    if isinstance(contacts, list) and contacts and isinstance(contacts[0], dict):
-        wa_id = contacts[0].get("wa_id") or contacts[0].get("user_id")
+    contact = contacts[0] if isinstance(contacts, list) and contacts and isinstance(contacts[0], dict) else {}
     status = messages[0].get("message_status")
-    return SendResult(wamid=wamid, wa_id=wa_id, message_status=status if isinstance(status, str) else None)
+    return SendResult(
+        wamid=wamid,
+        wa_id=_text(contact.get("wa_id")),
+        message_status=status if isinstance(status, str) else None,
+        user_id=_text(contact.get("user_id")),
+    )
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None

@@ -70,3 +70,38 @@ def mask_phone(phone: str | None) -> str:
         return "*" * len(digits)
     keep_head = 1 if len(digits) <= 8 else 3
     return "+" + digits[:keep_head] + "*" * (len(digits) - keep_head - 2) + digits[-2:]
+
+
+_WA_ID = re.compile(r"^\+?\d{6,15}$")
+
+
+def from_wa_id(wa_id: str | None) -> str | None:
+    """A number as Meta's webhook writes it (`wa_id`, `from`, `recipient_id`: digits, no plus) in
+    E.164, or None when it is not a phone number (a group id, a user id, junk)."""
+    if not wa_id or not _WA_ID.match(wa_id):
+        return None
+    return "+" + wa_id.lstrip("+")
+
+
+def whatsapp_variants(phone: str) -> tuple[str, ...]:
+    """`phone` and the other E.164 forms under which WhatsApp knows the same customer.
+
+    Meta's webhooks write Mexican mobiles as 521…, Argentinian ones as 549… and may drop or add
+    Brazil's ninth digit, while the bridge sends to the number Stripe gave. A STOP from any form
+    must stop messages to every form, so consent is recorded under all of them.
+    """
+    digits = phone.lstrip("+")
+    forms = {digits}
+    if digits.startswith("521") and len(digits) == 13:
+        forms.add("52" + digits[3:])
+    elif digits.startswith("52") and len(digits) == 12:
+        forms.add("521" + digits[2:])
+    elif digits.startswith("549") and len(digits) == 13:
+        forms.add("54" + digits[3:])
+    elif digits.startswith("54") and len(digits) == 12:
+        forms.add("549" + digits[2:])
+    elif digits.startswith("55") and len(digits) == 13 and digits[4] == "9":
+        forms.add(digits[:4] + digits[5:])
+    elif digits.startswith("55") and len(digits) == 12 and digits[4] in "6789":
+        forms.add(digits[:4] + "9" + digits[4:])
+    return tuple("+" + form for form in sorted(forms, key=lambda f: (f != digits, f)))

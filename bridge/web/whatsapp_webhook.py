@@ -1,0 +1,84 @@
+"""`GET|POST /whatsapp/webhook`: Meta's subscription handshake, and its signed posts.
+
+Order of the POST view: size limit (413) → an app secret must be configured (503: never accept
+unsigned posts) → `X-Hub-Signature-256` over the raw bytes (401) → Meta's envelope (400) → one
+Redis step that stores the post with the job that processes it (503 if Redis is away) → 200.
+Nothing is stored on any non-200 answer. Inside a valid envelope nothing is refused: a 4xx makes
+Meta retry for days and eventually disable the webhook, so what the bridge does not act on is
+answered 200 and counted by the job.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+
+from flask import Blueprint, Response, jsonify, request
+
+from bridge.errors import SignatureError, StoreUnavailable
+from bridge.updates import ingest
+from bridge.web.common import limited_body, runtime
+from bridge.web.errors import error_response
+from bridge.whatsapp.signature import HEADER, verify_meta_signature
+from bridge.whatsapp.webhook import EnvelopeError, validate_envelope
+
+logger = logging.getLogger(__name__)
+
+whatsapp_webhook = Blueprint("whatsapp_webhook", __name__)
+
+
+@whatsapp_webhook.get("/whatsapp/webhook")
+def handshake():
+    """Meta's verification request: echo `hub.challenge` when the verify token matches."""
+    token = runtime().config.whatsapp.verify_token
+    given = request.args.get("hub.verify_token", "")
+    mode_ok = request.args.get("hub.mode") == "subscribe"
+    # Constant time, and no early return on an unset token: how long this takes tells nothing.
+    token_ok = hmac.compare_digest(given.encode("utf-8", "replace"), token.encode("utf-8")) and bool(token)
+    if not (mode_ok and token_ok):
+        if not token:
+            logger.warning("Meta's webhook handshake refused: no [whatsapp] verify_token / WHATSAPP_VERIFY_TOKEN is configured")
+        else:
+            logger.warning("Meta's webhook handshake refused: wrong hub.mode or hub.verify_token")
+        return Response("Forbidden", status=403, mimetype="text/plain")
+    return Response(request.args.get("hub.challenge", ""), status=200, mimetype="text/plain")
+
+
+@whatsapp_webhook.post("/whatsapp/webhook")
+def receive():
+    """Verify, store and queue; 200 within milliseconds, so Meta never retries a post we have."""
+    rt = runtime()
+    body = limited_body()
+    secret = rt.config.whatsapp.app_secret
+    if not secret:
+        logger.error(
+            "refused a post to /whatsapp/webhook: no [whatsapp] app_secret / WHATSAPP_APP_SECRET is configured, "
+            "so its signature cannot be checked (Meta retries for 7 days: set it and nothing is lost)"
+        )
+        return error_response(503, "the webhook's app secret is not configured")
+    try:
+        verify_meta_signature(body, request.headers.get(HEADER), secret)
+    except SignatureError as exc:
+        logger.warning("rejected a post to /whatsapp/webhook: %s", exc)
+        return error_response(401, f"signature verification failed: {exc}")
+    try:
+        validate_envelope(_json(body))
+    except EnvelopeError as exc:
+        logger.warning("rejected a signed post to /whatsapp/webhook: %s", exc)
+        return error_response(400, str(exc))
+    try:
+        new = ingest.accept(rt, body)
+    except StoreUnavailable as exc:
+        logger.error("Redis unavailable, answering 503 so Meta retries its post: %s", exc)
+        return error_response(503, "temporarily unavailable, retry later")
+    return jsonify(status="queued" if new else "duplicate"), 200
+
+
+def _json(body: bytes) -> object:
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise EnvelopeError("not a webhook post from Meta: the body is not JSON") from exc
+    except RecursionError:
+        raise EnvelopeError("not a webhook post from Meta: the body is nested too deeply") from None
