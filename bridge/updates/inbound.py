@@ -92,13 +92,13 @@ def _decide(rt: Runtime, message: InboundMessage, phone: str | None, intent: Int
 
 
 def _effects(rt: Runtime, pipe, message: InboundMessage, phone: str | None, outcome: str, reply: str | None) -> None:
-    """What happens once per message, written on `pipe` (recorded, then run under the seen-mark)."""
-    pipe.hincrby(rt.keys.counters, f"inbound {outcome}", 1)
+    """What happens once per message, written on `pipe` (recorded, then run under the seen-mark).
+    RQ's enqueue comes first: it starts the pipeline's MULTI itself."""
     if reply and phone:
         enqueue_reply(rt.queue, phone, reply, pipeline=pipe)
-    forward_url = rt.config.consent.forward_url
-    if outcome == "other" and forward_url:
+    elif outcome == "other" and rt.config.consent.forward_url:
         enqueue_forward(rt.queue, forward_document(message, phone), pipeline=pipe)
+    pipe.hincrby(rt.keys.counters, f"inbound {outcome}", 1)
 
 
 def forward_document(message: InboundMessage, phone: str | None) -> str:
