@@ -174,6 +174,7 @@ def test_list_json_prints_one_object_per_template(tmp_path: Path):
             {"index": 1, "type": "QUICK_REPLY", "text": "Parar promoções", "placeholders": []},
         ],
         "id": "1387372356726612",
+        "reported_at": None,  # nothing reported by Meta's webhook since the pull
     }
     assert next(o for o in objects if o["name"] == "payment_receipt")["header"] is None
 

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from bridge.cli.common import cli_runtime, parse_since
-from bridge.delivery.records import Field, SkipReason, Status
+from bridge.delivery.records import TIME_FIELDS, Field, SkipReason, Status
 from bridge.keys import DRY_RUN_NUMBER
 from bridge.runtime import Runtime
 from bridge.whatsapp.phones import mask_phone
@@ -29,23 +29,26 @@ def outbox(limit: int) -> None:
         click.echo(json.dumps(entry, indent=2, ensure_ascii=False))
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @click.option("--status", type=click.Choice([s.value for s in Status]), default=None, help="Only deliveries in this status.")
 @click.option("--event", "event_id", default=None, help="Only deliveries of this event (evt_...).")
 @click.option("--since", default=None, help="Only deliveries created at or after this ISO date/time (UTC) or unix time.")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(min=1), help="At most this many, newest first.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line, numbers as numbers.")
-def deliveries(status: str | None, event_id: str | None, since: str | None, limit: int, as_json: bool) -> None:
-    """List delivery records, newest first (phone numbers masked).
+@click.pass_context
+def deliveries(ctx: click.Context, status: str | None, event_id: str | None, since: str | None, limit: int, as_json: bool) -> None:
+    """List delivery records, newest first (phone numbers masked); `deliveries show ID` for one.
 
-    Filters are answered from Redis's indexes: only the matching records are read.
+    Statuses follow Meta's webhook after the send: sent → delivered → read, or failed with Meta's
+    reason. Filters are answered from Redis's indexes: only the matching records are read.
     """
+    if ctx.invoked_subcommand is not None:
+        return
     rt = cli_runtime()
     status_filter = Status(status) if status else None
     records = rt.store.query(status=status_filter, event_id=event_id, since=parse_since(since), limit=limit).items
     for record in records:
-        if "recipient" in record:
-            record["recipient"] = mask_phone(record["recipient"])
+        _mask(record)
     if as_json:
         for record in records:
             click.echo(json.dumps(record, sort_keys=True, ensure_ascii=False))
@@ -58,6 +61,31 @@ def deliveries(status: str | None, event_id: str | None, since: str | None, limi
     widths = [max(len(row[i]) for row in rows) for i in range(len(columns) - 1)]
     for row in rows:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1])
+
+
+@deliveries.command("show")
+@click.argument("delivery_id")
+@click.option("--json", "as_json", is_flag=True, help="The record and its whole history as one JSON object.")
+def deliveries_show(delivery_id: str, as_json: bool) -> None:
+    """One delivery: its record and every status it went through (queued → sent → delivered → read)."""
+    rt = cli_runtime()
+    record = rt.store.get_delivery(delivery_id)
+    if record is None:
+        click.echo(f"{delivery_id}: no such delivery (or older than [retention] delivery_days)", err=True)
+        sys.exit(1)
+    _mask(record)
+    history = rt.store.history(delivery_id)
+    if as_json:
+        click.echo(json.dumps({**record, "history": history}, sort_keys=True, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{record['id']}  {record.get(Field.STATUS, '')}")
+    for name in sorted(k for k in record if k not in ("id", Field.STATUS)):
+        click.echo(f"  {name}: {_shown_value(name, record[name])}")
+    click.echo("history:")
+    for entry in history:
+        extra = ", ".join(f"{k} {v}" for k, v in entry.items() if k not in ("status", "at", "by"))
+        line = f"  {_time(entry.get('at'))}  {entry.get('status', ''):<10} by {entry.get('by', '?')}"
+        click.echo(line + (f"  ({extra})" if extra else ""))
 
 
 @click.command()
@@ -128,6 +156,23 @@ def _all(rt: Runtime, status: Status, since: float | None) -> Iterator[dict[str,
         if page.next_cursor is None:
             return
         cursor = page.next_cursor
+
+
+def _mask(record: dict[str, Any]) -> None:
+    for name in (Field.RECIPIENT, Field.WA_ID):
+        if record.get(name):
+            record[name] = mask_phone(str(record[name]))
+
+
+def _time(value: Any) -> str:
+    try:
+        return datetime.fromtimestamp(float(value), tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+    except (TypeError, ValueError, OverflowError, OSError):
+        return "?"
+
+
+def _shown_value(name: str, value: Any) -> str:
+    return f"{_time(value)} UTC" if name in TIME_FIELDS else str(value)
 
 
 def _row(record: dict[str, Any]) -> tuple[str, ...]:

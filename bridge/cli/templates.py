@@ -11,9 +11,19 @@ from typing import Any, NoReturn
 import click
 
 from bridge.cli.common import load_or_exit
-from bridge.config import Config
+from bridge.config import Config, load_config
+from bridge.delivery.template_states import TemplateState, reported_states
 from bridge.errors import AccountError, ConfigError, ConfigProblem, DeliveryError, TransientError
-from bridge.whatsapp.catalogue import Template, TemplateFormatError, load_snapshot, parse_template, save_snapshot
+from bridge.whatsapp.catalogue import (
+    Catalogue,
+    Category,
+    Template,
+    TemplateFormatError,
+    load_snapshot,
+    normalize_language,
+    parse_template,
+    save_snapshot,
+)
 from bridge.whatsapp.client import fetch_templates
 
 CONFIG_HELP = "Config file (default $BRIDGE_CONFIG or ./config.toml)."
@@ -116,8 +126,13 @@ def _hint(exc: DeliveryError) -> str:
 @click.option("--file", "snapshot_file", default=None, help="Snapshot to read (default: the config's [whatsapp] templates_file).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def templates_list(config_path: str | None, snapshot_file: str | None, as_json: bool) -> None:
-    """List the pulled templates: status, category and the parameters each component takes."""
-    path = snapshot_file or load_or_exit(config_path).whatsapp.templates_file
+    """List the pulled templates: status, category and the parameters each component takes.
+
+    What Meta's webhook reported since the pull (a paused template, a new category) is shown over
+    the snapshot, marked with when Meta said it.
+    """
+    config = load_or_exit(config_path) if snapshot_file is None else _config_or_none(config_path)
+    path = snapshot_file or config.whatsapp.templates_file  # type: ignore[union-attr]
     try:
         catalogue = load_snapshot(path)
     except ConfigError as exc:
@@ -125,6 +140,8 @@ def templates_list(config_path: str | None, snapshot_file: str | None, as_json: 
     if catalogue is None:
         click.echo(f"no template snapshot at {path}: run `bridge templates pull` first", err=True)
         sys.exit(1)
+    states = reported_states(config.redis.url, config.redis.key_prefix) if config is not None else {}
+    catalogue = catalogue.overlaid({key: state.reported() for key, state in states.items()})
     ordered = sorted(catalogue.templates, key=lambda t: (t.name, t.language))
     if as_json:
         for template in ordered:
@@ -133,9 +150,50 @@ def templates_list(config_path: str | None, snapshot_file: str | None, as_json: 
     pulled = datetime.fromtimestamp(catalogue.pulled_at, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
     click.echo(f"{len(ordered)} templates of business account {catalogue.business_account_id}, pulled {pulled} UTC ({path})")
     rows = [("name", "language", "status", "category", "parameters")] + [_row(t) for t in ordered]
+    unknown = sorted(key for key in states if catalogue.find(*key) is None)
+    rows += [(name, language, *_reported_only(states[(name, language)])) for name, language in unknown]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         click.echo(("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1]).rstrip())
+    for warning in _marketing_warnings(config, catalogue, states):
+        click.echo(f"warning: {warning}")
+
+
+def _config_or_none(config_path: str | None) -> Config | None:
+    """With --file, the config only adds what Meta's webhook reported: it may be absent."""
+    try:
+        return load_config(config_path)
+    except ConfigError:
+        return None
+
+
+def _reported_only(state: TemplateState) -> tuple[str, str, str]:
+    return (f"{state.status or '?'} (Meta{_at(state.status_at)})", state.category or "?", "not in the snapshot: pull again")
+
+
+def _at(moment: float | None) -> str:
+    return f", {datetime.fromtimestamp(moment, tz=UTC):%Y-%m-%d %H:%M}" if moment else ""
+
+
+def _marketing_warnings(config: Config | None, catalogue: Catalogue, states: dict[tuple[str, str], TemplateState]) -> list[str]:
+    """A template a mapping sends that Meta now counts as MARKETING: billed, capped, refused by 131050."""
+    if config is None:
+        return []
+    warnings = []
+    for mapping in config.mappings:
+        for language in mapping.languages:
+            key = (mapping.template, normalize_language(language))
+            template, state = catalogue.find(*key), states.get(key)
+            category = (state.category if state and state.category else None) or (template.category if template else None)
+            if category == Category.MARKETING:
+                moved = ""
+                if state and state.previous_category:
+                    moved = f" (Meta moved it from {state.previous_category}{_at(state.category_at)})"
+                warnings.append(
+                    f"mapping {mapping.name} sends {mapping.template} [{key[1]}], a MARKETING template{moved}: Meta bills it as "
+                    "marketing and customers who stopped marketing messages do not get it"
+                )
+    return warnings
 
 
 def template_json(template: Template) -> dict[str, Any]:
@@ -151,11 +209,13 @@ def template_json(template: Template) -> dict[str, Any]:
         "body": {"placeholders": list(template.body_placeholders)},
         "buttons": [{"index": b.index, "type": b.type, "text": b.text, "placeholders": list(b.placeholders)} for b in template.buttons],
         "id": template.id,
+        "reported_at": template.reported_at,
     }
 
 
 def _row(template: Template) -> tuple[str, ...]:
-    return (template.name, template.language, template.status, template.category, parameters_text(template))
+    status = f"{template.status} (Meta{_at(template.reported_at)})" if template.reported_at else template.status
+    return (template.name, template.language, status, template.category, parameters_text(template))
 
 
 def parameters_text(template: Template) -> str:

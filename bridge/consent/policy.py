@@ -15,7 +15,7 @@ from typing import Any
 from jinja2 import TemplateSyntaxError
 
 from bridge.config import Config, ConsentMode
-from bridge.errors import ConfigError, ConfigProblem
+from bridge.errors import ConfigError, ConfigProblem, RenderError
 from bridge.mappings.compile import ENVIRONMENT
 from bridge.mappings.sandbox import evaluate_condition
 
@@ -26,11 +26,19 @@ class ConsentPolicy:
     opt_in_when: Callable[..., Any] | None = None
 
     def needs_record(self, context: Mapping[str, Any]) -> bool:
-        """True when only an opt-in on record can let this message go (a RenderError in the
-        expression is the caller's to record: the message is not sent on a guess)."""
+        """True when only an opt-in on record can let this message go.
+
+        An expression that cannot be evaluated for this event (a customer without the metadata
+        key, a null field) has not said "consented": consent is never assumed.
+        """
         if self.mode is ConsentMode.OPT_OUT:
             return False
-        return self.opt_in_when is None or not evaluate_condition(self.opt_in_when, context)
+        if self.opt_in_when is None:
+            return True
+        try:
+            return not evaluate_condition(self.opt_in_when, context)
+        except RenderError:
+            return True
 
 
 def compile_policy(config: Config) -> ConsentPolicy:

@@ -21,9 +21,10 @@ from typing import Any
 from redis import Redis
 
 from bridge.delivery.gate import template_state_field
+from bridge.errors import StoreUnavailable
 from bridge.keys import Keys
-from bridge.redis_conn import text, translates_redis_errors
-from bridge.whatsapp.catalogue import blocks_sending
+from bridge.redis_conn import connect, text, translates_redis_errors
+from bridge.whatsapp.catalogue import Reported, blocks_sending
 
 # KEYS: the template-state hash. ARGV: field, part ("status" or "category"), time, changes (JSON).
 # Returns the state as stored afterwards, or false when a newer notice for that part is on record.
@@ -52,6 +53,10 @@ class TemplateState:
     category_at: float | None = None
     sendable: bool = True
     template_id: str | None = None
+
+    def reported(self) -> Reported:
+        latest = max((t for t in (self.status_at, self.category_at) if t is not None), default=None)
+        return Reported(status=self.status, category=self.category, at=latest)
 
     @classmethod
     def decode(cls, field: str, raw: str | bytes) -> TemplateState:
@@ -89,7 +94,24 @@ class TemplateStates:
         return TemplateState.decode(field, stored) if stored else None
 
     @translates_redis_errors
+    def reported(self) -> dict[tuple[str, str], Reported]:
+        """Every reported state as the catalogue lays it over the snapshot."""
+        return {key: state.reported() for key, state in self.all().items()}
+
+    @translates_redis_errors
     def all(self) -> dict[tuple[str, str], TemplateState]:
         """Every template Meta has reported on, by (name, language)."""
         states = (TemplateState.decode(text(f), raw) for f, raw in self.redis.hgetall(self.keys.template_state).items())
         return {(s.name, s.language): s for s in states}
+
+
+def reported_states(redis_url: str, key_prefix: str) -> dict[tuple[str, str], TemplateState]:
+    """What Meta's webhook reported, read by a command (check-config, templates list) that has no
+    Runtime; empty when Redis cannot be reached (those commands work without it)."""
+    client = connect(redis_url, socket_timeout=2.0)
+    try:
+        return TemplateStates(client, keys=Keys(key_prefix)).all()
+    except StoreUnavailable:
+        return {}
+    finally:
+        client.close()

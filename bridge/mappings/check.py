@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from bridge.config import Config, ConfigReading, read_config
+from bridge.consent.policy import compile_policy
+from bridge.delivery.template_states import TemplateState, reported_states
 from bridge.errors import ConfigError, ConfigProblem, RecipientError, RenderError
 from bridge.mappings.compile import Budget, CompiledMapping, RenderedMessage, compile_mappings
 from bridge.mappings.outgoing import context_for
-from bridge.mappings.templates_check import body_budget, check_mapping, header_budget
+from bridge.mappings.templates_check import body_budget, category_findings, check_mapping, header_budget, status_findings
 from bridge.stripe_events import samples
 from bridge.stripe_events.recipient import customer_id, phone_for
-from bridge.whatsapp.catalogue import Catalogue, Template, load_snapshot
+from bridge.whatsapp.catalogue import Catalogue, Template, TemplateStatus, load_snapshot, normalize_language
 from bridge.whatsapp.payload import TemplateMessage
 from bridge.whatsapp.phones import normalize
 
@@ -45,12 +49,18 @@ def check(path: str | None = None, env: dict[str, str] | None = None) -> CheckRe
     report.config = config = reading.config
     report.problems.extend(reading.problems)
     _check_settings(reading, report)
+    redis_usable = "redis" not in reading.invalid_sections
+    states = reported_states(config.redis.url, config.redis.key_prefix) if redis_usable else {}
     catalogue = _catalogue(reading, report)
+    if catalogue is not None:
+        catalogue = catalogue.overlaid({key: state.reported() for key, state in states.items()})
     for mapping in _compile_each(config, report):
         if catalogue is not None:
             _check_against_templates(config, mapping, catalogue, report)
+        else:
+            _check_against_reported(config, mapping, states, report)
         _render_samples(config, mapping, catalogue, report)
-    if "redis" not in reading.invalid_sections:
+    if redis_usable:
         report.warnings.extend(_redis_warnings(config))
     report.problems = list(dict.fromkeys(report.problems))  # a mistake found in several languages, once
     report.warnings = list(dict.fromkeys(report.warnings))
@@ -81,6 +91,29 @@ def _check_against_templates(config: Config, mapping: CompiledMapping, catalogue
             report.warnings.append(str(problem))
 
 
+def _check_against_reported(
+    config: Config, mapping: CompiledMapping, states: Mapping[tuple[str, str], TemplateState], report: CheckReport
+) -> None:
+    """Without a snapshot, what Meta's webhook reported still counts: a paused template, a new category."""
+    for language in mapping.settings.languages:
+        state = states.get((mapping.settings.template, normalize_language(language)))
+        if state is None:
+            continue
+        template = mapping.settings.template
+        findings = (*status_findings(template, state.status or TemplateStatus.APPROVED), *category_findings(template, state.category or ""))
+        for finding in findings:
+            problem = ConfigProblem(config.source, f"{mapping.label()}.{finding.key}", f"{finding.problem} (Meta's webhook{_on(state)})")
+            if finding.error:
+                report.problems.append(problem)
+            else:
+                report.warnings.append(str(problem))
+
+
+def _on(state: TemplateState) -> str:
+    latest = max((t for t in (state.status_at, state.category_at) if t), default=None)
+    return f" on {datetime.fromtimestamp(latest, tz=UTC):%Y-%m-%d %H:%M} UTC" if latest else ""
+
+
 def _check_settings(reading: ConfigReading, report: CheckReport) -> None:
     """What a valid file may still lack to run. A table with problems is skipped: its defaults
     would only add findings that fixing the table makes wrong."""
@@ -99,6 +132,15 @@ def _check_settings(reading: ConfigReading, report: CheckReport) -> None:
             report.problems.append(ConfigProblem(config.source, "whatsapp.phone_number_id", problem))
     if not config.mappings and "mappings" not in invalid:
         report.warnings.append("no [[mappings]]: every event will be ignored")
+    if "whatsapp" not in invalid and not config.whatsapp.app_secret:
+        report.warnings.append(
+            "WHATSAPP_APP_SECRET is not set: Meta's webhook posts (delivery statuses, STOP replies, template changes) are refused with 503"
+        )
+    if "consent" not in invalid:
+        try:
+            compile_policy(config)
+        except ConfigError as exc:
+            report.problems.extend(exc.problems)
 
 
 def _compile_each(config: Config, report: CheckReport) -> list[CompiledMapping]:

@@ -26,6 +26,10 @@ STATUS_MEANINGS: dict[str, str] = {
 }
 
 
+SENDABLE = frozenset({TemplateStatus.APPROVED, TemplateStatus.REINSTATED, TemplateStatus.UNARCHIVED})
+"""Statuses a send goes through with (REINSTATED, UNARCHIVED: approved again, as Meta's webhook says)."""
+
+
 @dataclass(frozen=True)
 class Finding:
     key: str
@@ -65,8 +69,8 @@ def _unique(findings: list[Finding]) -> list[Finding]:
 
 def _check_template(mapping: MappingSettings, template: Template) -> list[Finding]:
     return [
-        *_status(template),
-        *_category(template),
+        *status_findings(template.name, template.status),
+        *category_findings(template.name, template.category),
         *_parameter_format(mapping, template),
         *_header(mapping, template),
         *_body(mapping, template),
@@ -74,28 +78,31 @@ def _check_template(mapping: MappingSettings, template: Template) -> list[Findin
     ]
 
 
-def _status(template: Template) -> list[Finding]:
-    if template.approved:
+def status_findings(name: str, status: str) -> list[Finding]:
+    """A template that is not APPROVED cannot be sent: say what its status means."""
+    if status in SENDABLE:
         return []
-    meaning = STATUS_MEANINGS.get(template.status, "only APPROVED templates can be sent")
-    return [Finding("template", f"{template.name} is {template.status}: {meaning}")]
+    if status == TemplateStatus.FLAGGED:
+        meaning = "Meta flagged it for low quality: it is still sent, but Meta pauses it if its quality does not improve"
+        return [Finding("template", f"{name} is {status}: {meaning}", error=False)]
+    meaning = STATUS_MEANINGS.get(status, "only APPROVED templates can be sent")
+    return [Finding("template", f"{name} is {status}: {meaning}")]
 
 
-def _category(template: Template) -> list[Finding]:
-    if template.category == Category.MARKETING:
+def category_findings(name: str, category: str) -> list[Finding]:
+    """A payment notice belongs in a UTILITY template: warn about the other categories."""
+    if category == Category.MARKETING:
         return [
             Finding(
                 "template",
-                f"{template.name} is a MARKETING template: Meta bills it and caps how many marketing messages a customer "
+                f"{name} is a MARKETING template: Meta bills it and caps how many marketing messages a customer "
                 "gets, and customers who stopped marketing messages (131050) never get it. A payment notice belongs in a UTILITY template",
                 error=False,
             )
         ]
-    if template.category == Category.AUTHENTICATION:
+    if category == Category.AUTHENTICATION:
         return [
-            Finding(
-                "template", f"{template.name} is an AUTHENTICATION template, meant for one-time passwords, not payment notices", error=False
-            )
+            Finding("template", f"{name} is an AUTHENTICATION template, meant for one-time passwords, not payment notices", error=False)
         ]
     return []
 

@@ -19,7 +19,7 @@ import os
 import re
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -146,6 +146,8 @@ class Template:
     footer_text: str | None
     buttons: tuple[TemplateButton, ...]
     id: str | None = None
+    reported_at: float | None = None
+    """Set when Meta's webhook changed the status or category after the snapshot was pulled."""
 
     @property
     def approved(self) -> bool:
@@ -251,6 +253,30 @@ class Catalogue:
     def languages_of(self, name: str) -> list[str]:
         """The languages `name` exists in, sorted: what to suggest when a language is missing."""
         return sorted(t.language for t in self.templates if t.name == name)
+
+    def overlaid(self, reported: Mapping[tuple[str, str], Reported]) -> Catalogue:
+        """The catalogue with what Meta's webhook reported since the pull (a pause, a new category)."""
+        templates = []
+        for template in self.templates:
+            news = reported.get((template.name, template.language))
+            if news is not None:
+                template = replace(
+                    template,
+                    status=news.status or template.status,
+                    category=news.category or template.category,
+                    reported_at=news.at,
+                )
+            templates.append(template)
+        return replace(self, templates=tuple(templates))
+
+
+@dataclass(frozen=True)
+class Reported:
+    """What Meta's webhook last said of one template: its status and category (either may be unknown)."""
+
+    status: str | None
+    category: str | None
+    at: float | None = None
 
 
 # --- snapshot file -----------------------------------------------------------------------------
