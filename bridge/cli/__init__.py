@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bridge.cli import check, deliveries, optouts, preview, run, templates
+from bridge.cli import check, customers, deliveries, optouts, preview, run, templates
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,6 +29,7 @@ for command in (
     deliveries.replay,
     deliveries.resume,
     optouts.optout,
+    customers.customer,
     templates.templates,
     preview.preview_command,
     preview.send_test,

@@ -135,8 +135,11 @@ class OptOuts:
     @translates_redis_errors
     def opt_in(self, identities: Iterable[str], scope: Scope, *, at: float, source: str, **details: Any) -> Decided:
         """Record that the customer opted (back) in to `scope` at `at`: their opt-out there ends,
-        and in consent mode opt_in this is the consent on record."""
-        return self._record(self.keys.optin(scope), self.keys.optout(scope), identities, at, source, **details)
+        and in consent mode opt_in this is the consent on record. An erased customer's opt-out,
+        kept under the number's hash, ends too: their START must not be ignored for ever."""
+        names = _unique(identities)
+        names += [self.hashed(name) for name in names if name.startswith("+")]
+        return self._record(self.keys.optin(scope), self.keys.optout(scope), names, at, source, **details)
 
     def _record(self, target: str, opposite: str, identities: Iterable[str], at: float, source: str, **details: Any) -> Decided:
         names = _unique(identities)

@@ -1,0 +1,1 @@
+"""A customer's data: finding everything the bridge holds about a phone number, exporting it, erasing it."""
