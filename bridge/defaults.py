@@ -66,6 +66,8 @@ GIVE_UP_AFTER_SECONDS = 72 * 3600
 DEV_PORT = 5000
 DEV_WEBHOOK_SECRET_FILE = ".bridge/dev_webhook_secret"
 """`bridge dev` keeps its generated webhook secret here so `bridge simulate` can sign with it."""
+DEV_APP_SECRET_FILE = ".bridge/dev_app_secret"
+"""And the Meta app secret it generates, so `bridge simulate-reply` can sign as Meta does."""
 
 MESSAGES_PER_SECOND = 80
 """Cloud API throughput per business number: 80 messages/s by default, up to 1,000."""

@@ -63,11 +63,41 @@ def test_dev_serves_simulate_and_fills_the_outbox(redis, redis_url: str, tmp_pat
 
 
 def test_dev_never_prints_a_secret_from_the_environment(redis, redis_url: str, tmp_path: Path):
-    real = "whsec_from_stripe_listen_0123456789abcdef"
-    dev, log = start_dev(dev_env(redis_url, PORT=str(free_port()), STRIPE_WEBHOOK_SECRET=real), tmp_path)
+    real, app_secret = "whsec_from_stripe_listen_0123456789abcdef", "the_meta_apps_real_secret_0123"
+    env = dev_env(redis_url, PORT=str(free_port()), STRIPE_WEBHOOK_SECRET=real, WHATSAPP_APP_SECRET=app_secret)
+    dev, log = start_dev(env, tmp_path)
     try:
         assert real not in log.read_text() and "whsec_from…" in log.read_text()
+        assert app_secret not in log.read_text() and "app secret from WHATSAPP_APP_SECRET" in log.read_text()
         assert not (tmp_path / ".bridge").exists()  # no dev secret generated
+    finally:
+        stop_process(dev, signal.SIGINT)
+
+
+def test_dev_takes_a_customers_stop_reply_and_skips_their_next_message(redis, redis_url: str, tmp_path: Path):
+    port = free_port()
+    env = dev_env(redis_url, PORT=str(port))
+    dev, log = start_dev(env, tmp_path)
+    try:
+        wait_until(lambda: _healthy(port), timeout=10, message="the web server")
+        assert f"http://127.0.0.1:{port}/whatsapp/webhook" in log.read_text()
+        assert (tmp_path / ".bridge" / "dev_app_secret").read_text().startswith("dev_app_secret_")
+        replied = run_bridge("simulate-reply", "STOP", env=env, cwd=tmp_path)
+        assert replied.returncode == 0, replied.stderr
+        assert replied.stdout.rstrip().endswith('200 {"status":"queued"}') and "4155550123" not in replied.stdout
+
+        def opted_out() -> bool:
+            return run_bridge("optout", "check", "+14155550123", env=env, cwd=tmp_path).returncode == 1
+
+        wait_until(opted_out, timeout=20, message="the worker to record the STOP")
+        assert run_bridge("simulate", "payment_intent.succeeded", env=env, cwd=tmp_path).returncode == 0
+
+        def skipped() -> list[dict]:
+            lines = run_bridge("deliveries", "--json", env=env, cwd=tmp_path).stdout.splitlines()
+            return [r for r in map(json.loads, lines) if r["status"] == "skipped" and r.get("reason_code") == "opted_out"]
+
+        wait_until(skipped, timeout=20, message="the next message to be skipped")
+        assert run_bridge("outbox", env=env, cwd=tmp_path).stdout.strip() == "outbox is empty"
     finally:
         stop_process(dev, signal.SIGINT)
 

@@ -23,6 +23,7 @@ for command in (
     run.dev,
     run.worker,
     run.simulate,
+    run.simulate_reply,
     check.check_config,
     deliveries.outbox,
     deliveries.deliveries,

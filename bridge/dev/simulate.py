@@ -1,9 +1,12 @@
-"""`bridge simulate`: post a realistic, correctly signed sample event to a running bridge."""
+"""`bridge simulate` and `bridge simulate-reply`: post a realistic, correctly signed Stripe event, or a
+customer's reply as Meta's webhook sends it, to a running bridge."""
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,7 @@ from bridge.config import load_config
 from bridge.errors import ConfigError, WebhookUnreachable
 from bridge.stripe_events import samples
 from bridge.stripe_events.signature import sign_payload
+from bridge.whatsapp.signature import HEADER, meta_signature
 
 
 def find_secret(env: dict[str, str] | None = None) -> str | None:
@@ -62,3 +66,51 @@ def post_event(url: str, event: dict[str, Any], secret: str, *, timeout: float =
 def simulate(event_type: str, *, url: str, secret: str, phone: str | None = None) -> Posted:
     """Post a fresh sample event: a new payment each time, like `stripe trigger` (objects get fresh ids too)."""
     return post_event(url, samples.fresh_event(event_type, phone=phone), secret)
+
+
+def find_app_secret(env: dict[str, str] | None = None) -> str | None:
+    """The Meta app secret to sign with: WHATSAPP_APP_SECRET, the config's, or `bridge dev`'s."""
+    env = dict(os.environ) if env is None else env
+    if env.get("WHATSAPP_APP_SECRET"):
+        return env["WHATSAPP_APP_SECRET"]
+    try:
+        configured = load_config(env=env).whatsapp.app_secret
+        if configured:
+            return configured
+    except ConfigError:
+        pass
+    dev_file = Path(defaults.DEV_APP_SECRET_FILE)
+    if dev_file.is_file():
+        return dev_file.read_text().strip() or None
+    return None
+
+
+def reply_post(text: str, phone: str, *, phone_number_id: str = "", now: float | None = None) -> dict[str, Any]:
+    """A post from Meta's webhook carrying one text message from `phone`, in Meta's documented shape."""
+    digits = phone.lstrip("+")
+    message = {
+        "from": digits,
+        "id": "wamid.simulated" + secrets.token_hex(12),
+        "timestamp": str(int(time.time() if now is None else now)),
+        "type": "text",
+        "text": {"body": text},
+    }
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550783881", "phone_number_id": phone_number_id or "106540352242922"},
+        "contacts": [{"profile": {"name": "Jenny Rosen"}, "wa_id": digits}],
+        "messages": [message],
+    }
+    return {"object": "whatsapp_business_account", "entry": [{"id": "0", "changes": [{"value": value, "field": "messages"}]}]}
+
+
+def simulate_reply(text: str, *, url: str, app_secret: str, phone: str) -> Posted:
+    """Post a customer's reply as Meta's webhook does: the raw body signed with the app secret."""
+    post = reply_post(text, phone)
+    payload = json.dumps(post).encode()  # ASCII with \u escapes, as Meta serializes
+    headers = {"Content-Type": "application/json", HEADER: meta_signature(payload, app_secret), "User-Agent": "facebookexternalua"}
+    try:
+        response = httpx.post(url, content=payload, headers=headers, timeout=10.0)
+    except httpx.HTTPError as exc:
+        raise WebhookUnreachable(f"could not reach {url}: {type(exc).__name__}: {exc}") from None
+    return Posted(post, response.status_code, response.text.strip())

@@ -18,7 +18,7 @@ from bridge.consent.keywords import Intent, intent_of, reply_for
 from bridge.delivery.optouts import Decided, Scope
 from bridge.delivery.queueing import enqueue_forward, enqueue_reply
 from bridge.runtime import Runtime
-from bridge.whatsapp.phones import from_wa_id, mask_phone, whatsapp_variants
+from bridge.whatsapp.phones import from_wa_id, mask_phone, mask_user_id, whatsapp_variants
 from bridge.whatsapp.webhook import Contact, InboundMessage, UserIdChange
 
 logger = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ def handle_message(rt: Runtime, message: InboundMessage) -> str:
 
 
 def _decide(rt: Runtime, message: InboundMessage, phone: str | None, intent: Intent, word: str) -> None:
-    who = mask_phone(phone) if phone else f"user {message.from_user_id}"
+    who = mask_phone(phone) if phone else f"user {mask_user_id(message.from_user_id)}"
     names = identities(phone, message.from_user_id)
     at = float(message.timestamp) if message.timestamp else rt.clock()
     source = f"replied {word!r} on WhatsApp"

@@ -13,7 +13,7 @@ import logging
 from bridge.delivery.optouts import Decided, Scope
 from bridge.runtime import Runtime
 from bridge.updates.inbound import identities
-from bridge.whatsapp.phones import from_wa_id, mask_phone
+from bridge.whatsapp.phones import from_wa_id, mask_phone, mask_user_id
 from bridge.whatsapp.webhook import PreferenceChange
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def apply_preference(rt: Runtime, change: PreferenceChange) -> str:
     source = f"WhatsApp marketing preference: {change.value}"
     record = rt.optouts.opt_out if change.value == OPTED_OUT else rt.optouts.opt_in
     decided = record(names, Scope.MARKETING, at=at, source=source, detail=change.detail)
-    who = mask_phone(phone) if phone else f"user {change.user_id}"
+    who = mask_phone(phone) if phone else f"user {mask_user_id(change.user_id)}"
     if decided is not Decided.STALE:
         logger.info("%s: marketing messages %s (Meta's user_preferences)", who, "stopped" if change.value == OPTED_OUT else "allowed")
     return f"preference {change.value}"

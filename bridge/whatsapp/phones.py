@@ -72,6 +72,16 @@ def mask_phone(phone: str | None) -> str:
     return "+" + digits[:keep_head] + "*" * (len(digits) - keep_head - 2) + digits[-2:]
 
 
+def mask_user_id(user_id: str | None) -> str:
+    """A business-scoped user id as logs show it: its country and last four characters (US.…1918)."""
+    if not user_id:
+        return ""
+    country, dot, rest = user_id.partition(".")
+    head = f"{country}." if dot and len(country) <= 3 else ""
+    tail = (rest if dot else user_id)[-4:]
+    return f"{head}…{tail}"
+
+
 _WA_ID = re.compile(r"^\+?\d{6,15}$")
 
 

@@ -14,6 +14,9 @@ from typing import Any
 
 from bridge.stripe_events.recipient import PHONE_PATHS
 
+DEFAULT_PHONE = "+14155550123"
+"""The customer's number in the sample events (a 555 test number)."""
+
 
 @cache
 def _load(event_type: str) -> dict[str, Any]:
