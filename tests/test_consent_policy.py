@@ -165,3 +165,16 @@ def test_customer_consent_is_in_the_record_of_each_skipped_message(bridge: Bridg
     meta(bridge, message_post("STOP", sender=DIGITS))
     record = notify(bridge)
     assert record["recipient"] == CUSTOMER and record["attempts"] == 0
+
+
+@pytest.mark.parametrize(
+    ("consent", "expected"), [({"promotions": "opt_in"}, Status.SENT), ({"promotions": "opt_out"}, Status.SKIPPED), (None, Status.SKIPPED)]
+)
+def test_checkouts_consent_collection_as_the_opt_in(redis, redis_url, fake_graph: FakeGraphAPI, consent, expected):
+    """The expression config.example.toml suggests for Checkout's consent collection."""
+    expression = "object.consent is not none and object.consent.promotions == 'opt_in'"
+    b = Bridge(make_config(redis_url, fake_graph, consent={"mode": "opt_in", "opt_in_when": expression}))
+    try:
+        assert notify_event(b, event_of("checkout.session.completed", consent=consent))["status"] == expected
+    finally:
+        b.close()
