@@ -95,9 +95,9 @@ def _effects(rt: Runtime, pipe, message: InboundMessage, phone: str | None, outc
     """What happens once per message, written on `pipe` (recorded, then run under the seen-mark).
     RQ's enqueue comes first: it starts the pipeline's MULTI itself."""
     if reply and phone:
-        enqueue_reply(rt.queue, phone, reply, pipeline=pipe)
+        enqueue_reply(rt.queue, phone, reply, rt.config.delivery, pipeline=pipe)
     elif outcome == "other" and rt.config.consent.forward_url:
-        enqueue_forward(rt.queue, forward_document(message, phone), pipeline=pipe)
+        enqueue_forward(rt.queue, forward_document(message, phone), rt.config.delivery, pipeline=pipe)
     pipe.hincrby(rt.keys.counters, f"inbound {outcome}", 1)
 
 
