@@ -9,9 +9,7 @@ Meta approves it again."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +22,8 @@ from bridge.dev.dev_redis import free_port
 from bridge.stripe_events import samples
 from tests.conftest import (
     APP_SECRET,
-    EXAMPLE_CONFIG,
     ROOT,
-    SECRET,
     meta_signed,
-    process_env,
     signed,
     start_process,
     stop_process,
@@ -37,7 +32,7 @@ from tests.conftest import (
 from tests.fake_graph import FakeGraphAPI
 from tests.meta_posts import message_post, meta_error, status, statuses_post, template_status_post
 from tests.test_cli import run_bridge
-from tests.test_procfile import procfile
+from tests.test_procfile import procfile, procfile_env
 
 pytestmark = pytest.mark.slow
 
@@ -71,23 +66,7 @@ class Host:
 @pytest.fixture
 def host(redis: Redis, redis_url: str, fake_graph: FakeGraphAPI, tmp_path: Path) -> Iterator[Host]:
     port = free_port()
-    env = process_env(
-        **{
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-            "PYTHONPATH": str(ROOT),
-            "PORT": str(port),
-            "WEB_CONCURRENCY": "2",
-            "BRIDGE_CONFIG": str(EXAMPLE_CONFIG),
-            "REDIS_URL": redis_url,
-            "STRIPE_WEBHOOK_SECRET": SECRET,
-            "WHATSAPP_ACCESS_TOKEN": fake_graph.token,
-            "WHATSAPP_PHONE_NUMBER_ID": fake_graph.phone_number_id,
-            "WHATSAPP_API_BASE_URL": fake_graph.base_url,
-            "WHATSAPP_API_VERSION": fake_graph.api_version,
-            "WHATSAPP_APP_SECRET": APP_SECRET,
-            "WHATSAPP_VERIFY_TOKEN": "handshake-token",
-        }
-    )
+    env = procfile_env(redis_url, fake_graph, port, WHATSAPP_APP_SECRET=APP_SECRET, WHATSAPP_VERIFY_TOKEN="handshake-token")
     commands = procfile()
     web = start_process(["bash", "-c", f"exec {commands['web']}"], env, tmp_path / "web.log")
     worker = start_process(["bash", "-c", f"exec {commands['worker']}"], env, tmp_path / "worker.log")

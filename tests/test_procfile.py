@@ -24,9 +24,10 @@ def procfile() -> dict[str, str]:
     return dict(line.split(": ", 1) for line in lines if line.strip() and not line.startswith("#"))
 
 
-def test_procfile_web_and_worker_send_exactly_one_template_request(redis: Redis, redis_url: str, fake_graph: FakeGraphAPI, tmp_path: Path):
-    port = free_port()
-    env = process_env(
+def procfile_env(redis_url: str, fake_graph: FakeGraphAPI, port: int, **extra: str) -> dict[str, str]:
+    """The environment a host gives the Procfile's processes: the example config, the test Redis,
+    the fake Graph API, the Stripe secret, and `extra`."""
+    return process_env(
         **{
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
             # The `bridge` and `gunicorn` scripts import `bridge` from wherever the virtualenv
@@ -41,8 +42,14 @@ def test_procfile_web_and_worker_send_exactly_one_template_request(redis: Redis,
             "WHATSAPP_PHONE_NUMBER_ID": fake_graph.phone_number_id,
             "WHATSAPP_API_BASE_URL": fake_graph.base_url,
             "WHATSAPP_API_VERSION": fake_graph.api_version,
+            **extra,
         }
     )
+
+
+def test_procfile_web_and_worker_send_exactly_one_template_request(redis: Redis, redis_url: str, fake_graph: FakeGraphAPI, tmp_path: Path):
+    port = free_port()
+    env = procfile_env(redis_url, fake_graph, port)
     commands = procfile()
     release = subprocess.run(["bash", "-c", commands["release"]], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert release.returncode == 0, release.stderr
