@@ -17,6 +17,7 @@ from bridge.config import Config
 from bridge.errors import StoreUnavailable
 from bridge.redis_conn import OUTAGES, persistence_warnings
 from bridge.runtime import Role, Runtime, build_runtime, install_process_runtime
+from bridge.updates.ingest import requeue_unprocessed
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ def run(config: Config, *, burst: bool = False, with_scheduler: bool = True) -> 
                 upgraded = runtime.store.upgrade(now=runtime.clock())
                 if upgraded:
                     logger.info("indexed %d delivery records written by an older version", upgraded)
+                requeue_unprocessed(runtime)
                 worker = make_worker(runtime)
                 logger.info("worker %s on queue %s: %s", worker.name, runtime.queue.name, mode)
                 worked = worker.work(

@@ -233,3 +233,18 @@ def test_hostile_values_inside_a_valid_envelope_are_200_and_never_fail_the_job(b
     bridge.work()
     assert bridge.worker_runtime.queue.failed_job_registry.count == 0
     assert "updates_failed" not in bridge.store.counters()
+
+
+def test_a_post_whose_job_was_lost_is_processed_when_a_worker_starts(bridge: Bridge, redis: Redis):
+    """RQ gives up on a job after its crash retries; the post (it may hold a STOP) is still stored."""
+    from bridge.worker import run
+    from tests.meta_posts import message_post
+
+    assert bridge.post_meta(message_post("STOP", sender="14155550123")).status_code == 200
+    bridge.worker_runtime.queue.empty()  # the job is lost
+    assert bridge.queued_jobs() == 0
+    run(bridge.config, burst=True, with_scheduler=False)
+    assert bridge.worker_runtime.optouts.status(["+14155550123"])["optout"]
+    assert bridge.store.unprocessed_meta_posts() == []
+    run(bridge.config, burst=True, with_scheduler=False)  # nothing left to queue again
+    assert bridge.store.counters()["inbound stop"] == 1

@@ -406,6 +406,15 @@ class Store:
         return unpack_event(stored) if stored else None
 
     @translates_redis_errors
+    def unprocessed_meta_posts(self) -> list[str]:
+        """The keys of stored posts not processed yet (a processed one keeps an empty mark)."""
+        found = [text(key) for key in self.redis.scan_iter(match=self.keys.meta_post("*"), count=500)]
+        pipe = self.redis.pipeline(transaction=False)
+        for key in found:
+            pipe.strlen(key)
+        return [key for key, size in zip(found, pipe.execute(), strict=True) if size]
+
+    @translates_redis_errors
     def forget_meta_post(self, key: str) -> None:
         """Processed: keep only the 1-byte mark, so that Meta repeating the post is known until `ttl`."""
         self.redis.set(key, b"", xx=True, keepttl=True)

@@ -27,3 +27,20 @@ def accept(runtime: Runtime, body: bytes) -> bool:
     if not new:
         logger.info("a post from Meta's webhook repeated byte for byte: already queued")
     return new
+
+
+def requeue_unprocessed(runtime: Runtime) -> int:
+    """Queue again every stored post not yet processed; returns how many.
+
+    A post's job can be lost where a delivery's cannot (RQ gives up after its crash retries, say
+    during a long Redis outage), and a post may hold a STOP. The worker runs this at start: a post
+    processed twice changes nothing (its updates carry seen-marks, or keep only the newest notice).
+    """
+    store, queue, settings = runtime.store, runtime.queue, runtime.config.delivery
+    keys = store.unprocessed_meta_posts()
+    for key in keys:
+        _job, commands = store.record_enqueues(lambda pipe, k=key: enqueue_updates(queue, k, settings, pipeline=pipe))
+        store.run_commands(commands)
+    if keys:
+        logger.warning("%d posts from Meta's webhook were stored but not processed: queued again", len(keys))
+    return len(keys)
