@@ -22,12 +22,13 @@ from bridge.config import Config, ConsentMode, load_config
 from bridge.consent.policy import ConsentPolicy, compile_policy
 from bridge.delivery.gate import Gate
 from bridge.delivery.optouts import OptOuts
+from bridge.delivery.queueing import DeliveryJobs, delivery_jobs
 from bridge.delivery.store import Store
 from bridge.delivery.template_states import TemplateStates
 from bridge.errors import ConfigError
 from bridge.keys import Keys
 from bridge.mappings.compile import CompiledMapping, compile_mappings
-from bridge.redis_conn import connect
+from bridge.redis_conn import connect, unavailable_on_redis_error
 from bridge.stripe_events.customers import CustomerLookup
 from bridge.whatsapp.catalogue import Catalogue, load_snapshot
 from bridge.whatsapp.client import WhatsAppClient
@@ -63,6 +64,16 @@ class Runtime:
     catalogue: Catalogue | None = None
     """The templates snapshot, when there is one: the languages each template has, and its own text."""
     clock: Callable[[], float] = field(default=time.time)
+
+    _jobs: DeliveryJobs | None = None
+
+    @property
+    def jobs(self) -> DeliveryJobs:
+        """How a delivery job is written (learned from RQ once per process, on first use)."""
+        if self._jobs is None:
+            with unavailable_on_redis_error("learning how RQ writes a job"):  # RQ asks Redis its version once
+                self._jobs = delivery_jobs(self.queue, self.config.delivery)
+        return self._jobs
 
     @property
     def phone_number_id(self) -> str:

@@ -1,7 +1,7 @@
 """The layout's rules, checked on the source: each foreign library's errors are translated in one place.
 
 redis errors   → StoreUnavailable in bridge/redis_conn.py (the stores use its decorator)
-httpx          → DeliveryError in bridge/whatsapp/client.py (Meta); the helpdesk forwarder
+httpx, httpcore → DeliveryError in bridge/whatsapp/client.py (Meta); the helpdesk forwarder
                  (bridge/updates/forward.py) and the dev tool `simulate` each call one other
                  party and translate their own
 stripe         → only inside bridge/stripe_events/
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from bridge.delivery.queueing import DeliveryJobs
 from bridge.errors import StoreUnavailable
 from bridge.runtime import Role, build_runtime
 from bridge.stripe_events import samples
@@ -43,6 +44,7 @@ def test_redis_errors_are_translated_in_one_module():
 
 def test_httpx_is_used_only_by_the_whatsapp_client_the_forwarder_and_the_simulate_tool():
     assert importers("httpx") <= {"bridge/whatsapp/client.py", "bridge/updates/forward.py", "bridge/dev/simulate.py"}
+    assert importers("httpcore") <= {"bridge/whatsapp/client.py"}
 
 
 def test_stripe_is_used_only_inside_stripe_events():
@@ -59,7 +61,7 @@ def test_every_redis_step_of_the_worker_answers_store_unavailable_when_redis_is_
     rt = build_runtime(config, role=Role.WORKER)
     event = samples.fresh_event("invoice.paid")
     steps = [
-        lambda: rt.store.accept_event(event["id"], b"{}", [], now=1.0),
+        lambda: rt.store.accept_event(event["id"], b"{}", [], DeliveryJobs("q", "qs", "j:", ()), now=1.0),
         lambda: rt.store.claim("evt_1:m", pause_key=rt.pause_key, order_wait=0, mode="normal", now=1.0),
         lambda: rt.store.transition("evt_1:m", ("queued",), "sent", now=1.0),
         lambda: rt.store.query(status="failed"),

@@ -10,6 +10,7 @@ from redis import Redis
 
 from bridge.delivery import ingest
 from bridge.delivery.records import Field, Status
+from bridge.delivery.store import NewDelivery
 from bridge.dev.dev_redis import RedisServer
 from bridge.runtime import Role, build_runtime
 from bridge.stripe_events import samples
@@ -61,10 +62,11 @@ def test_deliveries_by_status_among_10000_records_reads_only_the_matching_ones(p
     config = make_config(f"redis://127.0.0.1:{port}/0", dry_run=True)
     rt = build_runtime(config, role=Role.WORKER)
     try:
-        records = {
-            f"evt_bulk{i:05d}:invoice_paid": {Field.EVENT_ID: f"evt_bulk{i:05d}", Field.MAPPING: "invoice_paid"} for i in range(10_000)
-        }
-        rt.store.run_commands(rt.store.creation_commands(records, time.time()))  # as ingest writes them
+        now = time.time()
+        for i in range(10_000):  # as ingest writes them
+            delivery = f"evt_bulk{i:05d}:invoice_paid"
+            new = NewDelivery(delivery, {Field.EVENT_ID: f"evt_bulk{i:05d}", Field.MAPPING: "invoice_paid"}, *rt.jobs.job(delivery))
+            rt.store.accept_event(f"evt_bulk{i:05d}", b"{}", [new], rt.jobs, now=now)
         failed = [f"evt_bulk{i:05d}:invoice_paid" for i in range(0, 10_000, 1000)]
         for delivery in failed:
             assert rt.store.transition(delivery, (Status.QUEUED,), Status.FAILED, now=time.time(), error_message="test")

@@ -1,7 +1,8 @@
 """Accept a verified Stripe event: dedupe on its id and enqueue one job per matching mapping.
 
-Both happen in one Redis round trip (`Store.accept_event`): RQ's own enqueue writes are recorded
-on an unexecuted pipeline and replayed inside the Lua script that sets the dedupe mark.
+Both happen in one Redis round trip (`Store.accept_event`): the Lua script that sets the dedupe
+mark also writes each delivery's record and its RQ job, with the fields RQ itself writes
+(`bridge.delivery.queueing.DeliveryJobs`).
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ import logging
 from enum import StrEnum
 from typing import Any
 
-from bridge.delivery.queueing import enqueue_delivery
 from bridge.delivery.records import Field, delivery_id
+from bridge.delivery.store import NewDelivery
 from bridge.mappings.compile import CompiledMapping
 from bridge.runtime import Runtime
 from bridge.stripe_events.ordering import order_key
@@ -30,7 +31,6 @@ def accept(runtime: Runtime, event: dict[str, Any], body: bytes) -> Outcome:
     mappings = runtime.by_event_type.get(event["type"])
     if not mappings:
         return Outcome.IGNORED
-    store, now = runtime.store, runtime.clock()
     obj = event["data"]["object"]
     common = {
         Field.EVENT_ID: event["id"],
@@ -40,19 +40,15 @@ def accept(runtime: Runtime, event: dict[str, Any], body: bytes) -> Outcome:
         Field.EVENT_CREATED: int(event.get("created") or 0),
         Field.ORDER_KEY: order_key(event["type"], obj) or "",
     }
-    commands = []
-    records = {}
+    jobs = runtime.jobs
+    deliveries = []
     for mapping in mappings:
         for delivery, fields in _deliveries(event["id"], mapping):
-            job, enqueue = store.record_enqueues(
-                lambda pipe, d=delivery: enqueue_delivery(runtime.queue, d, runtime.config.delivery, pipeline=pipe)
-            )
-            commands += enqueue
-            records[delivery] = {**common, **fields, Field.JOB_ID: job.id}
-    commands += store.creation_commands(records, now)
-    if not store.accept_event(event["id"], body, commands, now=now):
+            job_id, data = jobs.job(delivery)
+            deliveries.append(NewDelivery(delivery, {**common, **fields}, job_id, data))
+    if not runtime.store.accept_event(event["id"], body, deliveries, jobs, now=runtime.clock()):
         return Outcome.DUPLICATE
-    logger.info("accepted %s %s: %d deliveries queued", event["type"], event["id"], len(records))
+    logger.info("accepted %s %s: %d deliveries queued", event["type"], event["id"], len(deliveries))
     return Outcome.QUEUED
 
 

@@ -9,6 +9,7 @@ web's path and the worker's alike.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import zlib
@@ -19,6 +20,7 @@ from typing import Any, TypeVar
 from redis import Redis
 from redis.client import Pipeline
 
+from bridge.delivery.queueing import DeliveryJobs
 from bridge.delivery.records import (
     ClaimMode,
     ClaimOutcome,
@@ -117,6 +119,60 @@ if not redis.call('SET', KEYS[1], ARGV[4], 'NX', 'EX', ARGV[5]) then
   return 0
 end
 run_commands(6)
+return 1
+"""
+)
+
+# Accept a Stripe event: set its dedupe mark (the stored event) only if absent and, in the same
+# atomic step, create its deliveries (record, indexes, history) and their RQ jobs. The records and
+# jobs come in compact form and are written here: one short argument list, not every field of
+# every command, is what the webhook's process serializes.
+# KEYS: event. ARGV: base, now, ttl, event body, event ttl, RQ queue key, RQ's set of queues, RQ's
+#       job key prefix, now as RQ writes it, RQ's fields shared by every delivery job (JSON list
+#       name, value, ...), the history entry (JSON), then per delivery: id, record (JSON object of
+#       strings), job id, job data. Returns 1 when the event was new, 0 for a duplicate.
+_ACCEPT_EVENT = _script(
+    """
+if not redis.call('SET', KEYS[1], ARGV[4], 'NX', 'EX', ARGV[5]) then
+  return 0
+end
+local shared, entry, at = cjson.decode(ARGV[10]), ARGV[11], ARGV[9]
+for i = 12, #ARGV, 4 do
+  local id, record, job_id = ARGV[i], cjson.decode(ARGV[i + 1]), ARGV[i + 2]
+  local d = key('delivery', id)
+  local fields = {}
+  for name, value in pairs(record) do
+    fields[#fields + 1] = name
+    fields[#fields + 1] = value
+  end
+  redis.call('HSET', d, unpack(fields))
+  redis.call('EXPIRE', d, ttl)
+  redis.call('ZADD', key('deliveries'), now, id)
+  redis.call('ZADD', key('deliveries_in', S.queued), now, id)
+  local events = key('event_deliveries', record[F.event_id])
+  redis.call('SADD', events, id)
+  redis.call('EXPIRE', events, ttl)
+  redis.call('RPUSH', key('history', id), entry)
+  redis.call('EXPIRE', key('history', id), ttl)
+  local recipient = record[F.recipient]
+  if recipient and recipient ~= '' then
+    redis.call('SADD', key('phone_deliveries', recipient), id)
+    redis.call('EXPIRE', key('phone_deliveries', recipient), ttl)
+  end
+  local okey = record[F.order_key]
+  if okey and okey ~= '' then
+    redis.call('ZADD', key('order', okey), record[F.event_created] or 0, id)
+    redis.call('EXPIRE', key('order', okey), ARGV[5])
+  end
+  local job = ARGV[8] .. job_id
+  redis.call('HSET', job, 'status', 'queued', 'created_at', at, 'enqueued_at', at, 'data', ARGV[i + 3], 'description', 'deliver ' .. id)
+  redis.call('HSET', job, unpack(shared))
+  redis.call('RPUSH', ARGV[6], job_id)
+end
+redis.call('SADD', ARGV[7], ARGV[6])
+local horizon = '(' .. (tonumber(now) - ttl)
+redis.call('ZREMRANGEBYSCORE', key('deliveries'), '-inf', horizon)
+redis.call('ZREMRANGEBYSCORE', key('deliveries_in', S.queued), '-inf', horizon)
 return 1
 """
 )
@@ -295,6 +351,21 @@ def unpack_event(stored: bytes) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class NewDelivery:
+    """A delivery an accepted event creates: its id, its record's first fields, and its RQ job."""
+
+    id: str
+    fields: Mapping[str, Any]
+    job_id: str
+    job_data: bytes
+
+
+@functools.lru_cache(maxsize=8)
+def _shared_fields(jobs: DeliveryJobs) -> str:
+    return json.dumps(list(jobs.constant))
+
+
+@dataclass(frozen=True)
 class Claim:
     outcome: ClaimOutcome
     status: str
@@ -320,6 +391,7 @@ class Store:
         self.delivery_ttl = delivery_ttl
         self.outbox_max = outbox_max
         self._accept = redis.register_script(_ACCEPT)
+        self._accept_event = redis.register_script(_ACCEPT_EVENT)
         self._claim = redis.register_script(_CLAIM)
         self._transition = redis.register_script(_TRANSITION)
         self._index = redis.register_script(_INDEX)
@@ -344,53 +416,24 @@ class Store:
         pipe.reset()
         return result, commands
 
-    def creation_commands(self, records: Mapping[str, Mapping[str, Any]], now: float) -> list[Sequence[Any]]:
-        """The writes that create delivery records (status queued) and index them."""
-        keys, ttl = self.keys, self.delivery_ttl
-        commands: list[Sequence[Any]] = []
-        for delivery, fields in records.items():
-            check_names(fields)
-            record = {Field.STATUS: Status.QUEUED, Field.CREATED_AT: now, Field.UPDATED_AT: now, Field.ATTEMPTS: 0, **fields}
-            flat = [part for name, value in record.items() if value is not None for part in (str(name), encode(value))]
-            event_id, _ = split_delivery_id(delivery)
-            commands += [
-                ("HSET", keys.delivery(delivery), *flat),
-                ("EXPIRE", keys.delivery(delivery), ttl),
-                ("ZADD", keys.deliveries, repr(now), delivery),
-                ("ZADD", keys.deliveries_in(Status.QUEUED), repr(now), delivery),
-                ("SADD", keys.event_deliveries(event_id), delivery),
-                ("EXPIRE", keys.event_deliveries(event_id), ttl),
-                ("RPUSH", keys.history(delivery), json.dumps({"status": Status.QUEUED, "at": now, "by": "bridge"})),
-                ("EXPIRE", keys.history(delivery), ttl),
-            ]
-            recipient = fields.get(Field.RECIPIENT)
-            if recipient:  # a staff alert's number is known from the start
-                commands += [
-                    ("SADD", keys.phone_deliveries(str(recipient)), delivery),
-                    ("EXPIRE", keys.phone_deliveries(str(recipient)), ttl),
-                ]
-            order = fields.get(Field.ORDER_KEY)
-            if order:
-                commands += [
-                    ("ZADD", keys.order(str(order)), fields.get(Field.EVENT_CREATED) or 0, delivery),
-                    ("EXPIRE", keys.order(str(order)), self.event_ttl),
-                ]
-        horizon = f"({now - ttl!r}"
-        commands += [
-            ("ZREMRANGEBYSCORE", keys.deliveries, "-inf", horizon),
-            ("ZREMRANGEBYSCORE", keys.deliveries_in(Status.QUEUED), "-inf", horizon),
-        ]
-        return commands
-
     @translates_redis_errors
-    def accept_event(self, event_id: str, body: bytes, commands: Sequence[Sequence[Any]], *, now: float) -> bool:
-        """Atomically: if the event is new, store it and run `commands`; return whether it was new.
+    def accept_event(self, event_id: str, body: bytes, deliveries: Sequence[NewDelivery], jobs: DeliveryJobs, *, now: float) -> bool:
+        """Atomically: if the event is new, store it, create its deliveries (status queued) and
+        queue their jobs; return whether it was new.
 
         One round trip. Either everything happens or nothing does, so a Redis failure leaves the
         event unmarked and Stripe's retry gets through.
         """
-        args = [*self._common(now), pack_event(body), self.event_ttl, *_flatten(commands)]
-        return bool(self._accept(keys=[self.keys.event(event_id)], args=args))
+        args: list[Any] = [*self._common(now), pack_event(body), self.event_ttl, jobs.queue_key, jobs.queues_key, jobs.job_prefix]
+        args += [jobs.timestamp(now), _shared_fields(jobs), json.dumps({"status": Status.QUEUED, "at": now, "by": "bridge"})]
+        stamp = repr(now)
+        for new in deliveries:
+            check_names(new.fields)
+            record = {Field.STATUS: Status.QUEUED, Field.CREATED_AT: stamp, Field.UPDATED_AT: stamp, Field.ATTEMPTS: "0"}
+            record |= {str(name): str(encode(value)) for name, value in new.fields.items() if value is not None}
+            record[Field.JOB_ID] = new.job_id
+            args += [new.id, json.dumps(record), new.job_id, new.job_data]
+        return bool(self._accept_event(keys=[self.keys.event(event_id)], args=args))
 
     @translates_redis_errors
     def accept_meta_post(self, digest: str, body: bytes, commands: Sequence[Sequence[Any]], *, now: float, ttl: int) -> bool:
