@@ -9,6 +9,10 @@ STRIPE_TOLERANCE_SECONDS = 300
 MAX_BODY_BYTES = 1024 * 1024
 """Largest webhook body accepted (1 MiB); Stripe events are a few KiB."""
 
+BODY_READ_SECONDS = 10.0
+"""A request's body must arrive within this: Stripe and Meta send a few KB at once, while a client
+that sends a byte a second would otherwise hold its connection for as long as it likes."""
+
 WHATSAPP_API_BASE_URL = "https://graph.facebook.com"
 WHATSAPP_API_VERSION = "v23.0"
 """Graph API version pinned for sends: v23+ reports parameter errors as 132018."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -90,3 +91,64 @@ def test_procfile_web_and_worker_send_exactly_one_template_request(redis: Redis,
     assert web_code == 0, (tmp_path / "web.log").read_text()[-3000:]
     log = (tmp_path / "worker.log").read_text()
     assert fake_graph.token not in log and "4155550123" not in log
+
+
+def _slow_client(port: int) -> socket.socket:
+    """A client that sends a POST's headers and one byte of its body, then nothing more for now."""
+    conn = socket.create_connection(("127.0.0.1", port), timeout=5)
+    conn.sendall(b"POST /stripe/webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{")
+    return conn
+
+
+def test_fifty_slow_clients_do_not_stop_intake(redis: Redis, redis_url: str, fake_graph: FakeGraphAPI, tmp_path: Path):
+    """An attacker's connections that send a body a byte at a time hold greenlets, not workers."""
+    port = free_port()
+    env = procfile_env(redis_url, fake_graph, port)
+    web = start_process(["bash", "-c", f"exec {procfile()['web']}"], env, tmp_path / "web.log")
+    attackers: list[socket.socket] = []
+    try:
+        wait_until(lambda: _answers(port), timeout=30, message="gunicorn to answer /healthz")
+        attackers = [_slow_client(port) for _ in range(50)]
+        for _ in range(5):
+            body, headers = signed(samples.fresh_event("invoice.paid"))
+            response = httpx.post(f"http://127.0.0.1:{port}/stripe/webhook", content=body, headers=headers, timeout=5)
+            assert (response.status_code, response.json()) == (200, {"status": "queued"})
+    finally:
+        for conn in attackers:
+            conn.close()
+        stop_process(web)
+
+
+def test_a_body_that_does_not_arrive_in_time_is_answered_408(redis: Redis, redis_url: str, fake_graph: FakeGraphAPI, tmp_path: Path):
+    """The body deadline (`defaults.BODY_READ_SECONDS`, 1 s here) frees the connection."""
+    port = free_port()
+    env = procfile_env(redis_url, fake_graph, port)
+    line = procfile()["web"].replace("'bridge:create_app()'", "'tests.test_procfile:impatient_app()'")
+    web = start_process(["bash", "-c", f"exec {line}"], env, tmp_path / "web.log")
+    try:
+        wait_until(lambda: _answers(port), timeout=30, message="gunicorn to answer /healthz")
+        received = b""
+        with _slow_client(port) as conn:
+            conn.settimeout(10)
+            while chunk := conn.recv(4096):  # until the server closes the connection (a timeout fails the test)
+                received += chunk
+        answer = received.decode()
+        assert answer.startswith("HTTP/1.1 408") and "longer than 1 s" in answer, answer
+        assert redis.keys("bridge:*") == []
+    finally:
+        stop_process(web)
+
+
+def impatient_app():
+    """The bridge with a 1-second body deadline, for the test above (gunicorn imports it by name)."""
+    from bridge import create_app, defaults
+
+    defaults.BODY_READ_SECONDS = 1.0
+    return create_app()
+
+
+def _answers(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -16,6 +16,12 @@ def register_error_handlers(app: Flask) -> None:
     def too_large(_exc):
         return error_response(413, "body larger than 1 MiB")
 
+    @app.errorhandler(408)
+    def too_slow(exc):
+        response, status = error_response(408, exc.description)
+        response.headers["Connection"] = "close"
+        return response, status
+
     @app.errorhandler(404)
     def not_found(_exc):
         return error_response(404, "not found")

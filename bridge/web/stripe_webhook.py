@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, request
 
 from bridge.delivery import ingest
 from bridge.errors import PayloadError, SignatureError, StoreUnavailable
 from bridge.stripe_events.signature import verify_event
-from bridge.web.common import limited_body, runtime
+from bridge.web.common import limited_body, runtime, status_response
 from bridge.web.errors import error_response
 
 logger = logging.getLogger(__name__)
@@ -42,4 +42,4 @@ def receive():
     except StoreUnavailable as exc:
         logger.error("Redis unavailable, answering 503 so Stripe retries %s: %s", event["id"], exc)
         return error_response(503, "temporarily unavailable, retry later")
-    return jsonify(status=str(outcome)), 200
+    return status_response(outcome)

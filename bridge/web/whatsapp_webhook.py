@@ -14,11 +14,11 @@ import hmac
 import json
 import logging
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
 
 from bridge.errors import SignatureError, StoreUnavailable
 from bridge.updates import ingest
-from bridge.web.common import limited_body, runtime
+from bridge.web.common import limited_body, runtime, status_response
 from bridge.web.errors import error_response
 from bridge.whatsapp.signature import HEADER, verify_meta_signature
 from bridge.whatsapp.webhook import EnvelopeError, validate_envelope
@@ -72,7 +72,7 @@ def receive():
     except StoreUnavailable as exc:
         logger.error("Redis unavailable, answering 503 so Meta retries its post: %s", exc)
         return error_response(503, "temporarily unavailable, retry later")
-    return jsonify(status="queued" if new else "duplicate"), 200
+    return status_response("queued" if new else "duplicate")
 
 
 def _json(body: bytes) -> object:
