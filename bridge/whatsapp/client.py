@@ -1,17 +1,20 @@
 """WhatsApp Business Cloud API client: template sends over one pooled httpx client per process,
 and the template list `bridge templates pull` reads.
 
-This is the only module that imports httpx exceptions; `_call` translates them into the bridge's
-DeliveryError classes, and Meta's error bodies are classified by `meta_errors`.
+This is the only module that imports httpx and httpcore for Meta; `_call` and `WhatsAppClient._post`
+translate their errors into the bridge's DeliveryError classes, and Meta's error bodies are
+classified by `bridge.whatsapp.errors`.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
 from bridge import defaults
@@ -22,6 +25,8 @@ from bridge.whatsapp.payload import SendResult, parse_send_response
 from bridge.whatsapp.phones import mask_phone
 
 logger = logging.getLogger(__name__)
+
+USER_AGENT = "stripe-whatsapp-bridge"
 
 TEMPLATE_FIELDS = ("name", "language", "status", "category", "parameter_format", "components")
 """What the catalogue needs of each template; Graph adds the id."""
@@ -64,31 +69,68 @@ def _call(http: httpx.Client, method: str, url: str, **kwargs: Any) -> tuple[int
 
 
 class WhatsAppClient:
-    """Sends messages (templates; text replies inside the 24-hour window) for one business phone number."""
+    """Sends messages (templates; text replies inside the 24-hour window) for one business phone number.
 
-    def __init__(self, settings: WhatsAppSettings, *, transport: httpx.BaseTransport | None = None):
+    Sends go through httpcore's connection pool, the layer under httpx: a send is one POST of a
+    JSON body to one fixed URL, and httpx's client machinery around it (URL merging, cookies,
+    auth and redirect handling, response decoding) cost as much per message as the round trip to
+    Meta itself. Connections are kept alive and reused; the timeouts are the configured ones.
+    """
+
+    def __init__(self, settings: WhatsAppSettings):
         self.settings = settings
-        self._path = f"/{settings.api_version}/{settings.phone_number_id}/messages"
-        self._http = _http_client(settings, transport)
+        self._url = f"{settings.api_base_url}/{settings.api_version}/{settings.phone_number_id}/messages".encode()
+        self._headers = [
+            (b"Host", urlsplit(settings.api_base_url).netloc.encode()),
+            (b"Authorization", f"Bearer {settings.access_token}".encode()),
+            (b"Content-Type", b"application/json"),
+            (b"Accept", b"application/json"),
+            (b"User-Agent", USER_AGENT.encode()),
+        ]
+        connect = min(5.0, settings.timeout_seconds)
+        self._timeouts = {"timeout": {"connect": connect, "read": settings.timeout_seconds, "write": settings.timeout_seconds, "pool": 5.0}}
+        self._pool = httpcore.ConnectionPool(max_connections=20, max_keepalive_connections=10, keepalive_expiry=30)
 
     def close(self) -> None:
-        self._http.close()
+        self._pool.close()
 
     def send(self, payload: dict[str, Any]) -> SendResult:
         """POST one message; raise a DeliveryError subclass on anything but Meta's acceptance."""
-        status, body = _call(self._http, "POST", self._path, json=payload)
-        result = parse_send_response(body)
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        status, answer = self._post(body)
+        result = parse_send_response(answer)
         if result is None:
             raise AmbiguousError(f"Cloud API answered {status} without a message id")
         what = f"template {payload['template'].get('name')}" if isinstance(payload.get("template"), dict) else payload.get("type")
-        logger.info(
-            "sent %s to %s: %s (%s)",
-            what,
-            mask_phone(payload.get("to")),
-            result.wamid,
-            result.message_status or "accepted",
-        )
+        logger.info("sent %s to %s: %s (%s)", what, mask_phone(payload.get("to")), result.wamid, result.message_status or "accepted")
         return result
+
+    def _post(self, body: bytes) -> tuple[int, Any]:
+        """One POST: (HTTP status, parsed JSON or None) when Meta answers below 400; every httpcore
+        error and every error answer raised as a DeliveryError subclass (the same rules as `_call`)."""
+        headers = [*self._headers, (b"Content-Length", str(len(body)).encode())]
+        try:
+            response = self._pool.request(b"POST", self._url, headers=headers, content=body, extensions=self._timeouts)
+        except (httpcore.ConnectError, httpcore.ConnectTimeout, httpcore.PoolTimeout) as exc:
+            raise TransientError(f"could not connect to the Cloud API: {type(exc).__name__}") from None
+        except httpcore.WriteError as exc:
+            raise TransientError(f"connection failed while sending the request: {type(exc).__name__}") from None
+        except (httpcore.ReadTimeout, httpcore.ReadError, httpcore.RemoteProtocolError, httpcore.WriteTimeout) as exc:
+            raise AmbiguousError(f"no answer from the Cloud API after the request was sent: {type(exc).__name__}") from None
+        except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.ProxyError, httpcore.UnsupportedProtocol) as exc:
+            raise TransientError(f"HTTP error talking to the Cloud API: {type(exc).__name__}") from None
+        try:
+            answer = json.loads(response.content)
+        except ValueError:
+            answer = None
+        if response.status >= 400:
+            retry_after = _retry_after(_header(response.headers, b"retry-after"))
+            raise classify(response.status, answer, retry_after=retry_after)
+        return response.status, answer
+
+
+def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
+    return next((value.decode("latin-1") for key, value in headers if key.lower() == name), None)
 
 
 @dataclass(frozen=True)
