@@ -1,8 +1,10 @@
 """The gate before every send: consent, the template's state, and the rate limits shared by every worker.
 
-Two GCRA limiters (generic cell rate algorithm: one "theoretical arrival time" per key, no
-burst) are checked together in one Lua script that also marks the delivery as requested:
-  - per business phone number: `[whatsapp] messages_per_second` (Meta's default 80/s);
+Two GCRA limiters (generic cell rate algorithm: one "theoretical arrival time" per key) are
+checked together in one Lua script that also marks the delivery as requested:
+  - per business phone number: `[whatsapp] messages_per_second` (Meta's default 80/s), aimed 2%
+    under, with a tolerance of one interval: a slot may be taken that much early, so workers
+    waking a little late do not lose rate, and no second ever holds more than the aim plus one;
   - per recipient: one message per `[whatsapp] pair_interval_seconds` (Meta's pair limit, about
     one message every 6 s to the same user), so a receipt after a payment notice is delayed,
     never dropped.
@@ -35,7 +37,8 @@ from bridge.whatsapp.catalogue import normalize_language
 #       marketing templates set, template states hash, opt-in (all) hash, opt-in (marketing) hash.
 # ARGV: number interval, pair interval, key ttl ms, caller's clock (for the delivery record),
 #       recipient, template, "template|language", "1" when consent must be on record, the
-#       recipient hashed, "1" when the catalogue says the template is MARKETING.
+#       recipient hashed, "1" when the catalogue says the template is MARKETING, the number's
+#       tolerance (seconds a slot may be taken early).
 # Returns {"0", attempts} when granted (and marks the delivery requested), {wait, -1} when the
 # caller must wait, {"refused", reason, scope, info} when the message must not go.
 _ACQUIRE = lua_with_schema(
@@ -65,7 +68,9 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local number_tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 local pair_tat = tonumber(redis.call('GET', KEYS[2]) or '0')
-local wait = math.max(number_tat - now, pair_tat - now, 0)
+-- The number's slot may be taken up to one interval early (GCRA's tolerance): a worker that wakes
+-- a little late for its slot does not push every later slot back, so the rate holds.
+local wait = math.max(number_tat - tonumber(ARGV[11]) - now, pair_tat - now, 0)
 if wait > 0 then
   return {tostring(wait), -1}
 end
@@ -92,19 +97,24 @@ return string.format('%.6f', until_ - now)
 """
 
 
-# KEYS: number key. ARGV: number interval, key ttl ms. The number's limiter alone: "0" when a
-# slot was taken, else the seconds until one is free.
+# KEYS: number key. ARGV: number interval, key ttl ms, tolerance. The number's limiter alone: "0"
+# when a slot was taken, else the seconds until one is free.
 _NUMBER_SLOT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat > now then return string.format('%.6f', tat - now) end
+if tat - tonumber(ARGV[3]) > now then return string.format('%.6f', tat - tonumber(ARGV[3]) - now) end
 redis.call('SET', KEYS[1], string.format('%.6f', now + tonumber(ARGV[1])), 'PX', ARGV[2])
 return '0'
 """
 
 
 SAFETY = 0.98
+"""The number's rate is aimed this far under Meta's limit."""
+TOLERANCE_MAX = (1 / SAFETY - 1) * 0.99
+"""The most a slot may be taken early, in seconds. Any one second then holds at most
+ceil(rate × SAFETY × (1 + tolerance)) messages, which is never above the rate: one interval at
+80/s and above, 20 ms below (at 20/s a whole interval, 51 ms, would let a 21st message in)."""
 
 
 @dataclass(frozen=True)
@@ -156,6 +166,7 @@ class Gate:
         # Aim 2% under the number's limit: requests reach Meta a few ms after their slot, and
         # that jitter must not push a second over the limit.
         self.number_interval = 1.0 / (messages_per_second * SAFETY)
+        self.tolerance = min(self.number_interval, TOLERANCE_MAX)
         self.pair_interval = pair_interval
         self._ttl_ms = 60_000
 
@@ -177,7 +188,7 @@ class Gate:
         `marketing`: the catalogue says the template is MARKETING (Meta's webhook may say otherwise)."""
         args = [repr(self.number_interval), repr(self.pair_interval), self._ttl_ms, repr(now), recipient, template]
         args += [template_state_field(template, language), "1" if consent_on_record else "0", self.optouts.hashed(recipient)]
-        args.append("1" if marketing else "0")
+        args += ["1" if marketing else "0", repr(self.tolerance)]
         keys = [self.number_key, self.keys.pair(recipient), self.keys.delivery(delivery), *self._check_keys]
         answer = self._acquire(keys=keys, args=args)
         first, second = (text(v) for v in answer[:2])
@@ -197,7 +208,7 @@ class Gate:
     def number_slot(self) -> float:
         """Take a slot of the number's throughput for a message outside any delivery (a STOP
         confirmation); 0 when taken, else the seconds to wait."""
-        return float(self._number_slot(keys=[self.number_key], args=[repr(self.number_interval), self._ttl_ms]))
+        return float(self._number_slot(keys=[self.number_key], args=[repr(self.number_interval), self._ttl_ms, repr(self.tolerance)]))
 
     @translates_redis_errors
     def penalize_pair(self, recipient: str, seconds: float) -> float:
