@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint clean
+.PHONY: install run test lint clean bench bench-deps
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -24,6 +24,22 @@ test: install
 lint: install
 	$(BIN)/ruff check bridge workers tests bench
 	$(BIN)/ruff format --check bridge workers tests bench
+
+# Every benchmark in turn (about 5 minutes on 2 cores); each prints its table and appends it to
+# bench/RESULTS.md. Redis: $REDIS_URL, else database 11 of 127.0.0.1:6379 (flushed).
+bench: install
+	@command -v wrk >/dev/null || { echo "bench/ingest.py needs wrk: apt-get install wrk (or, as root, make bench-deps)" >&2; exit 1; }
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/worker.py
+	$(BIN)/python bench/end_to_end.py
+	$(BIN)/python bench/rate.py
+	$(BIN)/python bench/memory.py
+
+# What the benchmarks need besides the virtualenv: wrk (Debian's package), installed when run as root.
+bench-deps:
+	@if command -v wrk >/dev/null; then echo "wrk is installed"; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y wrk; \
+	else echo "wrk is missing: run this as root, or sudo apt-get install wrk" >&2; exit 1; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -2,11 +2,11 @@
 
     .venv/bin/python bench/worker.py [N] [--workers 1,2,4] [--quick]
 
-Baseline: N no-op jobs (`time.time`, whose result is when it ran) worked by RQ's SimpleWorker in
-its own process, the class `bridge worker` runs. Then N signed `invoice.paid` events (the example
-config's richest mapping: a document header, a currency parameter, a URL button), accepted by the
-web app, delivered by the Procfile's `worker` line (`bridge worker --burst`) to the fast fake Graph
-API (bench/fast_graph.py, its own process). Rates are taken from the first to the last job's own
+Baseline: N no-op jobs (`time.time`, whose result is when it ran) worked by the Procfile's own
+`worker` line (`bridge worker --burst`: RQ's SimpleWorker with the bridge's settings) on its
+queue. Then N signed `invoice.paid` events (the example config's richest mapping: a document
+header, a currency parameter, a URL button), accepted by the web app, delivered by the same line
+to the fast fake Graph API (bench/fast_graph.py, its own process). Rates are taken from the first to the last job's own
 timestamps, so process start-up is not counted. Then the same with 2 and 4 worker processes, and
 RQ's forking Worker for comparison. Redis: $REDIS_URL, else database 11 (flushed).
 """
@@ -23,17 +23,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
 
 
-def noop_rate(n: int, worker_class: str) -> float:
-    """Jobs a second of RQ's own no-op jobs on one worker process of `worker_class`."""
+def noop_rate(n: int, worker_class: str | None = None) -> float:
+    """Jobs a second of RQ's own no-op jobs (`time.time`) on one worker process: the Procfile's own
+    `worker` line on the bridge's queue (the same process, class and settings as the bridge's
+    deliveries get), or RQ's CLI worker of `worker_class`."""
     from redis import Redis
     from rq import Queue
 
     common.flush()
     redis = Redis.from_url(common.redis_url())
-    queue = Queue("bench-noop", connection=redis)
+    name = "bridge" if worker_class is None else "bench-noop"
+    queue = Queue(name, connection=redis)
     jobs = [queue.enqueue("time.time", result_ttl=600) for _ in range(n)]
-    command = [str(common.BIN / "rq"), "worker", "--burst", "--url", common.redis_url(), "--worker-class", worker_class, "bench-noop"]
-    process = common.start("rq-noop", command, common.env())
+    if worker_class is None:
+        command: str | list[str] = f"{common.procfile()['worker']} --burst"
+        environment = common.env(BRIDGE_CONFIG=str(common.bench_config("noop")))
+    else:
+        command = [str(common.BIN / "rq"), "worker", "--burst", "--url", common.redis_url(), "--worker-class", worker_class, name]
+        environment = common.env()
+    process = common.start("rq-noop", command, environment)
     process.popen.wait(timeout=600)
     times = sorted(float(job.latest_result().return_value) for job in jobs if _refreshed(job))
     redis.close()
@@ -91,7 +99,7 @@ def accept(n: int, config_file: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("n", nargs="?", type=int, default=2000, help="jobs per run (default 2000)")
+    parser.add_argument("n", nargs="?", type=int, default=1500, help="deliveries a run, shared by its workers (default 1500)")
     parser.add_argument("--workers", default="1,2,4", help="worker process counts to run (default 1,2,4)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: few jobs, one worker, not recorded")
     args = parser.parse_args()
@@ -102,21 +110,17 @@ def main() -> None:
         ["run", "worker processes", "RQ no-op jobs/s", "bridge deliveries/s", "ratio"],
     )
     with common.fast_graph() as port:
-        simple = noop_rate(n, "rq.worker.SimpleWorker")
+        baseline = noop_rate(n)
         for workers in counts:
             started = time.monotonic()
-            rate = bridge_rate(n * workers if workers > 1 else n, workers, port)
-            table.add(f"bridge worker ×{workers}", workers, simple, rate, rate / simple)
+            rate = bridge_rate(n, workers, port)
+            table.add(f"bridge worker ×{workers}", workers, baseline, rate, rate / baseline)
             print(f"  {workers} worker(s): {rate:.0f}/s ({time.monotonic() - started:.1f} s)", flush=True)
         if not args.quick:
-            forking = noop_rate(n, "rq.worker.Worker")
-            table.add("RQ forking Worker, no-op", 1, simple, forking, forking / simple)
-    table.notes.append(
-        f"{n} invoice.paid events per worker process, example config, fake Graph API answering at once (bench/fast_graph.py)"
-    )
-    table.notes.append(
-        "baseline: RQ's SimpleWorker (what `bridge worker` runs) on no-op jobs, one process; target ratio ≥ 0.8 for one worker"
-    )
+            forking = noop_rate(n // 3, "rq.worker.Worker")  # RQ's default class: a process forked per job
+            table.add("RQ forking Worker, no-op", 1, baseline, forking, forking / baseline)
+    table.notes.append(f"{n} invoice.paid events a run, shared by its workers; example config; the fast fake Graph API")
+    table.notes.append("baseline: RQ's no-op jobs on the Procfile's worker (SimpleWorker), one process; target ≥ 0.8 for one worker")
     table.emit(record=not args.quick)
 
 
