@@ -25,8 +25,9 @@ lint: install
 	$(BIN)/ruff check bridge workers tests bench
 	$(BIN)/ruff format --check bridge workers tests bench
 
-# Every benchmark in turn (about 5 minutes on 2 cores); each prints its table and appends it to
-# bench/RESULTS.md. Redis: $REDIS_URL, else database 11 of 127.0.0.1:6379 (flushed).
+# Every benchmark in turn, then where the time goes (py-spy profiles), in under 5 minutes on 2
+# cores; each prints its tables and appends them to bench/RESULTS.md. Redis: $REDIS_URL, else
+# database 11 of 127.0.0.1:6379 (flushed).
 bench: install
 	@command -v wrk >/dev/null || { echo "bench/ingest.py needs wrk: apt-get install wrk (or, as root, make bench-deps)" >&2; exit 1; }
 	$(BIN)/python bench/ingest.py
@@ -34,6 +35,7 @@ bench: install
 	$(BIN)/python bench/end_to_end.py
 	$(BIN)/python bench/rate.py
 	$(BIN)/python bench/memory.py
+	$(BIN)/python bench/profile.py
 
 # What the benchmarks need besides the virtualenv: wrk (Debian's package), installed when run as root.
 bench-deps:

@@ -1,7 +1,7 @@
 """Ingest: signed Stripe events per second on the Procfile's `web` line, against a trivial endpoint
 on the same line (the ceiling) and a naive `construct_event` + `Queue.enqueue` endpoint.
 
-    .venv/bin/python bench/ingest.py [--seconds 8] [--classes sync,gthread,gevent] [--quick]
+    .venv/bin/python bench/ingest.py [--seconds 6] [--classes sync,gthread,gevent] [--quick]
 
 Load generator: wrk (Debian's `wrk` package), its own process, 2 threads and 32 connections,
 with bench/wrk_post.lua posting pre-signed, distinct events (each a fresh `payment_intent.succeeded`
@@ -114,7 +114,7 @@ def write_events(n: int) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=8.0, help="length of each run (default 8)")
+    parser.add_argument("--seconds", type=float, default=6.0, help="length of each run (default 6)")
     parser.add_argument("--classes", default="", help="also compare these gunicorn worker classes (e.g. sync,gthread,gevent)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 1-second runs, not recorded")
     args = parser.parse_args()

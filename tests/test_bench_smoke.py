@@ -73,6 +73,16 @@ def test_worker_quick(redis_url: str):
     assert row[0] == "bridge worker ×1" and float(row[4]) > 0
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="bench/profile.py needs wrk: apt-get install wrk (.ci/run installs it)")
+def test_profile_quick(redis_url: str):
+    output = run_quick("profile.py", redis_url)
+    rows = table_rows(output, "Profile: where a webhook's and a delivery's time goes")
+    assert {row[0] for row in rows} == {"webhook", "worker"}
+    assert any("receive (bridge/web/stripe_webhook.py" in row[1] for row in rows)
+    assert any("deliver (workers/jobs.py" in row[1] for row in rows)
+
+
 # -- bench/end_to_end.py, bench/rate.py, bench/memory.py ---------------------------------------------
 
 
