@@ -32,6 +32,7 @@ def limited_body() -> bytes:
         raise RequestEntityTooLarge()
     deadline = time.monotonic() + defaults.BODY_READ_SECONDS
     connection = request.environ.get("gunicorn.socket")
+    previous = connection.gettimeout() if connection is not None else None
     chunks, size = [], 0
     while size <= defaults.MAX_BODY_BYTES:
         left = deadline - time.monotonic()
@@ -48,7 +49,7 @@ def limited_body() -> bytes:
         chunks.append(chunk)
         size += len(chunk)
     if connection is not None:
-        connection.settimeout(None)
+        connection.settimeout(previous)
     if size > defaults.MAX_BODY_BYTES:
         raise RequestEntityTooLarge()
     return b"".join(chunks)
