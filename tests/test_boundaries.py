@@ -1,7 +1,7 @@
 """The layout's rules, checked on the source: each foreign library's errors are translated in one place.
 
 redis errors   → StoreUnavailable in bridge/redis_conn.py (the stores use its decorator)
-httpx, httpcore → DeliveryError in bridge/whatsapp/client.py (Meta); the helpdesk forwarder
+httpcore       → DeliveryError in bridge/whatsapp/client.py (Meta); with httpx, the helpdesk forwarder
                  (bridge/updates/forward.py) and the dev tool `simulate` each call one other
                  party and translate their own
 stripe         → only inside bridge/stripe_events/

@@ -1,9 +1,12 @@
-"""WhatsApp Business Cloud API client: template sends over one pooled httpx client per process,
-and the template list `bridge templates pull` reads.
+"""WhatsApp Business Cloud API client: message sends over one pooled connection per process, and
+the template list `bridge templates pull` reads.
 
-This is the only module that imports httpx and httpcore for Meta; `_call` and `WhatsAppClient._post`
-translate their errors into the bridge's DeliveryError classes, and Meta's error bodies are
-classified by `bridge.whatsapp.errors`.
+Both go through `_Graph`, an httpcore connection pool (the layer under httpx) with the bearer
+token and the configured timeouts: a send is one POST of a JSON body to one fixed URL, and httpx's
+client machinery around it (URL merging, cookies, auth and redirect handling, response decoding)
+cost as much per message as the round trip to Meta itself. `_Graph.request` is the one place that
+turns httpcore's errors and Meta's error answers into the bridge's DeliveryError classes (Meta's
+codes are classified by `bridge.whatsapp.errors`).
 """
 
 from __future__ import annotations
@@ -12,10 +15,9 @@ import json
 import logging
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpcore
-import httpx
 
 from bridge import defaults
 from bridge.config import WhatsAppSettings
@@ -32,58 +34,13 @@ TEMPLATE_FIELDS = ("name", "language", "status", "category", "parameter_format",
 """What the catalogue needs of each template; Graph adds the id."""
 
 
-def _http_client(settings: WhatsAppSettings, transport: httpx.BaseTransport | None) -> httpx.Client:
-    """An httpx client for the Graph API with the bearer token: sends and the template list share it."""
-    return httpx.Client(
-        base_url=settings.api_base_url,
-        headers={"Authorization": f"Bearer {settings.access_token}"},
-        timeout=httpx.Timeout(settings.timeout_seconds, connect=min(5.0, settings.timeout_seconds)),
-        limits=httpx.Limits(max_connections=20, max_keepalive_connections=10, keepalive_expiry=30),
-        transport=transport,
-    )
-
-
-def _call(http: httpx.Client, method: str, url: str, **kwargs: Any) -> tuple[int, Any]:
-    """One request: (HTTP status, parsed JSON body or None) when Meta answers below 400; every
-    httpx error and every error answer raised as a DeliveryError subclass."""
-    try:
-        response = http.request(method, url, **kwargs)
-    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-        # Nothing reached Meta: safe to retry.
-        raise TransientError(f"could not connect to the Cloud API: {type(exc).__name__}") from None
-    except httpx.WriteError as exc:
-        raise TransientError(f"connection failed while sending the request: {type(exc).__name__}") from None
-    except (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteTimeout) as exc:
-        # The request may have been processed: Meta has no idempotency key.
-        raise AmbiguousError(f"no answer from the Cloud API after the request was sent: {type(exc).__name__}") from None
-    except httpx.HTTPError as exc:
-        raise TransientError(f"HTTP error talking to the Cloud API: {type(exc).__name__}") from None
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if response.status_code >= 400:
-        retry_after = _retry_after(response.headers.get("retry-after"))
-        raise classify(response.status_code, body, retry_after=retry_after)
-    return response.status_code, body
-
-
-class WhatsAppClient:
-    """Sends messages (templates; text replies inside the 24-hour window) for one business phone number.
-
-    Sends go through httpcore's connection pool, the layer under httpx: a send is one POST of a
-    JSON body to one fixed URL, and httpx's client machinery around it (URL merging, cookies,
-    auth and redirect handling, response decoding) cost as much per message as the round trip to
-    Meta itself. Connections are kept alive and reused; the timeouts are the configured ones.
-    """
+class _Graph:
+    """The Graph API at `[whatsapp] api_base_url`, over one keep-alive connection pool."""
 
     def __init__(self, settings: WhatsAppSettings):
-        self.settings = settings
-        self._url = f"{settings.api_base_url}/{settings.api_version}/{settings.phone_number_id}/messages".encode()
         self._headers = [
             (b"Host", urlsplit(settings.api_base_url).netloc.encode()),
             (b"Authorization", f"Bearer {settings.access_token}".encode()),
-            (b"Content-Type", b"application/json"),
             (b"Accept", b"application/json"),
             (b"User-Agent", USER_AGENT.encode()),
         ]
@@ -94,28 +51,21 @@ class WhatsAppClient:
     def close(self) -> None:
         self._pool.close()
 
-    def send(self, payload: dict[str, Any]) -> SendResult:
-        """POST one message; raise a DeliveryError subclass on anything but Meta's acceptance."""
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-        status, answer = self._post(body)
-        result = parse_send_response(answer)
-        if result is None:
-            raise AmbiguousError(f"Cloud API answered {status} without a message id")
-        what = f"template {payload['template'].get('name')}" if isinstance(payload.get("template"), dict) else payload.get("type")
-        logger.info("sent %s to %s: %s (%s)", what, mask_phone(payload.get("to")), result.wamid, result.message_status or "accepted")
-        return result
-
-    def _post(self, body: bytes) -> tuple[int, Any]:
-        """One POST: (HTTP status, parsed JSON or None) when Meta answers below 400; every httpcore
-        error and every error answer raised as a DeliveryError subclass (the same rules as `_call`)."""
-        headers = [*self._headers, (b"Content-Length", str(len(body)).encode())]
+    def request(self, method: bytes, url: str | bytes, body: bytes | None = None) -> tuple[int, Any]:
+        """One request: (HTTP status, parsed JSON body or None) when Meta answers below 400; every
+        httpcore error and every error answer raised as a DeliveryError subclass."""
+        headers = self._headers
+        if body is not None:
+            headers = [*headers, (b"Content-Type", b"application/json"), (b"Content-Length", str(len(body)).encode())]
         try:
-            response = self._pool.request(b"POST", self._url, headers=headers, content=body, extensions=self._timeouts)
+            response = self._pool.request(method, url, headers=headers, content=body, extensions=self._timeouts)
         except (httpcore.ConnectError, httpcore.ConnectTimeout, httpcore.PoolTimeout) as exc:
+            # Nothing reached Meta: safe to retry.
             raise TransientError(f"could not connect to the Cloud API: {type(exc).__name__}") from None
         except httpcore.WriteError as exc:
             raise TransientError(f"connection failed while sending the request: {type(exc).__name__}") from None
         except (httpcore.ReadTimeout, httpcore.ReadError, httpcore.RemoteProtocolError, httpcore.WriteTimeout) as exc:
+            # The request may have been processed: Meta has no idempotency key.
             raise AmbiguousError(f"no answer from the Cloud API after the request was sent: {type(exc).__name__}") from None
         except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.ProxyError, httpcore.UnsupportedProtocol) as exc:
             raise TransientError(f"HTTP error talking to the Cloud API: {type(exc).__name__}") from None
@@ -133,6 +83,29 @@ def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
     return next((value.decode("latin-1") for key, value in headers if key.lower() == name), None)
 
 
+class WhatsAppClient:
+    """Sends messages (templates; text replies inside the 24-hour window) for one business phone number."""
+
+    def __init__(self, settings: WhatsAppSettings):
+        self.settings = settings
+        self._url = f"{settings.api_base_url}/{settings.api_version}/{settings.phone_number_id}/messages".encode()
+        self._graph = _Graph(settings)
+
+    def close(self) -> None:
+        self._graph.close()
+
+    def send(self, payload: dict[str, Any]) -> SendResult:
+        """POST one message; raise a DeliveryError subclass on anything but Meta's acceptance."""
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        status, answer = self._graph.request(b"POST", self._url, body)
+        result = parse_send_response(answer)
+        if result is None:
+            raise AmbiguousError(f"Cloud API answered {status} without a message id")
+        what = f"template {payload['template'].get('name')}" if isinstance(payload.get("template"), dict) else payload.get("type")
+        logger.info("sent %s to %s: %s (%s)", what, mask_phone(payload.get("to")), result.wamid, result.message_status or "accepted")
+        return result
+
+
 @dataclass(frozen=True)
 class TemplateListing:
     """Every template object of a business account as Meta returned it, and how many requests it took."""
@@ -142,28 +115,27 @@ class TemplateListing:
 
 
 def fetch_templates(
-    settings: WhatsAppSettings,
-    business_account_id: str,
-    *,
-    page_size: int = defaults.TEMPLATE_PAGE_SIZE,
-    transport: httpx.BaseTransport | None = None,
+    settings: WhatsAppSettings, business_account_id: str, *, page_size: int = defaults.TEMPLATE_PAGE_SIZE
 ) -> TemplateListing:
     """Every template of the WhatsApp Business Account, page by page along Graph's `paging.next`.
 
     Meta allows about 200 template-management requests an hour per account, so only
     `bridge templates pull` calls this; sends read the snapshot it writes. Needs no phone number id.
     """
-    url: str | None = f"/{settings.api_version}/{business_account_id}/message_templates"
-    params: dict[str, Any] | None = {"fields": ",".join(TEMPLATE_FIELDS), "limit": page_size}
+    query = urlencode({"fields": ",".join(TEMPLATE_FIELDS), "limit": page_size})
+    url: str | None = f"{settings.api_base_url}/{settings.api_version}/{business_account_id}/message_templates?{query}"
     templates: list[dict[str, Any]] = []
     visited: set[str] = set()
-    with _http_client(settings, transport) as http:
+    graph = _Graph(settings)
+    try:
         while url is not None:
             visited.add(url)
-            status, body = _call(http, "GET", url, params=params)
+            status, body = graph.request(b"GET", url)
             data, next_url = _template_page(status, body)
             templates.extend(data)
-            url, params = _next_page(next_url, settings.api_base_url, visited), None  # the next link carries the query
+            url = _next_page(next_url, settings.api_base_url, visited)  # the next link carries the query
+    finally:
+        graph.close()
     logger.info("listed %d templates of business account %s in %d requests", len(templates), business_account_id, len(visited))
     return TemplateListing(tuple(templates), len(visited))
 
