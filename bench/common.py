@@ -189,7 +189,9 @@ def rss_mb(pid: int) -> float:
 
 def commit() -> str:
     found = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True)
+    # The results file itself changes with every run: it does not make the code a changed one.
+    status = ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)bench/RESULTS.md"]
+    dirty = subprocess.run(status, cwd=ROOT, capture_output=True, text=True)
     return (found.stdout.strip() or "unknown") + ("+changes" if dirty.stdout.strip() else "")
 
 
