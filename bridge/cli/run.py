@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -12,6 +14,9 @@ from bridge.cli.common import load_or_exit
 from bridge.errors import WebhookUnreachable
 from bridge.logging_setup import configure_logging
 from bridge.stripe_events import samples
+
+if TYPE_CHECKING:
+    from bridge.dev.simulate import Posted
 
 
 @click.command()
@@ -56,18 +61,10 @@ def simulate(event_type: str, phone: str | None, url: str | None, secret: str | 
     from bridge.dev.simulate import find_secret
     from bridge.dev.simulate import simulate as post
 
-    url = url or f"http://127.0.0.1:{os.environ.get('PORT') or defaults.DEV_PORT}/stripe/webhook"
-    secret = secret or find_secret()
-    if not secret:
-        click.echo("no signing secret: pass --secret, set STRIPE_WEBHOOK_SECRET, or start `bridge dev` first", err=True)
-        sys.exit(2)
-    try:
-        posted = post(event_type, url=url, secret=secret, phone=phone)
-    except WebhookUnreachable as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(1)
-    click.echo(f"{posted.event['id']} {event_type} → {url}: {posted.status_code} {posted.body}")
-    sys.exit(0 if posted.status_code == 200 else 1)
+    url = url or _local_webhook("stripe")
+    secret = _required(secret or find_secret(), "no signing secret: pass --secret, set STRIPE_WEBHOOK_SECRET")
+    posted = _posted(lambda: post(event_type, url=url, secret=secret, phone=phone))
+    _report(f"{posted.event['id']} {event_type} → {url}", posted)
 
 
 @click.command("simulate-reply")
@@ -81,15 +78,33 @@ def simulate_reply(text: str, phone: str, url: str | None, secret: str | None) -
     from bridge.dev.simulate import simulate_reply as post
     from bridge.whatsapp.phones import mask_phone
 
-    url = url or f"http://127.0.0.1:{os.environ.get('PORT') or defaults.DEV_PORT}/whatsapp/webhook"
-    secret = secret or find_app_secret()
+    url = url or _local_webhook("whatsapp")
+    secret = _required(secret or find_app_secret(), "no app secret: pass --secret, set WHATSAPP_APP_SECRET")
+    posted = _posted(lambda: post(text, url=url, app_secret=secret, phone=phone))
+    _report(f"{text!r} from {mask_phone(phone)} → {url}", posted)
+
+
+def _local_webhook(sender: str) -> str:
+    """The webhook of a bridge running here (`bridge dev`): 127.0.0.1:$PORT, else the dev port."""
+    return f"http://127.0.0.1:{os.environ.get('PORT') or defaults.DEV_PORT}/{sender}/webhook"
+
+
+def _required(secret: str | None, missing: str) -> str:
     if not secret:
-        click.echo("no app secret: pass --secret, set WHATSAPP_APP_SECRET, or start `bridge dev` first", err=True)
+        click.echo(f"{missing}, or start `bridge dev` first", err=True)
         sys.exit(2)
+    return secret
+
+
+def _posted(post: Callable[[], Posted]) -> Posted:
     try:
-        posted = post(text, url=url, app_secret=secret, phone=phone)
+        return post()
     except WebhookUnreachable as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
-    click.echo(f"{text!r} from {mask_phone(phone)} → {url}: {posted.status_code} {posted.body}")
+
+
+def _report(what: str, posted: Posted) -> NoReturn:
+    """What was posted and what the bridge answered; exit 0 only for a 200."""
+    click.echo(f"{what}: {posted.status_code} {posted.body}")
     sys.exit(0 if posted.status_code == 200 else 1)
