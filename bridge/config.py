@@ -526,7 +526,7 @@ def _load_mappings(value: Any) -> tuple[tuple[MappingSettings, ...], Any]:
     for index, entry in enumerate(value):
         loaded, messages[index] = _load_table(MappingSchema(), entry)
         if loaded is not None:
-            mappings.append(MappingSettings(index=index, **loaded))
+            mappings.append(MappingSettings(index=index, table=_deep_copy(entry), **loaded))
     return tuple(mappings), {index: m for index, m in messages.items() if m}
 
 

@@ -9,6 +9,10 @@
     ├── RenderError            a mapping could not be rendered for an event (permanent: failed)
     │   └── MissingDataError   the event lacks what the mapping needs (an empty object): skipped
     ├── RecipientError         no usable phone number for a delivery (recorded as skipped)
+    ├── ServiceError           an operator's request (CLI or admin API) can't be done as asked
+    │   ├── NotFound           no such delivery, mapping or template (API: 404)
+    │   ├── InvalidRequest     the request itself is wrong: a bad phone, cursor or event (API: 422)
+    │   └── Conflict           the request is right, the state is not: not replayable, opted out (API: 409)
     └── DeliveryError          the WhatsApp Cloud API refused or failed a send
         ├── TransientError     retry with backoff (5xx, network errors, codes 1, 2, 131000, ...)
         │   └── AmbiguousError the request may have reached Meta: never resent blindly
@@ -80,6 +84,27 @@ class MissingDataError(RenderError):
 
 class RecipientError(BridgeError):
     """No usable WhatsApp recipient was found for a delivery."""
+
+
+class ServiceError(BridgeError):
+    """An operator's request can't be done as asked; the message says why, in the operator's terms.
+
+    The CLI prints it and exits 1; the admin API answers it as `{"error": message}` with `status`.
+    """
+
+    status = 400
+
+
+class NotFound(ServiceError):
+    status = 404
+
+
+class InvalidRequest(ServiceError):
+    status = 422
+
+
+class Conflict(ServiceError):
+    status = 409
 
 
 class DeliveryError(BridgeError):

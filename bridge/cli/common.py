@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import click
 
 from bridge.config import Config, load_config
-from bridge.errors import ConfigError, RecipientError
+from bridge.errors import ConfigError, RecipientError, ServiceError
 from bridge.runtime import Role, Runtime, build_runtime
 from bridge.whatsapp.phones import normalize
 
@@ -48,3 +50,14 @@ def parse_since(value: str | None) -> float | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
+
+
+@contextmanager
+def service_errors() -> Iterator[None]:
+    """A ServiceError (no such delivery, a bad phone, not replayable...) becomes its message on
+    stderr and exit status 1: the same refusal the admin API answers with a 4xx."""
+    try:
+        yield
+    except ServiceError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)

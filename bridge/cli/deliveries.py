@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import click
 
-from bridge.cli.common import cli_runtime, parse_since
+from bridge.cli.common import cli_runtime, parse_since, service_errors
 from bridge.delivery.records import TIME_FIELDS, Field, SkipReason, Status
-from bridge.keys import DRY_RUN_NUMBER
-from bridge.runtime import Runtime
-from bridge.whatsapp.phones import mask_phone
+from bridge.services import deliveries as services
+from bridge.services.sending import resume_sending
 
 
 @click.command()
@@ -46,9 +44,7 @@ def deliveries(ctx: click.Context, status: str | None, event_id: str | None, sin
         return
     rt = cli_runtime()
     status_filter = Status(status) if status else None
-    records = rt.store.query(status=status_filter, event_id=event_id, since=parse_since(since), limit=limit).items
-    for record in records:
-        _mask(record)
+    records = services.list_deliveries(rt, status=status_filter, event_id=event_id, since=parse_since(since), limit=limit).items
     if as_json:
         for record in records:
             click.echo(json.dumps(record, sort_keys=True, ensure_ascii=False))
@@ -69,12 +65,9 @@ def deliveries(ctx: click.Context, status: str | None, event_id: str | None, sin
 def deliveries_show(delivery_id: str, as_json: bool) -> None:
     """One delivery: its record and every status it went through (queued → sent → delivered → read)."""
     rt = cli_runtime()
-    record = rt.store.get_delivery(delivery_id)
-    if record is None:
-        click.echo(f"{delivery_id}: no such delivery (or older than [retention] delivery_days)", err=True)
-        sys.exit(1)
-    _mask(record)
-    history = rt.store.history(delivery_id)
+    with service_errors():
+        record = services.get_delivery(rt, delivery_id)
+    history = record.pop("history")
     if as_json:
         click.echo(json.dumps({**record, "history": history}, sort_keys=True, ensure_ascii=False, indent=2))
         return
@@ -103,65 +96,37 @@ def deliveries_show(delivery_id: str, as_json: bool) -> None:
 @click.option("--force", is_flag=True, help="Also replay deliveries that were already sent (sends again).")
 def replay(delivery_ids: tuple[str, ...], all_failed: bool, all_skipped: bool, reason: str | None, since: str | None, force: bool) -> None:
     """Re-queue deliveries under their own ids (a sent one only with --force)."""
-    from bridge.delivery.control import replay as do_replay
-
     if sum((bool(delivery_ids), all_failed, all_skipped)) != 1:
         raise click.UsageError("give DELIVERY_ID..., --failed or --skipped (one of them)")
     if reason is not None and not all_skipped:
         raise click.UsageError("--reason goes with --skipped")
     rt = cli_runtime()
     if all_failed or all_skipped:
-        status = Status.FAILED if all_failed else Status.SKIPPED
-        delivery_ids = tuple(r["id"] for r in _all(rt, status, parse_since(since)) if reason is None or r.get(Field.REASON_CODE) == reason)
-    results = do_replay(rt, delivery_ids, force=force)
+        selection = services.Selection(
+            Status.FAILED if all_failed else Status.SKIPPED, parse_since(since), SkipReason(reason) if reason else None
+        )
+        results = services.replay_selected(rt, selection, force=force)
+    else:
+        results = services.replay_many(rt, list(delivery_ids), force=force)
     for result in results:
         click.echo(f"{result.delivery}: {result.outcome}")
     if not results:
         click.echo("nothing to replay")
-    sys.exit(0 if all(r.outcome.startswith("replayed") for r in results) else 1)
+    sys.exit(0 if all(r.replayed for r in results) else 1)
 
 
 @click.command()
 def resume() -> None:
     """Resume sending after an account error paused it, and re-queue every held delivery."""
-    from bridge.delivery.control import pause_info
-    from bridge.delivery.control import resume as do_resume
-
     rt = cli_runtime()
-    info = pause_info(rt)
-    number = rt.config.whatsapp.phone_number_id
-    others = [n for n in rt.store.paused_numbers() if n != (number or DRY_RUN_NUMBER)]
-    if info is None and others:
-        # Resuming with another number's config would re-queue held messages into a pause.
-        click.echo(
-            f"sending is paused for phone number id {', '.join(others)}, not for the configured "
-            f"{number or '(none: dry run)'}: run this with the worker's WHATSAPP_PHONE_NUMBER_ID",
-            err=True,
-        )
-        sys.exit(1)
+    with service_errors():
+        resumed = resume_sending(rt, by="bridge resume")
+    info = resumed.was_paused
     if info is None:
         click.echo("sending is not paused")
     else:
         click.echo(f"was paused since {datetime.fromtimestamp(info['since'], tz=UTC):%Y-%m-%d %H:%M:%S} UTC: {info.get('reason')}")
-    count = do_resume(rt)
-    click.echo(f"resumed: {count} held deliveries re-queued")
-
-
-def _all(rt: Runtime, status: Status, since: float | None) -> Iterator[dict[str, Any]]:
-    """Every delivery record in `status` (created since `since`), page by page through the index."""
-    cursor = None
-    while True:
-        page = rt.store.query(status=status, since=since, cursor=cursor, limit=500)
-        yield from page.items
-        if page.next_cursor is None:
-            return
-        cursor = page.next_cursor
-
-
-def _mask(record: dict[str, Any]) -> None:
-    for name in (Field.RECIPIENT, Field.WA_ID):
-        if record.get(name):
-            record[name] = mask_phone(str(record[name]))
+    click.echo(f"resumed: {resumed.requeued} held deliveries re-queued")
 
 
 def _time(value: Any) -> str:

@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 
 import click
 
-from bridge.cli.common import cli_runtime, phone_or_exit
+from bridge.cli.common import cli_runtime, phone_or_exit, service_errors
 from bridge.delivery.optouts import Scope
-from bridge.whatsapp.phones import mask_phone, mask_user_id
+from bridge.services.optouts import add_optout, check_optout, list_optouts, remove_optout
+from bridge.whatsapp.phones import mask_phone
 
 
 @click.group()
@@ -29,19 +30,19 @@ def optout() -> None:
 def optout_list(scope: str | None, as_json: bool) -> None:
     """List opt-outs, newest first (phone numbers masked)."""
     rt = cli_runtime()
-    entries = rt.optouts.list((Scope(scope),) if scope else tuple(Scope))
+    entries = list_optouts(rt, Scope(scope) if scope else None)
     if as_json:
         for entry in entries:
-            click.echo(json.dumps({"phone": shown(entry.phone), "scope": entry.scope, **entry.info}, sort_keys=True))
+            click.echo(json.dumps(entry, sort_keys=True))
         return
     if not entries:
         click.echo("no opt-outs")
     for entry in entries:
-        at = datetime.fromtimestamp(float(entry.info.get("at") or 0), tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
-        detail = entry.info.get("source", "")
-        if entry.info.get("template"):
-            detail += f" (template {entry.info['template']})"
-        click.echo(f"{at}  {entry.scope:<9}  {shown(entry.phone):<16}  {detail}")
+        at = datetime.fromtimestamp(float(entry.get("at") or 0), tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+        detail = entry.get("source", "")
+        if entry.get("template"):
+            detail += f" (template {entry['template']})"
+        click.echo(f"{at}  {entry['scope']:<9}  {entry['phone']:<16}  {detail}")
     templates = rt.optouts.marketing_templates()
     if templates and scope != Scope.ALL:
         click.echo(f"marketing templates (learned from Meta): {', '.join(sorted(templates))}")
@@ -54,9 +55,9 @@ def optout_list(scope: str | None, as_json: bool) -> None:
 def optout_add(phone: str, scope: str, note: str | None) -> None:
     """Stop messaging PHONE (E.164, or national with [whatsapp] default_country)."""
     rt = cli_runtime()
-    number = phone_or_exit(rt, phone)
-    rt.optouts.add(number, Scope(scope), at=rt.clock(), source="bridge optout add", note=note)
-    click.echo(f"{mask_phone(number)}: opted out ({scope})")
+    with service_errors():
+        change = add_optout(rt, phone_or_exit(rt, phone), Scope(scope), source="bridge optout add", note=note)
+    click.echo(f"{change.phone}: opted out ({scope})")
 
 
 @optout.command("remove")
@@ -68,13 +69,12 @@ def optout_remove(phone: str, scope: str | None) -> None:
     In [consent] mode = "opt_in" this is also the consent on record that lets messages go.
     """
     rt = cli_runtime()
-    number = phone_or_exit(rt, phone)
-    scopes = (Scope(scope),) if scope else tuple(Scope)
-    removed = rt.optouts.remove(number, scopes, at=rt.clock(), source="bridge optout remove")
-    if removed:
-        click.echo(f"{mask_phone(number)}: opt-out removed ({', '.join(removed)}); opt-in recorded")
+    with service_errors():
+        change = remove_optout(rt, phone_or_exit(rt, phone), Scope(scope) if scope else None, source="bridge optout remove")
+    if change.changed:
+        click.echo(f"{change.phone}: opt-out removed ({', '.join(change.changed)}); opt-in recorded")
     else:
-        click.echo(f"{mask_phone(number)}: no opt-out was on record; opt-in recorded ({', '.join(scopes)})")
+        click.echo(f"{change.phone}: no opt-out was on record; opt-in recorded ({', '.join(change.scopes)})")
 
 
 @optout.command("check")
@@ -82,10 +82,9 @@ def optout_remove(phone: str, scope: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="The answer as one JSON object.")
 def optout_check(phone: str, as_json: bool) -> None:
     """Would PHONE be messaged? Exit 0 when payment notices may go, 1 when they may not."""
-    from bridge.consent.check import check_customer
-
     rt = cli_runtime()
-    found = check_customer(rt, phone_or_exit(rt, phone))
+    with service_errors():
+        found = check_optout(rt, phone_or_exit(rt, phone))
     if as_json:
         click.echo(json.dumps(found.json(), sort_keys=True))
     else:
@@ -107,12 +106,3 @@ def _when(value: object) -> str:
         return datetime.fromtimestamp(float(value), tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")  # type: ignore[arg-type]
     except (TypeError, ValueError, OverflowError, OSError):
         return "an unknown time"
-
-
-def shown(identity: str) -> str:
-    """An opt-out's identity as it may be shown: a masked number, a user id, or an erased number."""
-    if identity.startswith("+"):
-        return mask_phone(identity)
-    if identity.startswith("hmac:"):
-        return "(erased number)"
-    return f"user {mask_user_id(identity)}"

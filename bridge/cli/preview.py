@@ -4,25 +4,21 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import click
 
-from bridge.cli.common import cli_runtime, phone_or_exit
-from bridge.delivery.optouts import Scope
-from bridge.errors import DeliveryError, PayloadError, RenderError
-from bridge.mappings.check import production_customer
+from bridge.cli.common import cli_runtime, phone_or_exit, service_errors
+from bridge.errors import PayloadError, ServiceError
 from bridge.mappings.compile import CompiledMapping
-from bridge.mappings.preview import Preview, preview
+from bridge.mappings.preview import Preview
 from bridge.runtime import Runtime
-from bridge.stripe_events import samples
-from bridge.stripe_events.customers import CustomerLookup
-from bridge.stripe_events.recipient import customer_id
+from bridge.services.mappings import ChosenEvent, choose_event, find_mapping, preview_mapping
+from bridge.services.send_test import SendRefused
+from bridge.services.send_test import send_test as do_send_test
 from bridge.stripe_events.signature import parse_event
-from bridge.whatsapp.client import WhatsAppClient
 from bridge.whatsapp.phones import mask_phone
 
 EVENT_HELP = "A Stripe event as JSON (e.g. from the Dashboard or `stripe events retrieve`), instead of a sample."
@@ -36,8 +32,9 @@ EVENT_HELP = "A Stripe event as JSON (e.g. from the Dashboard or `stripe events 
 def preview_command(mapping: str, event_type: str | None, event_file: str | None, as_json: bool) -> None:
     """Show MAPPING's message for an event: the template's text filled in, and the exact Cloud API request."""
     rt = cli_runtime()
-    compiled = _mapping_or_exit(rt, mapping)
-    shown = _preview_or_exit(rt, compiled, *_event_or_exit(compiled, event_type, event_file))
+    with service_errors():
+        compiled = find_mapping(rt, mapping)
+        shown = preview_mapping(rt, compiled, _event(compiled, event_type, event_file))
     if as_json:
         click.echo(json.dumps(asdict(shown), ensure_ascii=False, sort_keys=True))
     else:
@@ -53,78 +50,31 @@ def preview_command(mapping: str, event_type: str | None, event_file: str | None
 def send_test(mapping: str, to: str, event_type: str | None, event_file: str | None) -> None:
     """Send MAPPING's message for an event to --to, for real (to the outbox in dry run); print the wamid or Meta's error."""
     rt = cli_runtime()
-    compiled = _mapping_or_exit(rt, mapping)
-    number = phone_or_exit(rt, to)
-    shown = _preview_or_exit(rt, compiled, *_event_or_exit(compiled, event_type, event_file), to=number)
-    if shown.skipped is not None or shown.request is None:
-        _fail(f"nothing to send: {shown.skipped}")
-    if any(o.phone == number and o.scope == Scope.ALL for o in rt.optouts.list((Scope.ALL,))):
-        _fail(f"{mask_phone(number)} opted out of WhatsApp messages; `bridge optout remove` first if they opted in again")
-    if rt.config.whatsapp.dry_run:
-        rt.store.push_outbox({"delivery_id": f"send-test:{compiled.name}", "at": time.time(), "request": shown.request})
-        click.echo(f"dry run: the request to {mask_phone(number)} is in the outbox (`bridge outbox`)")
-        return
-    _send(rt, shown.request, number)
-
-
-def _send(rt: Runtime, request: dict[str, Any], number: str) -> None:
-    client = WhatsAppClient(rt.config.whatsapp)
     try:
-        result = client.send(request)
-    except DeliveryError as exc:
-        click.echo(f"Meta refused the send to {mask_phone(number)}: {exc}", err=True)
-        if exc.meaning:
-            click.echo(f"  meaning: {exc.meaning}", err=True)
-        if exc.fix:
-            click.echo(f"  fix: {exc.fix}", err=True)
+        compiled = find_mapping(rt, mapping)
+        sent = do_send_test(rt, compiled, _event(compiled, event_type, event_file), phone_or_exit(rt, to))
+    except SendRefused as exc:
+        click.echo(str(exc), err=True)
+        for name in ("meaning", "fix"):
+            if exc.meta_error.get(name):
+                click.echo(f"  {name}: {exc.meta_error[name]}", err=True)
         sys.exit(1)
-    finally:
-        client.close()
-    click.echo(f"sent to {mask_phone(number)}: {result.wamid} ({result.message_status or 'accepted'})")
-
-
-def _mapping_or_exit(rt: Runtime, name: str) -> CompiledMapping:
-    mapping = rt.mappings.get(name)
-    if mapping is None:
-        _fail(f"no mapping named {name!r}; the config has: {', '.join(sorted(rt.mappings)) or 'none'}")
-    return mapping
-
-
-def _event_or_exit(mapping: CompiledMapping, event_type: str | None, event_file: str | None) -> tuple[dict[str, Any], bool]:
-    """(the event, whether it is a sample)."""
-    if event_file is not None:
-        try:
-            return parse_event(Path(event_file).read_bytes()), False
-        except PayloadError as exc:
-            _fail(f"{event_file}: {exc}")
-    available = [t for t in mapping.settings.events if t in samples.event_types()]
-    chosen = event_type or (available[0] if available else None)
-    if chosen is None or chosen not in samples.event_types():
-        types = ", ".join(available or samples.event_types())
-        _fail(f"no sample {chosen or 'event'} to render: pass --event FILE, or --type one of {types}")
-    return samples.sample_event(chosen), True
-
-
-def _preview_or_exit(rt: Runtime, mapping: CompiledMapping, event: dict[str, Any], sample: bool, *, to: str | None = None) -> Preview:
-    try:
-        return preview(rt.config, mapping, event, _customer(rt, event, sample), rt.catalogue, to=to)
-    except RenderError as exc:
-        _fail(f"{mapping.label()}.{exc.key}: {str(exc).removeprefix(f'{exc.key}: ')}")
-    except DeliveryError as exc:  # the Customer lookup
+    except ServiceError as exc:
         _fail(str(exc))
+    if sent.dry_run:
+        click.echo(f"dry run: the request to {sent.to} is in the outbox (`bridge outbox`)")
+    else:
+        click.echo(f"sent to {sent.to}: {sent.wamid} ({sent.message_status or 'accepted'})")
 
 
-def _customer(rt: Runtime, event: dict[str, Any], sample: bool) -> dict[str, Any] | None:
-    """The Customer the worker would render with: looked up with STRIPE_API_KEY (for a sample
-    event, the sample Customer stands in), else none."""
-    api_key, obj = rt.config.stripe.api_key, event["data"]["object"]
-    if sample or isinstance(obj.get("customer"), dict):
-        return production_customer(event, api_key_set=bool(api_key))[0]
-    cid = customer_id(obj)
-    if not api_key or cid is None:
-        return None
-    found = CustomerLookup(api_key, api_base_url=rt.config.stripe.api_base_url).get(cid)
-    return dict(found) if found is not None else None
+def _event(mapping: CompiledMapping, event_type: str | None, event_file: str | None) -> ChosenEvent:
+    """The event of --event FILE, else a sample (see `choose_event`)."""
+    if event_file is None:
+        return choose_event(mapping, event_type=event_type)
+    try:
+        return ChosenEvent(parse_event(Path(event_file).read_bytes()), sample=False)
+    except PayloadError as exc:
+        _fail(f"{event_file}: {exc}")
 
 
 def _print(shown: Preview, rt: Runtime) -> None:

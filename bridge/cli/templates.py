@@ -4,27 +4,23 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import click
 
 from bridge.cli.common import load_or_exit
 from bridge.config import Config, load_config
 from bridge.delivery.template_states import TemplateState, reported_states
-from bridge.errors import AccountError, ConfigError, ConfigProblem, DeliveryError, TransientError
+from bridge.errors import ConfigError, ConfigProblem, ServiceError
+from bridge.services.templates import PullRefused, pull_problems, pull_templates, template_json
 from bridge.whatsapp.catalogue import (
     Catalogue,
     Category,
     Template,
-    TemplateFormatError,
     load_snapshot,
     normalize_language,
-    parse_template,
-    save_snapshot,
 )
-from bridge.whatsapp.client import fetch_templates
 
 CONFIG_HELP = "Config file (default $BRIDGE_CONFIG or ./config.toml)."
 
@@ -44,58 +40,21 @@ def templates_pull(config_path: str | None) -> None:
     """Read every template of the business account from Meta and write the snapshot file."""
     config = load_or_exit(config_path)
     exit_on_problems(pull_problems(config))
-    whatsapp = config.whatsapp
-    account = whatsapp.business_account_id
     try:
-        listing = fetch_templates(whatsapp, account)
-        parsed = [parse_template(raw) for raw in listing.templates]
-    except DeliveryError as exc:
-        click.echo(f"templates pull: business account {account}: {exc}", err=True)
-        click.echo(f"templates pull: {_hint(exc)}", err=True)
+        pulled = pull_templates(config)
+    except PullRefused as exc:
+        click.echo(f"templates pull: {exc.refusal}", err=True)
+        click.echo(f"templates pull: {exc.hint}", err=True)
         sys.exit(1)
-    except TemplateFormatError as exc:
-        click.echo(f"templates pull: business account {account}: Meta answered something that is not a template ({exc})", err=True)
+    except ServiceError as exc:
+        click.echo(f"templates pull: {exc}", err=True)
         sys.exit(1)
-    try:
-        path = save_snapshot(
-            whatsapp.templates_file,
-            business_account_id=account,
-            api_version=whatsapp.api_version,
-            pulled_at=time.time(),
-            templates=listing.templates,
-        )
-    except ConfigError as exc:
-        fail(exc.problems)
-    languages = sorted({t.language for t in parsed})
-    approved = sum(t.approved for t in parsed)
+    languages = pulled.languages
     click.echo(
-        f"{len(parsed)} templates in {len(languages)} languages ({', '.join(languages) or 'none'}), {approved} approved, "
-        f"pulled from business account {account} in {listing.requests} requests"
+        f"{len(pulled.templates)} templates in {len(languages)} languages ({', '.join(languages) or 'none'}), {pulled.approved} approved, "
+        f"pulled from business account {pulled.business_account_id} in {pulled.requests} requests"
     )
-    click.echo(f"written to {path}")
-
-
-def pull_problems(config: Config) -> list[ConfigProblem]:
-    """What `templates pull` lacks to ask Meta, as config problems naming where to set it."""
-    problems = []
-    if not config.whatsapp.access_token:
-        problems.append(
-            ConfigProblem(
-                config.source,
-                "whatsapp.access_token",
-                "empty: pulling templates needs a system-user token with whatsapp_business_management (set WHATSAPP_ACCESS_TOKEN)",
-            )
-        )
-    if not config.whatsapp.business_account_id:
-        problems.append(
-            ConfigProblem(
-                config.source,
-                "whatsapp.business_account_id",
-                "empty: pulling templates needs the WhatsApp Business Account ID, not the phone number ID "
-                "(set WHATSAPP_BUSINESS_ACCOUNT_ID or [whatsapp] business_account_id)",
-            )
-        )
-    return problems
+    click.echo(f"written to {pulled.path}")
 
 
 def exit_on_problems(problems: list[ConfigProblem]) -> None:
@@ -108,17 +67,6 @@ def fail(problems: list[ConfigProblem]) -> NoReturn:
     for problem in problems:
         click.echo(str(problem), err=True)
     sys.exit(1)
-
-
-def _hint(exc: DeliveryError) -> str:
-    """What to do about a refused pull, in the merchant's terms."""
-    if isinstance(exc, AccountError):
-        return "check WHATSAPP_ACCESS_TOKEN: a system-user token with whatsapp_business_management for this business account"
-    if exc.code == 100 and exc.subcode == 33:
-        return "check the business account ID (WhatsApp Manager, account overview; not the phone number ID) and the token's access to it"
-    if isinstance(exc, TransientError):
-        return "Meta or the network failed for now: nothing was written, try again later"
-    return f"nothing was written ({exc.meaning})" if exc.meaning else "nothing was written"
 
 
 @templates.command("list")
@@ -194,23 +142,6 @@ def _marketing_warnings(config: Config | None, catalogue: Catalogue, states: dic
                     "marketing and customers who stopped marketing messages do not get it"
                 )
     return warnings
-
-
-def template_json(template: Template) -> dict[str, Any]:
-    """One template as `templates list --json` prints it."""
-    header = {"format": template.header_format, "placeholders": list(template.header_placeholders)} if template.header_format else None
-    return {
-        "name": template.name,
-        "language": template.language,
-        "status": template.status,
-        "category": template.category,
-        "parameter_format": template.parameter_format.value,
-        "header": header,
-        "body": {"placeholders": list(template.body_placeholders)},
-        "buttons": [{"index": b.index, "type": b.type, "text": b.text, "placeholders": list(b.placeholders)} for b in template.buttons],
-        "id": template.id,
-        "reported_at": template.reported_at,
-    }
 
 
 def _row(template: Template) -> tuple[str, ...]:

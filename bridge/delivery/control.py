@@ -71,6 +71,10 @@ class ReplayResult:
     delivery: str
     outcome: str
 
+    @property
+    def replayed(self) -> bool:
+        return self.outcome.startswith("replayed")
+
 
 def replay(rt: Runtime, deliveries: Iterable[str], *, force: bool = False) -> list[ReplayResult]:
     """Re-queue deliveries under their own ids; a sent one only with `force`."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from bridge.config import Config, ConfigReading, read_config
+from bridge.config import Config, ConfigReading, read_config, validate_config
 from bridge.consent.policy import compile_policy
 from bridge.delivery.template_states import TemplateState, reported_states
 from bridge.errors import ConfigError, ConfigProblem, RecipientError, RenderError
@@ -40,15 +40,30 @@ def check(path: str | None = None, env: dict[str, str] | None = None) -> CheckRe
     The parts of the file that validated are checked further even when other parts have problems
     (a misspelt table does not stop the mappings from being rendered), so one run shows everything.
     """
-    report = CheckReport()
     try:
         reading = read_config(path, env=env)
     except ConfigError as exc:  # unreadable or not TOML: nothing else to check
-        report.problems.extend(exc.problems)
-        return report
+        return CheckReport(problems=list(exc.problems))
+    return check_reading(reading)
+
+
+def check_mappings(config: Config, tables: Any, *, source: str = "request") -> CheckReport:
+    """`check` for mappings given as `[[mappings]]`-shaped tables (the admin API, the settings page),
+    against the rest of a loaded `config`: the same findings `bridge check-config` would print."""
+    parsed = validate_config({"mappings": tables}, source=source, env={})
+    problems = [p for p in parsed.problems if p.key.startswith("mappings")]
+    reading = ConfigReading(replace(config, mappings=parsed.config.mappings, source=source), tuple(problems))
+    return check_reading(reading, settings=False)
+
+
+def check_reading(reading: ConfigReading, *, settings: bool = True) -> CheckReport:
+    """Every finding of `check` for a config already read (as far as it validated); without
+    `settings`, only the mappings' findings (not what the rest of the file lacks)."""
+    report = CheckReport()
     report.config = config = reading.config
     report.problems.extend(reading.problems)
-    _check_settings(reading, report)
+    if settings:
+        _check_settings(reading, report)
     redis_usable = "redis" not in reading.invalid_sections
     states = reported_states(config.redis.url, config.redis.key_prefix) if redis_usable else {}
     catalogue = _catalogue(reading, report)
@@ -60,7 +75,7 @@ def check(path: str | None = None, env: dict[str, str] | None = None) -> CheckRe
         else:
             _check_against_reported(config, mapping, states, report)
         _render_samples(config, mapping, catalogue, report)
-    if redis_usable:
+    if redis_usable and settings:
         report.warnings.extend(_redis_warnings(config))
     report.problems = list(dict.fromkeys(report.problems))  # a mistake found in several languages, once
     report.warnings = list(dict.fromkeys(report.warnings))

@@ -22,7 +22,8 @@ Every value is a Jinja template (compiled by `bridge.mappings.compile`), except 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -110,6 +111,8 @@ class MappingSettings:
     recipients: tuple[str, ...] = ()
     """Staff alerts: fixed E.164 numbers, one delivery each, instead of the customer."""
     index: int = 0
+    table: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """The `[[mappings]]` table as written: what the admin API shows and a form edits."""
 
     @property
     def language(self) -> str:

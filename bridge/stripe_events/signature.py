@@ -48,6 +48,11 @@ def parse_event(payload: bytes) -> dict[str, Any]:
         raise PayloadError("body is not valid JSON") from None
     except RecursionError:  # json's parser recurses once per level; Stripe events are a few deep
         raise PayloadError("body is nested too deeply to be a Stripe event") from None
+    return check_event_shape(event)
+
+
+def check_event_shape(event: Any) -> dict[str, Any]:
+    """`event` if it has a Stripe event's shape (object, id, type, data.object), else PayloadError."""
     if not isinstance(event, dict) or event.get("object") != "event":
         raise PayloadError('body is not a Stripe event (object must be "event")')
     event_id, event_type = event.get("id"), event.get("type")

@@ -1,0 +1,99 @@
+"""Watching deliveries and acting on them: list, show, replay (one, some, or all failed since a time)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from bridge.delivery.control import ReplayResult, replay
+from bridge.delivery.records import Field, SkipReason, Status
+from bridge.delivery.store import Page
+from bridge.errors import InvalidRequest, NotFound
+from bridge.runtime import Runtime
+from bridge.whatsapp.phones import mask_phone
+
+MASKED_FIELDS = (Field.RECIPIENT, Field.WA_ID)
+"""Fields holding a customer's number: shown masked, everywhere outside Redis."""
+
+REPLAY_PAGE = 500
+
+
+def list_deliveries(
+    rt: Runtime,
+    *,
+    status: Status | None = None,
+    event_id: str | None = None,
+    since: float | None = None,
+    cursor: str | None = None,
+    limit: int = 100,
+) -> Page:
+    """One page of delivery records, newest first, numbers masked; `next_cursor` continues it."""
+    try:
+        page = rt.store.query(status=status, event_id=event_id, since=since, cursor=cursor, limit=limit)
+    except ValueError as exc:  # a cursor this bridge never gave
+        raise InvalidRequest(f"cursor: {exc}") from None
+    return Page([masked(record) for record in page.items], page.next_cursor)
+
+
+def get_delivery(rt: Runtime, delivery_id: str) -> dict[str, Any]:
+    """One delivery record (numbers masked) with its whole history under `history`."""
+    record = rt.store.get_delivery(delivery_id)
+    if record is None:
+        raise NotFound(f"{delivery_id}: no such delivery (or older than [retention] delivery_days)")
+    return {**masked(record), "history": rt.store.history(delivery_id)}
+
+
+def replay_one(rt: Runtime, delivery_id: str, *, force: bool = False) -> ReplayResult:
+    """Re-queue one delivery under its own id (a sent one only with `force`)."""
+    (result,) = replay(rt, [delivery_id], force=force)
+    if result.outcome == "not found":
+        raise NotFound(f"{delivery_id}: no such delivery (or older than [retention] delivery_days)")
+    return result
+
+
+def replay_many(rt: Runtime, delivery_ids: list[str], *, force: bool = False) -> list[ReplayResult]:
+    """Re-queue these deliveries; each result says what happened to it."""
+    return replay(rt, delivery_ids, force=force)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which deliveries a bulk replay takes: every one in `status` created since `since`."""
+
+    status: Status
+    since: float | None = None
+    reason: SkipReason | None = None
+    """With status skipped: only those skipped for this reason."""
+
+    def __post_init__(self) -> None:
+        if self.status not in (Status.FAILED, Status.SKIPPED):
+            raise InvalidRequest(f"status: only failed or skipped deliveries are replayed in bulk, not {self.status}")
+        if self.reason is not None and self.status is not Status.SKIPPED:
+            raise InvalidRequest("reason: goes with status skipped")
+
+
+def replay_selected(rt: Runtime, selection: Selection, *, force: bool = False) -> list[ReplayResult]:
+    """Re-queue every delivery the selection takes (the newest first)."""
+    chosen = [
+        record["id"]
+        for record in all_in_status(rt, selection.status, selection.since)
+        if selection.reason is None or record.get(Field.REASON_CODE) == selection.reason
+    ]
+    return replay(rt, chosen, force=force)
+
+
+def all_in_status(rt: Runtime, status: Status, since: float | None) -> Iterator[dict[str, Any]]:
+    """Every delivery record in `status` (created since `since`), page by page through the index."""
+    cursor = None
+    while True:
+        page = rt.store.query(status=status, since=since, cursor=cursor, limit=REPLAY_PAGE)
+        yield from page.items
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
+def masked(record: dict[str, Any]) -> dict[str, Any]:
+    """The record as it may be shown: the customer's number masked."""
+    return {name: mask_phone(str(value)) if name in MASKED_FIELDS and value else value for name, value in record.items()}
