@@ -125,6 +125,19 @@ class RetentionSettings:
 
 
 @dataclass(frozen=True)
+class AdminSettings:
+    token: str = ""
+    """The admin API's bearer token (ADMIN_TOKEN). Empty: every admin route answers 503."""
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    proxy_hops: int = defaults.PROXY_HOPS
+    """How many proxies stand before the app (Heroku's router: 1). The client's address is that many
+    entries from the end of X-Forwarded-For, and X-Forwarded-Proto is believed; 0 trusts neither."""
+
+
+@dataclass(frozen=True)
 class Config:
     stripe: StripeSettings = field(default_factory=StripeSettings)
     whatsapp: WhatsAppSettings = field(default_factory=WhatsAppSettings)
@@ -133,6 +146,8 @@ class Config:
     formatting: FormattingSettings = field(default_factory=FormattingSettings)
     consent: ConsentSettings = field(default_factory=ConsentSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    admin: AdminSettings = field(default_factory=AdminSettings)
+    web: WebSettings = field(default_factory=WebSettings)
     mappings: tuple[MappingSettings, ...] = ()
     source: str = "<defaults>"
     """The file the settings were read from, for error messages."""
@@ -348,6 +363,29 @@ class RetentionSchema(_StrictSchema):
         return RetentionSettings(**data)
 
 
+class AdminSchema(_StrictSchema):
+    token = fields.String(
+        load_default="",
+        validate=validate.Regexp(
+            rf"^(|\S{{{defaults.ADMIN_TOKEN_MIN_LENGTH},}})$",
+            error=f"must be at least {defaults.ADMIN_TOKEN_MIN_LENGTH} characters without spaces: generate one with "
+            "python -c 'import secrets; print(secrets.token_urlsafe(32))'",
+        ),
+    )
+
+    @post_load
+    def make(self, data: dict, **_: Any) -> AdminSettings:
+        return AdminSettings(**data)
+
+
+class WebSchema(_StrictSchema):
+    proxy_hops = _WholeNumber(load_default=defaults.PROXY_HOPS, validate=validate.Range(min=0, max=10))
+
+    @post_load
+    def make(self, data: dict, **_: Any) -> WebSettings:
+        return WebSettings(**data)
+
+
 _SECTIONS: dict[str, type[Schema]] = {
     "stripe": StripeSchema,
     "whatsapp": WhatsAppSchema,
@@ -356,6 +394,8 @@ _SECTIONS: dict[str, type[Schema]] = {
     "formatting": FormattingSchema,
     "consent": ConsentSchema,
     "retention": RetentionSchema,
+    "admin": AdminSchema,
+    "web": WebSchema,
 }
 """The config's tables; `[[mappings]]` is validated entry by entry."""
 
@@ -374,6 +414,7 @@ _ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "WHATSAPP_API_VERSION": ("whatsapp", "api_version"),
     "WHATSAPP_APP_SECRET": ("whatsapp", "app_secret"),
     "WHATSAPP_VERIFY_TOKEN": ("whatsapp", "verify_token"),
+    "ADMIN_TOKEN": ("admin", "token"),
 }
 
 

@@ -135,3 +135,16 @@ FORWARD_TIMEOUT_SECONDS = 10.0
 FORWARD_SIGNATURE_HEADER = "Bridge-Signature"
 """Forwarded messages are signed as Stripe signs its webhooks: `t=<unix time>,v1=<HMAC-SHA256 hex
 of "t.body" with [consent] forward_secret>`."""
+
+
+# -- admin API ------------------------------------------------------------------------------------
+
+ADMIN_TOKEN_MIN_LENGTH = 16
+"""A shorter bearer token could be guessed: 20 tries a minute (below) over months is millions."""
+ADMIN_AUTH_FAILURES_PER_MINUTE = 20
+"""Failed admin sign-ins a client address may make in a minute; the 21st and later answer 429."""
+ADMIN_AUTH_WINDOW_SECONDS = 60
+PROXY_HOPS = 1
+"""Heroku's router (and most PaaS routers) is one proxy: it appends the client's address to X-Forwarded-For."""
+API_PAGE_MAX = 500
+"""The most delivery records one API page holds."""

@@ -38,6 +38,7 @@ Families (what each key holds, and for how long, is documented where it is writt
     optin:{scope}              hash: identity → an opt-in (START, `bridge optout remove`, Meta's resume)
     counters                   hash: things counted and otherwise ignored (unknown wamids, ...)
     hash-key                   the key opt-outs of erased customers are hashed with
+    admin-auth:{address}       failed admin API sign-ins from one client address, for a minute
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ FAMILIES: dict[str, str] = {
     "optin": "optin:{}",
     "counters": "counters",
     "hash_key": "hash-key",
+    "admin_auth": "admin-auth:{}",
 }
 
 
@@ -188,6 +190,9 @@ class Keys:
     @property
     def hash_key(self) -> str:
         return self._key("hash_key")
+
+    def admin_auth(self, address: str) -> str:
+        return self._key("admin_auth", address)
 
 
 _LUA_KEY = re.compile(r"\bkey\('(\w+)'(?:, ([^()]+))?\)")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 
 import click
 
 from bridge.config import Config, load_config
 from bridge.errors import ConfigError, RecipientError, ServiceError
 from bridge.runtime import Role, Runtime, build_runtime
+from bridge.services.times import parse_moment
 from bridge.whatsapp.phones import normalize
 
 
@@ -40,16 +40,9 @@ def parse_since(value: str | None) -> float | None:
     if value is None:
         return None
     try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is neither an ISO date/time nor a unix timestamp", param_hint="--since") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+        return parse_moment(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
 
 
 @contextmanager

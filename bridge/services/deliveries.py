@@ -97,3 +97,18 @@ def all_in_status(rt: Runtime, status: Status, since: float | None) -> Iterator[
 def masked(record: dict[str, Any]) -> dict[str, Any]:
     """The record as it may be shown: the customer's number masked."""
     return {name: mask_phone(str(value)) if name in MASKED_FIELDS and value else value for name, value in record.items()}
+
+
+def outbox(rt: Runtime, limit: int = 20) -> list[dict[str, Any]]:
+    """Dry run: the requests the worker would have sent, newest first, numbers masked."""
+    return [masked_request_entry(entry) for entry in rt.store.outbox(limit)]
+
+
+def masked_request_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    request = entry.get("request")
+    return {**entry, "request": masked_request(request)} if isinstance(request, dict) else entry
+
+
+def masked_request(request: dict[str, Any]) -> dict[str, Any]:
+    """A Cloud API body as it may be shown: `to` masked."""
+    return {**request, "to": mask_phone(str(request["to"]))} if request.get("to") else request

@@ -8,9 +8,11 @@ from typing import Any
 from flask import Flask, jsonify
 
 from bridge import defaults
+from bridge.api.setup import register_admin_api
 from bridge.config import Config, load_config, parse_config
 from bridge.logging_setup import configure_logging
 from bridge.runtime import Role, build_runtime
+from bridge.web import security
 from bridge.web.errors import register_error_handlers
 from bridge.web.stripe_webhook import stripe_webhook
 from bridge.web.whatsapp_webhook import whatsapp_webhook
@@ -27,9 +29,11 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     # Werkzeug refuses a larger Content-Length, but silently cuts a chunked body at this
     # length: one byte over the limit lets the view tell "too large" from "exactly 1 MiB".
     app.config["MAX_CONTENT_LENGTH"] = defaults.MAX_BODY_BYTES + 1
-    app.extensions["bridge"] = build_runtime(config, role=Role.WEB)
+    app.extensions["bridge"] = runtime = build_runtime(config, role=Role.WEB)
     app.register_blueprint(stripe_webhook)
     app.register_blueprint(whatsapp_webhook)
     app.add_url_rule("/healthz", "healthz", lambda: (jsonify(status="ok"), 200))
+    register_admin_api(app, runtime)
     register_error_handlers(app)
+    security.install(app, proxy_hops=config.web.proxy_hops)
     return app

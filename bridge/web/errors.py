@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, Response, jsonify
 
 
 def error_response(status: int, message: str) -> tuple[Response, int]:
     return jsonify(error=message), status
+
+
+def json_error(status: int, message: str, **details: Any) -> Response:
+    """`{"error": message, ...details}` as a response with `status`."""
+    response = jsonify(error=message, **details)
+    response.status_code = status
+    return response
 
 
 def register_error_handlers(app: Flask) -> None:
