@@ -264,7 +264,7 @@ def test_a_bad_delivery_query_is_422_naming_the_field(dry_admin: Admin, query: d
 
 def test_a_cursor_this_bridge_never_gave_is_422(dry_admin: Admin):
     response = dry_admin.get("/api/v1/deliveries", query_string={"cursor": "nonsense"})
-    assert (response.status_code, response.json["error"]) == (422, "cursor: not a cursor given by this bridge")
+    assert (response.status_code, response.json["errors"]["query"]["cursor"]) == (422, ["not a cursor given by this bridge"])
 
 
 def test_a_delivery_shows_its_whole_history(admin: Admin):
