@@ -493,3 +493,18 @@ def test_an_account_error_pause_is_reported_by_status(dry_admin: Admin):
     pause_sending(rt, AccountError("token expired", code=190, meaning="the access token expired"))
     status = dry_admin.get("/api/v1/status").json
     assert status["paused"] is True and status["pause"]["reason"] == "token expired" and status["pause"]["code"] == 190
+
+
+def test_a_customers_data_is_exported_whole_and_erased_only_when_confirmed(admin: Admin):
+    (event,) = post_events(admin, 1)
+    admin.bridge.work()
+    exported = admin.get("/api/v1/customers/export", query_string={"phone": PHONE}).json
+    assert exported["phone"] == PHONE  # the customer's own data: not masked
+    assert [d["event_id"] for d in exported["deliveries"]] == [event]
+    refused = admin.post("/api/v1/customers/erase", {"phone": PHONE, "confirm": False})
+    assert refused.status_code == 422 and "cannot be undone" in refused.json["error"]
+    assert admin.post("/api/v1/customers/erase", {"phone": PHONE}).status_code == 422
+    erased = admin.post("/api/v1/customers/erase", {"phone": PHONE, "confirm": True}).json
+    assert erased["deliveries"] == 1 and erased["removed"] >= 1
+    assert admin.get("/api/v1/customers/export", query_string={"phone": PHONE}).json["deliveries"] == []
+    assert admin.get("/api/v1/deliveries").json["items"] == []

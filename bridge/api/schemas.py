@@ -334,3 +334,38 @@ class OutboxQuerySchema(Strict):
 
 class OutboxSchema(Schema):
     items = fields.List(fields.Dict(), required=True)
+
+
+# -- customers ------------------------------------------------------------------------------------
+
+
+class CustomerExportSchema(Schema):
+    phone = fields.String(required=True)
+    identities = fields.List(fields.String(), required=True)
+    consent = fields.Dict(required=True)
+    deliveries = fields.List(fields.Dict(), required=True)
+    events = fields.List(fields.Dict(), required=True)
+    whatsapp_updates = fields.List(fields.Raw(), required=True)
+    outbox = fields.List(fields.Raw(), required=True)
+    jobs = fields.List(fields.Dict(), required=True)
+    erased = fields.Boolean(required=True)
+
+
+class EraseRequestSchema(Strict):
+    phone = _PHONE
+    confirm = fields.Boolean(required=True, metadata={"description": "Must be true: the erase cannot be undone."})
+
+
+class ErasedSchema(Schema):
+    removed = fields.Integer(required=True, metadata={"description": "Records removed, all kinds together."})
+    deliveries = fields.Integer(required=True)
+    events = fields.Integer(required=True)
+    whatsapp_posts = fields.Integer(required=True)
+    seen_marks = fields.Integer(required=True)
+    jobs = fields.Integer(required=True)
+    outbox = fields.Integer(required=True)
+    consent = fields.Integer(required=True)
+    user_ids = fields.Integer(required=True)
+    other_keys = fields.Integer(required=True)
+    jobs_running = fields.Integer(required=True)
+    hashed_optouts = fields.List(fields.String(), required=True)

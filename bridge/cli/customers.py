@@ -9,8 +9,8 @@ import click
 
 from bridge.cli.common import cli_runtime, phone_or_exit
 from bridge.errors import StoreUnavailable
-from bridge.privacy.erase import ErasureReport, erase_customer
-from bridge.privacy.export import export_customer
+from bridge.privacy.erase import ErasureReport
+from bridge.services import customers
 from bridge.whatsapp.phones import mask_phone
 
 
@@ -31,7 +31,7 @@ def customer_export(phone: str) -> None:
     rt = cli_runtime()
     number = phone_or_exit(rt, phone)
     try:
-        document = export_customer(rt, number)
+        document = customers.export(rt, number)
     except StoreUnavailable as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(json.dumps(document, indent=2, ensure_ascii=False))
@@ -54,7 +54,7 @@ def customer_erase(phone: str, yes: bool) -> None:
     rt = cli_runtime()
     number = phone_or_exit(rt, phone)
     try:
-        report = erase_customer(rt, number, now=rt.clock())
+        report = customers.erase(rt, number, confirm=yes)
     except StoreUnavailable as exc:
         raise click.ClickException(str(exc)) from None
     for line in summary(mask_phone(number), report):
