@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import sys
+import time
 from datetime import UTC, datetime
 
 import click
@@ -34,9 +36,20 @@ def phone_or_exit(rt: Runtime, phone: str) -> str:
         raise click.BadParameter(str(exc), param_hint="PHONE") from None
 
 
-def parse_since(value: str | None) -> float | None:
-    if value is None:
-        return None
+_DURATION = re.compile(r"^(?=\d)(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$")
+_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def parse_since(value: str | None, *, now: float | None = None) -> float | None:
+    """`parse_moment` for an optional `--since`."""
+    return None if value is None else parse_moment(value, now=time.time() if now is None else now)
+
+
+def parse_moment(value: str, *, now: float) -> float:
+    """A moment as a unix time: a duration back from `now` (`3d`, `12h`, `90m`, `1d12h`), an ISO
+    date/time (UTC unless it says otherwise) or a unix timestamp."""
+    if duration := _DURATION.match(value.strip()):
+        return now - sum(int(amount) * _UNIT_SECONDS[unit] for unit, amount in duration.groupdict().items() if amount)
     try:
         return float(value)
     except ValueError:
@@ -44,7 +57,9 @@ def parse_since(value: str | None) -> float | None:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is neither an ISO date/time nor a unix timestamp", param_hint="--since") from None
+        raise click.BadParameter(
+            f"{value!r} is neither a duration (3d, 12h, 90m), an ISO date/time nor a unix timestamp", param_hint="--since"
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
