@@ -118,7 +118,8 @@ def list_events(client: stripe.StripeClient, *, since: int, types: Sequence[str]
     for params in listing_params(types):
         try:
             page = client.v1.events.list({**params, "created": {"gte": since}, "limit": PAGE_SIZE})  # type: ignore[typeddict-item]
-            listings.append([event.to_dict() for event in page.auto_paging_iter()])
+            # for_json: the SDK reads `*_decimal` strings as Decimal; back to the strings Stripe sent.
+            listings.append([event.to_dict(for_json=True) for event in page.auto_paging_iter()])
         except stripe.StripeError as exc:
             raise translate(exc, "event listing", then="fix the key, then run `bridge backfill` again", at=at) from None
     return oldest_first(listings)
