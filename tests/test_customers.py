@@ -10,7 +10,7 @@ from bridge.delivery.records import Status
 from bridge.stripe_events import samples
 from tests.conftest import Bridge, make_config
 from tests.fake_graph import FakeGraphAPI
-from tests.fake_stripe import API_KEY, FakeStripe
+from tests.fake_stripe import API_KEY, FakeStripe, unused_port_url
 
 
 @pytest.fixture
@@ -83,6 +83,20 @@ def test_stripe_outage_is_retried_then_recorded_as_failed(redis, redis_url, fake
     finally:
         bridge.close()
         fake_stripe.stop()
+
+
+def test_unreachable_stripe_is_named_in_the_failed_record(redis, redis_url, fake_graph: FakeGraphAPI):
+    url = unused_port_url()
+    bridge = Bridge(make_config(redis_url, fake_graph, stripe={"api_key": API_KEY, "api_base_url": url}, delivery={"max_attempts": 1}))
+    try:
+        bridge.post(invoice_needing_a_lookup())
+        bridge.work_all()
+        record = bridge.deliveries()[0]
+        assert (record["status"], record["error_class"]) == (Status.FAILED, "TransientError")
+        assert record["error_message"].startswith(f"Stripe unreachable at {url} for the Customer lookup: APIConnectionError")
+        assert fake_graph.requests == []
+    finally:
+        bridge.close()
 
 
 def test_rejected_stripe_key_fails_at_once_and_can_be_replayed(redis, redis_url, fake_graph: FakeGraphAPI):

@@ -117,7 +117,7 @@ def list_events(client: stripe.StripeClient, *, since: int, types: Sequence[str]
     listings = []
     for params in listing_params(types):
         try:
-            page = client.v1.events.list({**params, "created": {"gte": since}, "limit": PAGE_SIZE})  # type: ignore[typeddict-item]
+            page = client.v1.events.list({**params, "created": {"gte": since}, "limit": PAGE_SIZE})
             # for_json: the SDK reads `*_decimal` strings as Decimal; back to the strings Stripe sent.
             listings.append([event.to_dict(for_json=True) for event in page.auto_paging_iter()])
         except stripe.StripeError as exc:
