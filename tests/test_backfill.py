@@ -87,6 +87,18 @@ def test_backfill_pages_through_every_event_and_queues_them_oldest_first(bridge:
     assert {r["event_id"] for r in bridge.deliveries()} == {e["id"] for e in events} and len(bridge.deliveries()) == 250
 
 
+def test_days_are_listed_one_at_a_time_and_fed_oldest_first(fake_stripe: FakeStripe):
+    hour = 3600
+    events = [samples.fresh_event("invoice.paid", now=NOW - age * hour) for age in (1, 70, 30, 50, 5, 71)]
+    fake_stripe.add_events(events)
+    client = stripe_client(API_KEY, fake_stripe.url)
+    listed = list(list_events(client, since=NOW - 72 * hour, until=NOW, types=["invoice.paid"], at=fake_stripe.url))
+    assert [e["created"] for e in listed] == sorted(e["created"] for e in events)
+    windows = [(int(r["created[gte]"][0]), int(r["created[lt]"][0]) if "created[lt]" in r else None) for r in fake_stripe.event_requests()]
+    day = 24 * hour
+    assert windows == [(NOW - 3 * day, NOW - 2 * day), (NOW - 2 * day, NOW - day), (NOW - day, NOW), (NOW, None)]
+
+
 def test_events_the_webhook_accepted_are_duplicates_and_the_missed_ones_are_delivered_once(
     bridge: Bridge, fake_stripe: FakeStripe, fake_graph: FakeGraphAPI
 ):
@@ -256,7 +268,7 @@ def test_more_than_twenty_types_are_listed_in_several_requests(fake_stripe: Fake
     event = samples.fresh_event("invoice.paid", now=NOW - 10)
     event["type"] = names[44]
     fake_stripe.add_events([event])
-    listed = list_events(stripe_client(API_KEY, fake_stripe.url), since=NOW - 60, types=names, at=fake_stripe.url)
+    listed = list(list_events(stripe_client(API_KEY, fake_stripe.url), since=NOW - 60, until=NOW, types=names, at=fake_stripe.url))
     assert [e["id"] for e in listed] == [event["id"]]
     assert [len([k for k in r if k.startswith("types[")]) for r in fake_stripe.event_requests()] == [20, 20, 5]
     assert fake_stripe.problems == []

@@ -59,7 +59,7 @@ def backfill(since: str, types: tuple[str, ...], dry_run: bool) -> None:
         with unavailable_on_redis_error("checking Redis before the backfill"):
             rt.redis.ping()
         client = stripe_client(api_key, config.stripe.api_base_url, retries=API_RETRIES)
-        events = list_events(client, since=int(since_at), types=wanted, at=api_base(config.stripe.api_base_url))
+        events = list_events(client, since=int(since_at), until=int(now), types=wanted, at=api_base(config.stripe.api_base_url))
         counts: Counter[Outcome] = Counter()
         for fed in feed(rt, events, livemode=key_livemode(api_key), dry_run=dry_run):
             click.echo(line(fed))

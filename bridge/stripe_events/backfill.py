@@ -2,8 +2,8 @@
 accepted into the webhook's own dedupe + queue step (`bridge.delivery.ingest.accept`), so an
 outage longer than Stripe's retries (3 days in live mode) loses nothing.
 
-- Stripe lists newest first; events are fed oldest first, so the notices about one payment are
-  queued in the order they happened (`bridge.stripe_events.ordering`).
+- Stripe lists newest first; events are fed oldest first (listed a day at a time), so the notices
+  about one payment are queued in the order they happened (`bridge.stripe_events.ordering`).
 - "Accepted before" is the dedupe mark, or, once the mark expired ([redis] event_ttl_seconds),
   the event's delivery records ([retention] delivery_days): an event with either is a duplicate
   and never queued again. A `since` reaching back past both is refused (`window_problem`): the
@@ -39,6 +39,10 @@ TYPES_PER_REQUEST = 20
 
 PAGE_SIZE = 100
 """Stripe's largest page (`limit`); the SDK pages on with `starting_after`."""
+
+WINDOW_SECONDS = 86400
+"""Events are listed a day at a time: enough to feed each day oldest first, while memory holds
+only that day (Stripe's 30 days of a busy account would not fit a small dyno)."""
 
 FEED_BATCH = 100
 """Events checked against Redis for "accepted before" in one round trip."""
@@ -112,17 +116,23 @@ def listing_params(types: Sequence[str]) -> list[dict[str, Any]]:
     return groups + [{"types": exact[i : i + TYPES_PER_REQUEST]} for i in range(0, len(exact), TYPES_PER_REQUEST)]
 
 
-def list_events(client: stripe.StripeClient, *, since: int, types: Sequence[str], at: str) -> list[dict[str, Any]]:
-    """Every event of `types` created at or after `since`, oldest first, each once."""
-    listings = []
-    for params in listing_params(types):
-        try:
-            page = client.v1.events.list({**params, "created": {"gte": since}, "limit": PAGE_SIZE})
-            # for_json: the SDK reads `*_decimal` strings as Decimal; back to the strings Stripe sent.
-            listings.append([event.to_dict(for_json=True) for event in page.auto_paging_iter()])
-        except stripe.StripeError as exc:
-            raise translate(exc, "event listing", then="fix the key, then run `bridge backfill` again", at=at) from None
-    return oldest_first(listings)
+def list_events(client: stripe.StripeClient, *, since: int, until: int, types: Sequence[str], at: str) -> Iterator[dict[str, Any]]:
+    """Every event of `types` created since `since`, oldest first, each once. Stripe lists newest
+    first, so a day's events are listed whole before they are yielded: memory holds one day."""
+    for start in range(since, until + 1, WINDOW_SECONDS):
+        end = start + WINDOW_SECONDS
+        created = {"gte": start} if end > until else {"gte": start, "lt": end}  # the last day: up to now
+        yield from oldest_first([_listing(client, {**params, "created": created}, at) for params in listing_params(types)])
+
+
+def _listing(client: stripe.StripeClient, params: dict[str, Any], at: str) -> list[dict[str, Any]]:
+    """One listing, all its pages (newest first, as Stripe lists)."""
+    try:
+        page = client.v1.events.list({**params, "limit": PAGE_SIZE})
+        # for_json: the SDK reads `*_decimal` strings as Decimal; back to the strings Stripe sent.
+        return [event.to_dict(for_json=True) for event in page.auto_paging_iter()]
+    except stripe.StripeError as exc:
+        raise translate(exc, "event listing", then="fix the key, then run `bridge backfill` again", at=at) from None
 
 
 def oldest_first(listings: Iterable[Sequence[dict[str, Any]]]) -> list[dict[str, Any]]:
