@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import sys
-import time
 from datetime import UTC, datetime
 
 import click
@@ -42,7 +41,7 @@ _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 
 def parse_since(value: str | None, *, now: float | None = None) -> float | None:
     """`parse_moment` for an optional `--since`."""
-    return None if value is None else parse_moment(value, now=time.time() if now is None else now)
+    return None if value is None else parse_moment(value, now=datetime.now(UTC).timestamp() if now is None else now)
 
 
 def parse_moment(value: str, *, now: float) -> float:
