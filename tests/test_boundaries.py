@@ -4,7 +4,7 @@ redis errors   → StoreUnavailable in bridge/redis_conn.py (the stores use its 
 httpcore       → DeliveryError in bridge/whatsapp/client.py (Meta); with httpx, the helpdesk forwarder
                  (bridge/updates/forward.py) and the dev tool `simulate` each call one other
                  party and translate their own
-stripe         → only inside bridge/stripe_events/
+stripe         → only inside bridge/stripe_events/; its errors → the bridge's in bridge/stripe_events/api.py
 bridge         never imports workers (RQ finds `workers.jobs` by name)
 """
 
@@ -49,6 +49,13 @@ def test_httpx_is_used_only_by_the_whatsapp_client_the_forwarder_and_the_simulat
 
 def test_stripe_is_used_only_inside_stripe_events():
     assert all(path.startswith("bridge/stripe_events/") for path in importers("stripe"))
+
+
+def test_stripe_errors_are_translated_in_one_module():
+    """Callers catch `stripe.StripeError` and hand it to `api.translate`; only it names the kinds."""
+    kinds = ("AuthenticationError", "PermissionError", "APIConnectionError", "RateLimitError", "APIError")
+    naming = {str(p.relative_to(ROOT)) for p in SOURCES if any(f"stripe.{kind}" in p.read_text() for kind in kinds)}
+    assert naming == {"bridge/stripe_events/api.py"}
 
 
 def test_bridge_never_imports_workers():

@@ -10,7 +10,7 @@ from bridge.stripe_events import samples
 from bridge.whatsapp.catalogue import snapshot_json
 from tests.conftest import Bridge, make_config
 from tests.fake_graph import DEFAULT_TEMPLATES, FakeGraphAPI
-from tests.test_customers import API_KEY, FakeStripe
+from tests.fake_stripe import API_KEY, FakeStripe
 
 INVOICE_PAID = {
     "name": "invoice_paid",

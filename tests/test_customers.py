@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -13,66 +10,7 @@ from bridge.delivery.records import Status
 from bridge.stripe_events import samples
 from tests.conftest import Bridge, make_config
 from tests.fake_graph import FakeGraphAPI
-
-API_KEY = "rk_test_51FakeKeyForTests"
-
-
-STRIPE_ERRORS = {
-    401: {"error": {"message": "Invalid API Key provided: rk_test_****ests", "type": "invalid_request_error"}},
-    500: {"error": {"message": "An unknown error occurred", "type": "api_error"}},
-}
-
-
-class FakeStripe:
-    """GET /v1/customers/{id}: the sample Customer (with a chosen phone), or Stripe's 404; or,
-    with `fail_with`, Stripe's error body for that status to every request."""
-
-    def __init__(self, phone: str | None, fail_with: int | None = None, locales: list[str] | None = None):
-        self.phone = phone
-        self.fail_with = fail_with
-        self.locales = locales
-        self.requests: list[tuple[str, str | None]] = []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                fake.requests.append((self.path, self.headers.get("Authorization")))
-                customer = samples.sample_customer()
-                if fake.fail_with is not None:
-                    status, body = fake.fail_with, STRIPE_ERRORS[fake.fail_with]
-                elif self.path == f"/v1/customers/{customer['id']}" and self.headers.get("Authorization") == f"Bearer {API_KEY}":
-                    customer["phone"] = fake.phone
-                    if fake.locales is not None:
-                        customer["preferred_locales"] = fake.locales
-                    status, body = 200, customer
-                else:
-                    status, body = (
-                        404,
-                        {"error": {"code": "resource_missing", "message": "No such customer", "type": "invalid_request_error"}},
-                    )
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.send_header("Request-Id", "req_test")
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+from tests.fake_stripe import API_KEY, FakeStripe, unused_port_url
 
 
 @pytest.fixture
@@ -145,6 +83,20 @@ def test_stripe_outage_is_retried_then_recorded_as_failed(redis, redis_url, fake
     finally:
         bridge.close()
         fake_stripe.stop()
+
+
+def test_unreachable_stripe_is_named_in_the_failed_record(redis, redis_url, fake_graph: FakeGraphAPI):
+    url = unused_port_url()
+    bridge = Bridge(make_config(redis_url, fake_graph, stripe={"api_key": API_KEY, "api_base_url": url}, delivery={"max_attempts": 1}))
+    try:
+        bridge.post(invoice_needing_a_lookup())
+        bridge.work_all()
+        record = bridge.deliveries()[0]
+        assert (record["status"], record["error_class"]) == (Status.FAILED, "TransientError")
+        assert record["error_message"].startswith(f"Stripe unreachable at {url} for the Customer lookup: APIConnectionError")
+        assert fake_graph.requests == []
+    finally:
+        bridge.close()
 
 
 def test_rejected_stripe_key_fails_at_once_and_can_be_replayed(redis, redis_url, fake_graph: FakeGraphAPI):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from bridge.cli import check, customers, deliveries, optouts, preview, run, templates
+from bridge.cli.backfill import backfill
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -31,6 +32,7 @@ for command in (
     deliveries.resume,
     optouts.optout,
     customers.customer,
+    backfill,
     templates.templates,
     preview.preview_command,
     preview.send_test,

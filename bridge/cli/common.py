@@ -36,11 +36,12 @@ def phone_or_exit(rt: Runtime, phone: str) -> str:
         raise click.BadParameter(str(exc), param_hint="PHONE") from None
 
 
-def parse_since(value: str | None) -> float | None:
+def parse_since(value: str | None, *, now: float | None = None) -> float | None:
+    """An optional `--since` as a unix time (`bridge.services.times.parse_moment`), or a usage error."""
     if value is None:
         return None
     try:
-        return parse_moment(value)
+        return parse_moment(value, now=now)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from None
 

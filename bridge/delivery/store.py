@@ -580,6 +580,15 @@ class Store:
         return bool(self.redis.exists(self.keys.event(event_id)))
 
     @translates_redis_errors
+    def accepted_events(self, event_ids: Sequence[str]) -> set[str]:
+        """Which of these events were accepted before (one round trip): those with a dedupe mark,
+        and those whose mark expired ([redis] event_ttl_seconds) while delivery records remain."""
+        pipe = self.redis.pipeline(transaction=False)
+        for event_id in event_ids:
+            pipe.exists(self.keys.event(event_id), self.keys.event_deliveries(event_id))
+        return {event_id for event_id, found in zip(event_ids, pipe.execute(), strict=True) if found}
+
+    @translates_redis_errors
     def get_delivery(self, delivery: str) -> dict[str, Any] | None:
         raw = self.redis.hgetall(self.keys.delivery(delivery))
         return decode(raw, delivery) if raw else None

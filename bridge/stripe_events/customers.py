@@ -8,35 +8,27 @@ from typing import Any
 
 import stripe
 
-from bridge.errors import PermanentError, TransientError
+from bridge.stripe_events.api import api_base, stripe_client, translate
 
 logger = logging.getLogger(__name__)
 
 
 class CustomerLookup:
     """Retrieves Customers by id; a missing or deleted Customer is None, outages are transient,
-    a rejected key or request is permanent."""
+    a rejected key or request is permanent (`bridge.stripe_events.api.translate`)."""
 
     def __init__(self, api_key: str, *, api_base_url: str | None = None):
-        base = {"api": api_base_url} if api_base_url else None
-        self._client = stripe.StripeClient(api_key, base_addresses=base, max_network_retries=1)  # type: ignore[arg-type]
+        self._client = stripe_client(api_key, api_base_url)
+        self._at = api_base(api_base_url)
 
     def get(self, customer_id: str) -> Mapping[str, Any] | None:
         try:
             customer = self._client.v1.customers.retrieve(customer_id)
-        except stripe.InvalidRequestError as exc:
-            if exc.http_status == 404:
-                return None
-            raise PermanentError(f"Stripe refused the Customer lookup: {exc.code or exc.http_status}") from None
-        except (stripe.AuthenticationError, stripe.PermissionError) as exc:
-            # Retrying cannot help until the key is fixed; the failed records can then be replayed.
-            raise PermanentError(
-                f"Stripe rejected STRIPE_API_KEY for the Customer lookup (HTTP {exc.http_status}); "
-                "fix the key, then `bridge replay --failed`"
-            ) from None
         except stripe.StripeError as exc:
-            # Outages, rate limits, network errors: retried with backoff, then recorded as failed.
-            raise TransientError(f"Stripe Customer lookup failed: {type(exc).__name__}") from None
+            if isinstance(exc, stripe.InvalidRequestError) and exc.http_status == 404:
+                return None
+            # A fixed key lets the failed records be replayed; outages are retried with backoff.
+            raise translate(exc, "Customer lookup", then="fix the key, then `bridge replay --failed`", at=self._at) from None
         data = customer.to_dict()
         if data.get("deleted"):
             return None
