@@ -369,3 +369,42 @@ class ErasedSchema(Schema):
     other_keys = fields.Integer(required=True)
     jobs_running = fields.Integer(required=True)
     hashed_optouts = fields.List(fields.String(), required=True)
+
+
+# -- backfill -------------------------------------------------------------------------------------
+
+
+class BackfillRequestSchema(Strict):
+    since = Moment(required=True, metadata={"description": "Events created since: 3d, 12h, an ISO date/time or a unix time."})
+    types = fields.List(fields.String(validate=validate.Length(min=1, max=255)), validate=validate.Length(max=100))
+    dry_run = fields.Boolean(load_default=False)
+
+
+class BackfillQueuedSchema(Schema):
+    job = fields.String(required=True)
+    status = fields.String(required=True)
+    since = fields.Float(required=True)
+    types = fields.List(fields.String(), required=True)
+
+
+class BackfillEventSchema(Schema):
+    id = fields.String(required=True)
+    type = fields.String(required=True)
+    created = fields.Integer(required=True)
+    outcome = fields.String(required=True)
+    why = fields.String()
+
+
+class BackfillReportSchema(Schema):
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    listed = fields.Integer(required=True)
+    events = fields.List(fields.Nested(BackfillEventSchema), required=True)
+    error = fields.String(
+        allow_none=True, required=True, metadata={"description": "What stopped it (Stripe refused, Redis away); null: nothing."}
+    )
+
+
+class BackfillStatusSchema(Schema):
+    job = fields.String(required=True)
+    status = fields.String(required=True, metadata={"description": "queued, started, finished, failed, ..."})
+    result = fields.Nested(BackfillReportSchema, allow_none=True, required=True)

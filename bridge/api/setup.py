@@ -10,7 +10,7 @@ from flask_smorest import Api
 from flask_smorest import Blueprint as ApiBlueprint
 from werkzeug.exceptions import HTTPException
 
-from bridge.api import customers, deliveries, mappings, optouts, sending, templates
+from bridge.api import backfill, customers, deliveries, mappings, optouts, sending, templates
 from bridge.api.auth import API_PREFIX, AdminDoor
 from bridge.api.schemas import ErrorSchema
 from bridge.errors import ServiceError, StoreUnavailable
@@ -56,7 +56,7 @@ def register_admin_api(app: Flask, runtime: Runtime) -> None:
     api = AdminApi(app)
     door = AdminDoor(runtime.redis, runtime.keys, runtime.config.admin.token, runtime.config.web.proxy_hops)
     app.extensions["bridge_admin_door"] = door
-    for module in (deliveries, mappings, templates, optouts, customers, sending):
+    for module in (deliveries, mappings, templates, optouts, customers, sending, backfill):
         blueprint: ApiBlueprint = module.blp
         api.register_blueprint(blueprint)
     app.register_error_handler(ServiceError, _service_error)

@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import click
 
 from bridge.cli.common import load_or_exit, parse_since
-from bridge.config import Config
-from bridge.errors import DeliveryError, StoreUnavailable
-from bridge.redis_conn import unavailable_on_redis_error
+from bridge.errors import DeliveryError, InvalidRequest, StoreUnavailable
 from bridge.runtime import Role, build_runtime
-from bridge.stripe_events.api import api_base, stripe_client
-from bridge.stripe_events.backfill import Fed, Outcome, feed, key_livemode, list_events, type_problems, window_problem
-
-API_RETRIES = 2
-"""The SDK retries a failed request (network error, 5xx, 429) this often before the backfill stops."""
+from bridge.services.backfill import plan_backfill, run_backfill
+from bridge.stripe_events.backfill import Fed, Outcome
 
 
 @click.command()
@@ -48,20 +42,17 @@ def backfill(since: str, types: tuple[str, ...], dry_run: bool) -> None:
     now = time.time()
     since_at = parse_since(since, now=now)
     config = load_or_exit()
-    wanted = _wanted_types(config, types)
-    api_key = config.stripe.api_key
-    if not api_key:
-        raise click.UsageError("no Stripe API key: set STRIPE_API_KEY (or [stripe] api_key) to a key that can read Events")
-    if problem := window_problem(since_at, now=now, config=config):
-        raise click.BadParameter(problem, param_hint="--since")
-    rt = build_runtime(config, role=Role.CLI)
     try:
-        with unavailable_on_redis_error("checking Redis before the backfill"):
-            rt.redis.ping()
-        client = stripe_client(api_key, config.stripe.api_base_url, retries=API_RETRIES)
-        events = list_events(client, since=int(since_at), until=int(now), types=wanted, at=api_base(config.stripe.api_base_url))
-        counts: Counter[Outcome] = Counter()
-        for fed in feed(rt, events, livemode=key_livemode(api_key), dry_run=dry_run):
+        plan = plan_backfill(config, since=since_at, now=now, types=types, dry_run=dry_run)
+    except InvalidRequest as exc:
+        field, _, problem = str(exc).partition(": ")
+        if field in ("since", "types"):
+            raise click.BadParameter(problem, param_hint=f"--{field}") from None
+        raise click.UsageError(str(exc)) from None
+    rt = build_runtime(config, role=Role.CLI)
+    counts: Counter[Outcome] = Counter()
+    try:
+        for fed in run_backfill(rt, plan):
             click.echo(line(fed))
             counts[fed.outcome] += 1
     except (StoreUnavailable, DeliveryError) as exc:
@@ -69,18 +60,6 @@ def backfill(since: str, types: tuple[str, ...], dry_run: bool) -> None:
     finally:
         rt.close()
     click.echo(summary(counts, since=since_at, dry_run=dry_run))
-
-
-def _wanted_types(config: Config, given: Sequence[str]) -> list[str]:
-    """The `--types` values (comma-separated or repeated), checked; else the types the mappings use."""
-    types = [name.strip() for value in given for name in value.split(",") if name.strip()]
-    if problems := type_problems(types):
-        raise click.BadParameter("; ".join(problems), param_hint="--types")
-    if types:
-        return types
-    if not config.mapped_event_types():
-        raise click.UsageError("no mapping names an event type: nothing to backfill")
-    return sorted(config.mapped_event_types())
 
 
 def line(fed: Fed) -> str:
