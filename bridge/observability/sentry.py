@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from typing import Any
+from urllib.parse import unquote_plus
 
 from bridge.observability.redact import REDACTOR
 
@@ -51,6 +52,9 @@ def scrub_event(event: dict[str, Any], _hint: dict[str, Any]) -> dict[str, Any]:
     if isinstance(request, dict):
         request.pop("data", None)
         request.pop("cookies", None)
+        if isinstance(request.get("query_string"), str):
+            # Percent-encoded, `+1415…` is `%2B1415…`: decoded first, so the redactor sees the number.
+            request["query_string"] = unquote_plus(request["query_string"])
         headers = request.get("headers")
         if isinstance(headers, dict):
             request["headers"] = {name: value for name, value in headers.items() if name.lower() not in DROPPED_HEADERS}
@@ -58,6 +62,10 @@ def scrub_event(event: dict[str, Any], _hint: dict[str, Any]) -> dict[str, Any]:
     if isinstance(job, dict):
         job.pop("args", None)
         job.pop("kwargs", None)
+        # The bridge gives each job a fixed description (`bridge.delivery.queueing`); RQ's default
+        # one is the call with its arguments, `func('+1415…', 'Jenny Rosen')`.
+        if str(job.get("description", "")).startswith(f"{job.get('func')}("):
+            job.pop("description")
     event.pop("user", None)
     return _scrubbed(event)
 
