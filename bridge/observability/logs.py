@@ -111,7 +111,8 @@ class RedactionFilter(logging.Filter):
 
 def log_format(env: Mapping[str, str] | None = None) -> tuple[LogFormat, str | None]:
     """The format LOG_FORMAT asks for, and a warning when it names none (text is used then)."""
-    raw = (os.environ if env is None else env).get("LOG_FORMAT", "").strip().lower()
+    env = os.environ if env is None else env
+    raw = env.get("LOG_FORMAT", "").strip().lower()
     if not raw:
         return LogFormat.TEXT, None
     try:
