@@ -364,7 +364,7 @@ def test_deliveries_and_replay_cli(bridge: Bridge, fake_graph: FakeGraphAPI, red
 
     table = run_bridge("deliveries", "--status", "failed", env=env)
     assert table.returncode == 0, table.stderr
-    assert delivery in table.stdout and "(#132001)" in table.stdout and "+141******23" in table.stdout
+    assert delivery in table.stdout and "(#132001)" in table.stdout and "+1******0123" in table.stdout
     assert "4155550123" not in table.stdout
     (line,) = run_bridge("deliveries", "--event", event["id"], "--json", env=env).stdout.splitlines()
     assert json.loads(line)["error_code"] == 132001

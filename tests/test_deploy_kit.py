@@ -47,7 +47,7 @@ PLATFORM_SET = {"PORT": "Heroku's dyno manager gives each web dyno its port"}
 ADDON_VARS = {"heroku-redis": ("_URL", "_TLS_URL")}
 """The config vars an add-on sets, after the name it is attached `as`."""
 
-MERGING = {"LOG_FORMAT", "SENTRY_DSN", "PROMETHEUS_MULTIPROC_DIR"}
+MERGING = {"PROMETHEUS_MULTIPROC_DIR"}
 """Declared ahead of the code that reads them, which is being merged from the other parts of issue 11
 (admin API, structured logs, Sentry, gunicorn's metrics config): remove this exemption once it is."""
 

@@ -79,9 +79,19 @@ def test_date_is_localized_and_in_the_requested_zone():
 
 @pytest.mark.parametrize(
     ("phone", "masked"),
-    [("+14155550123", "+141******23"), ("+5511987654321", "+551********21"), ("", ""), (None, "")],
+    [
+        ("+14155550123", "+1******0123"),
+        ("14155550123", "+1******0123"),  # a wa_id: digits, no plus
+        ("+5511987654321", "+55*******4321"),
+        ("+447700900123", "+44******0123"),
+        ("+8005551234", "+800***1234"),  # a three-digit (non-geographic) country calling code
+        ("0123456789", "+******6789"),  # no country calling code recognised: only the last four
+        ("1234", "****"),
+        ("", ""),
+        (None, ""),
+    ],
 )
-def test_mask_phone_keeps_only_the_country_and_last_two_digits(phone, masked):
+def test_mask_phone_keeps_only_the_country_calling_code_and_the_last_four_digits(phone, masked):
     assert mask_phone(phone) == masked
 
 

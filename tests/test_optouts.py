@@ -67,7 +67,7 @@ def test_other_permanent_errors_opt_nobody_out(bridge: Bridge, fake_graph: FakeG
 def test_optout_cli_add_list_remove_and_replay(bridge: Bridge, fake_graph: FakeGraphAPI, redis: Redis, redis_url: str):
     env = {"REDIS_URL": redis_url, "BRIDGE_CONFIG": "config.example.toml"}
     added = run_bridge("optout", "add", "+1 (415) 555-0123", "--note", "asked by email", env=env)
-    assert (added.returncode, added.stdout.strip()) == (0, "+141******23: opted out (all)")
+    assert (added.returncode, added.stdout.strip()) == (0, "+1******0123: opted out (all)")
 
     event = samples.fresh_event("invoice.paid", phone=CUSTOMER)
     bridge.post(event)
@@ -78,19 +78,19 @@ def test_optout_cli_add_list_remove_and_replay(bridge: Bridge, fake_graph: FakeG
     assert fake_graph.requests == []
 
     listed = run_bridge("optout", "list", env=env)
-    assert listed.returncode == 0 and "all" in listed.stdout and "+141******23" in listed.stdout
+    assert listed.returncode == 0 and "all" in listed.stdout and "+1******0123" in listed.stdout
     assert "4155550123" not in listed.stdout
     (line,) = run_bridge("optout", "list", "--json", env=env).stdout.splitlines()
-    expected = {"phone": "+141******23", "scope": "all", "source": "bridge optout add", "note": "asked by email"}
+    expected = {"phone": "+1******0123", "scope": "all", "source": "bridge optout add", "note": "asked by email"}
     assert json.loads(line) | {"at": 0} == expected | {"at": 0}
 
     bad = run_bridge("optout", "add", "12", env=env)
     assert bad.returncode == 2 and "PHONE" in bad.stderr
 
     removed = run_bridge("optout", "remove", CUSTOMER, env=env)
-    assert (removed.returncode, removed.stdout.strip()) == (0, "+141******23: opt-out removed (all); opt-in recorded")
+    assert (removed.returncode, removed.stdout.strip()) == (0, "+1******0123: opt-out removed (all); opt-in recorded")
     again = run_bridge("optout", "remove", CUSTOMER, env=env)  # an explicit opt-in, with nothing to undo
-    assert (again.returncode, again.stdout.strip()) == (0, "+141******23: no opt-out was on record; opt-in recorded (marketing, all)")
+    assert (again.returncode, again.stdout.strip()) == (0, "+1******0123: no opt-out was on record; opt-in recorded (marketing, all)")
     assert run_bridge("optout", "list", env=env).stdout.strip() == "no opt-outs"
 
     # The customer opted in again: the skipped notice can be replayed under its own id.

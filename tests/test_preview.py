@@ -37,7 +37,7 @@ def test_preview_prints_the_template_text_filled_in_and_the_request(tmp_path: Pa
     result = run_bridge("preview", "invoice_paid", env=merchant_folder(tmp_path, redis_url))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("invoice_paid × invoice.paid (evt_") and lines[0].endswith("[en_US] → +141******23")
+    assert lines[0].startswith("invoice_paid × invoice.paid (evt_") and lines[0].endswith("[en_US] → +1******0123")
     assert "  [document: Invoice A1B2C3D4-0002.pdf]" in lines
     assert "  Hi Jenny Rosen, thank you for paying $19.99 for invoice A1B2C3D4-0002. The invoice is attached." in lines
     request = json.loads(result.stdout.split("request:\n", 1)[1])
@@ -82,7 +82,7 @@ def test_send_test_sends_for_real_and_prints_the_wamid(tmp_path: Path, redis, re
     assert result.returncode == 0, result.stderr
     (request,) = fake_graph.accepted
     assert request.json["to"] == TO and request.json["biz_opaque_callback_data"] == "send-test:invoice_paid"
-    assert result.stdout.strip() == f"sent to +141******88: {request.wamid} (accepted)"
+    assert result.stdout.strip() == f"sent to +1******0188: {request.wamid} (accepted)"
     assert fake_graph.problems == []
 
 
@@ -91,7 +91,7 @@ def test_send_test_prints_metas_error_with_its_meaning_and_the_fix(tmp_path: Pat
     result = run_bridge("send-test", "invoice_paid", "--to", TO, env=live(merchant_folder(tmp_path, redis_url), fake_graph))
     assert result.returncode == 1
     lines = result.stderr.splitlines()
-    assert lines[0].startswith("Meta refused the send to +141******88: (#132001)")
+    assert lines[0].startswith("Meta refused the send to +1******0188: (#132001)")
     assert lines[1] == "  meaning: Template does not exist in this language or is not approved"
     assert lines[2].startswith("  fix: Check the mapping's template name and language against `bridge templates list`")
 

@@ -12,7 +12,7 @@ import click
 from bridge import defaults
 from bridge.cli.common import load_or_exit
 from bridge.errors import WebhookUnreachable
-from bridge.logging_setup import configure_logging
+from bridge.observability.logs import configure_logging
 from bridge.stripe_events import samples
 
 if TYPE_CHECKING:
@@ -36,10 +36,15 @@ def dev(port: int | None, config_path: str | None) -> None:
 @click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
 def worker(burst: bool) -> None:
     """Run an RQ worker on the bridge's queue (SIGTERM: finish the current job, then exit)."""
+    from bridge.observability.redact import protect
+    from bridge.observability.sentry import init_sentry
     from bridge.worker import run
 
     configure_logging()
-    run(load_or_exit(), burst=burst)
+    config = load_or_exit()
+    protect(config)
+    init_sentry()
+    run(config, burst=burst)
 
 
 def _simulate_help() -> str:

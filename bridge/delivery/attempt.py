@@ -29,7 +29,7 @@ from bridge.runtime import Runtime
 from bridge.stripe_events.recipient import customer_id, phone_for, phone_on_object
 from bridge.whatsapp.catalogue import Category
 from bridge.whatsapp.payload import TemplateMessage, build_template_payload
-from bridge.whatsapp.phones import mask_phone, normalize
+from bridge.whatsapp.phones import normalize
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +59,10 @@ class Delivery:
                 return self._fail_ambiguous()
             claim = self._claim(ClaimMode.RESEND_AMBIGUOUS)
             if claim.outcome is ClaimOutcome.CLAIMED:
-                logger.warning("delivery %s: resending after an ambiguous outcome", self.id)
+                self.outcomes.log(logging.WARNING, "delivery resent after an ambiguous outcome", status=Status.SENDING.value)
         if claim.outcome is not ClaimOutcome.CLAIMED:
             return self._not_claimed(claim)
+        self.outcomes.log(logging.DEBUG, "delivery claimed", status=Status.SENDING.value)
         return self._attempt(claim.event)
 
     def _claim(self, mode: ClaimMode) -> Claim:
@@ -73,15 +74,17 @@ class Delivery:
             return self.outcomes.hold_ambiguous("the worker stopped while the request was in flight", expected=(Status.SENDING,))
         if claim.outcome is ClaimOutcome.PAUSED:
             schedule_probe(self.rt)
-            logger.info("delivery %s held: sending is paused", self.id)
+            self.outcomes.log(logging.INFO, "delivery held: sending is paused", status=Status.PAUSED.value)
             return Status.PAUSED
         if claim.outcome is ClaimOutcome.WAIT_ORDER:
             waiting = "an earlier notice about this payment"
             self.outcomes.reschedule(
                 (claim.status,), Status(claim.status), defaults.ORDER_RECHECK_SECONDS, clear=(Field.NEXT_ATTEMPT_AT,), waiting_for=waiting
             )
+            wait = defaults.ORDER_RECHECK_SECONDS
+            self.outcomes.log(logging.INFO, "delivery waiting", status=claim.status, reason=waiting, retry_in=wait)
             return "waiting"
-        logger.info("delivery %s not claimed: %s (%s)", self.id, claim.outcome, claim.status)
+        self.outcomes.log(logging.INFO, "delivery not claimed", outcome=claim.outcome.value, status=claim.status)
         return claim.status if claim.outcome is ClaimOutcome.TERMINAL else claim.outcome
 
     def _fail_ambiguous(self) -> str:
@@ -113,7 +116,7 @@ class Delivery:
 
     def _unexpected(self, exc: Exception) -> str:
         """A bug must not leave the delivery in `sending`, holding back later notices about the payment."""
-        logger.exception("delivery %s: unexpected error", self.id)
+        logger.exception("delivery: unexpected error", extra=self.outcomes.fields())
         message = f"unexpected error in the bridge: {type(exc).__name__}; replay after fixing"
         if self.attempts:  # the request may have gone out: never resend blindly
             return self.outcomes.hold_ambiguous(message, expected=(Status.SENDING,))
@@ -133,6 +136,7 @@ class Delivery:
             return self.outcomes.finish(Status.SKIPPED, recipient=self.to, reason=reason, reason_code=slot.refused.reason)
         if not slot.granted:
             waiting = "the send rate limit"
+            self.outcomes.log(logging.INFO, "delivery waiting", status=Status.QUEUED.value, reason=waiting, retry_in=round(slot.wait, 3))
             return self.outcomes.reschedule((Status.SENDING,), Status.QUEUED, slot.wait, waiting_for=waiting, recipient=self.to)
         return self._send(payload, message)
 
@@ -164,10 +168,6 @@ class Delivery:
         """The request itself; in dry run, the outbox instead (everything before it was real)."""
         if self.rt.whatsapp is None:
             self.rt.store.push_outbox({"delivery_id": self.id, "at": self.rt.clock(), "request": payload})
-            count = message.message.parameter_count
-            logger.info(
-                "dry run: %s template %s to %s (%d parameters) written to the outbox", self.id, message.template, mask_phone(self.to), count
-            )
             return self.outcomes.finish(Status.DRY_RUN, recipient=self.to)
         result = self.rt.whatsapp.send(payload)
         self.account_works = True

@@ -15,6 +15,7 @@ from bridge import defaults
 from bridge.delivery.queueing import enqueue_delivery, enqueue_probe
 from bridge.delivery.records import REPLAYABLE, RESET_FIELDS, Field, Status
 from bridge.errors import DeliveryError
+from bridge.observability.logs import log_fields
 from bridge.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -30,7 +31,8 @@ def pause_sending(rt: Runtime, exc: DeliveryError) -> None:
         "probe_interval": rt.config.delivery.pause_probe_seconds,
     }
     if rt.store.pause(rt.phone_number_id, info):
-        logger.error("sending paused for phone number id %s: %s", rt.phone_number_id, exc)
+        values = log_fields(status="paused", error_code=exc.code, reason=str(exc))
+        logger.error("sending paused for phone number id %s: %s", rt.phone_number_id, exc, extra=values)
 
 
 def pause_info(rt: Runtime) -> dict[str, Any] | None:
@@ -62,7 +64,7 @@ def resume(rt: Runtime, *, reason: str = "bridge resume") -> int:
             count += 1
         else:
             rt.store.forget_held(delivery)
-    logger.warning("sending resumed (%s): %d held deliveries re-queued", reason, count)
+    logger.warning("sending resumed (%s): %d held deliveries re-queued", reason, count, extra=log_fields(status="resumed", requeued=count))
     return count
 
 

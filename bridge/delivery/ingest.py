@@ -14,6 +14,7 @@ from typing import Any
 from bridge.delivery.records import Field, delivery_id
 from bridge.delivery.store import NewDelivery
 from bridge.mappings.compile import CompiledMapping
+from bridge.observability.logs import log_fields
 from bridge.runtime import Runtime
 from bridge.stripe_events.ordering import order_key
 
@@ -30,7 +31,7 @@ def accept(runtime: Runtime, event: dict[str, Any], body: bytes) -> Outcome:
     """Queue deliveries for a new event; report duplicates and types no mapping uses."""
     mappings = runtime.by_event_type.get(event["type"])
     if not mappings:
-        return Outcome.IGNORED
+        return _logged(event, Outcome.IGNORED, 0)
     obj = event["data"]["object"]
     common = {
         Field.EVENT_ID: event["id"],
@@ -47,9 +48,18 @@ def accept(runtime: Runtime, event: dict[str, Any], body: bytes) -> Outcome:
             job_id, data = jobs.job(delivery)
             deliveries.append(NewDelivery(delivery, {**common, **fields}, job_id, data))
     if not runtime.store.accept_event(event["id"], body, deliveries, jobs, now=runtime.clock()):
-        return Outcome.DUPLICATE
-    logger.info("accepted %s %s: %d deliveries queued", event["type"], event["id"], len(deliveries))
-    return Outcome.QUEUED
+        return _logged(event, Outcome.DUPLICATE, 0)
+    return _logged(event, Outcome.QUEUED, len(deliveries))
+
+
+def _logged(event: dict[str, Any], outcome: Outcome, queued: int) -> Outcome:
+    """The webhook's one log line (the same for every outcome, so a drain can count them)."""
+    values = log_fields(event_id=event["id"], event_type=event["type"], outcome=outcome.value, deliveries=queued)
+    logger.info(_MESSAGES[outcome], extra=values)
+    return outcome
+
+
+_MESSAGES = {outcome: f"stripe event {outcome.value}" for outcome in Outcome}
 
 
 def _deliveries(event_id: str, mapping: CompiledMapping) -> list[tuple[str, dict[str, Any]]]:

@@ -14,8 +14,9 @@ from bridge.delivery.control import pause_sending, schedule_probe
 from bridge.delivery.optouts import Scope
 from bridge.delivery.policy import Action, AttemptHistory, FailurePlan, plan_failure
 from bridge.delivery.queueing import enqueue_delivery
-from bridge.delivery.records import TRANSIENT_FIELDS, Field, Status, error_fields
+from bridge.delivery.records import TRANSIENT_FIELDS, Field, Status, error_fields, split_delivery_id
 from bridge.errors import DeliveryError
+from bridge.observability.logs import log_fields
 from bridge.runtime import Runtime
 from bridge.whatsapp.phones import mask_phone
 
@@ -28,14 +29,24 @@ class Outcomes:
     def __init__(self, rt: Runtime, delivery: str):
         self.rt = rt
         self.id = delivery
+        self.event_id, self.mapping = split_delivery_id(delivery)
+
+    def log(self, level: int, message: str, **values: Any) -> None:
+        """One line about this delivery: its ids, and `values`, as fields."""
+        if logger.isEnabledFor(level):
+            logger.log(level, message, extra=self.fields(**values))
+
+    def fields(self, **values: Any) -> dict[str, dict[str, Any]]:
+        """`extra=` for a line about this delivery."""
+        return log_fields(delivery_id=self.id, event_id=self.event_id, mapping=self.mapping, **values)
 
     def finish(self, status: Status, *, expected: tuple[str, ...] = (Status.SENDING,), **fields: Any) -> Status:
         """Record a final (or held) outcome."""
         changed = self.rt.store.transition(self.id, expected, status, now=self.rt.clock(), clear=TRANSIENT_FIELDS, **fields)
         if not changed:
-            logger.warning("delivery %s changed under us; %s not recorded", self.id, status)
-        if status == Status.SKIPPED:
-            logger.info("delivery %s skipped: %s", self.id, fields.get(Field.REASON))
+            self.log(logging.WARNING, "delivery changed under us: outcome not recorded", status=status.value)
+        else:
+            self.log(logging.WARNING if status == Status.FAILED else logging.INFO, _FINISHED[status], **_finished(status, fields))
         return status
 
     def reschedule(
@@ -65,7 +76,8 @@ class Outcomes:
         error.setdefault(Field.ERROR_CLASS, "AmbiguousError")
         error.setdefault(Field.ERROR_MESSAGE, reason)
         self.reschedule(expected, Status.AMBIGUOUS, wait, ambiguous_at=self.rt.clock(), **error)
-        logger.warning("delivery %s outcome unknown (%s); deciding in %g s", self.id, reason, wait)
+        code = error.get(Field.ERROR_CODE)
+        self.log(logging.WARNING, "delivery outcome unknown", status=Status.AMBIGUOUS.value, reason=reason, error_code=code, retry_in=wait)
         return Status.AMBIGUOUS
 
     def failed_attempt(self, exc: DeliveryError, history: AttemptHistory, *, to: str | None, template: str | None) -> FailurePlan:
@@ -89,7 +101,7 @@ class Outcomes:
             self.id, (Status.SENDING,), Status.PAUSED, now=self.rt.clock(), clear=TRANSIENT_FIELDS, increment={Field.ATTEMPTS: -1}, **error
         )
         schedule_probe(self.rt)
-        logger.error("sending paused by an account error on %s: %s", self.id, exc)
+        self.log(logging.ERROR, "sending paused by an account error", status=Status.PAUSED.value, error_code=exc.code, reason=str(exc))
 
     def _throttle(self, exc: DeliveryError, plan: FailurePlan, to: str | None, error: dict[str, Any]) -> None:
         """Slow the shared limiter so every worker waits, and retry without counting the attempt."""
@@ -98,7 +110,7 @@ class Outcomes:
         delay = gate.penalize_pair(to, plan.delay) if pair else gate.penalize_number(plan.delay)
         increment = {Field.ATTEMPTS: -1, Field.THROTTLED: 1}
         self.reschedule((Status.SENDING,), Status.RETRYING, delay, increment=increment, **error)
-        logger.info("delivery %s throttled by Meta (%s); retry in %.1f s", self.id, exc.code, delay)
+        self.log(logging.INFO, "delivery throttled by Meta", status=Status.RETRYING.value, error_code=exc.code, retry_in=round(delay, 3))
 
     def _retry_or_fail(
         self, exc: DeliveryError, plan: FailurePlan, history: AttemptHistory, to: str | None, template: str | None, error: dict[str, Any]
@@ -109,7 +121,8 @@ class Outcomes:
             # is sent to them (utility receipts still are).
             source = f"Meta error {exc.code}"
             self.rt.optouts.add(to, Scope.MARKETING, at=now, source=source, template=template, delivery=self.id)
-            logger.warning("delivery %s: %s stopped marketing messages; suppressed from now on", self.id, mask_phone(to))
+            stopped = "customer stopped marketing messages: suppressed from now on"
+            self.log(logging.WARNING, stopped, phone=mask_phone(to), error_code=exc.code)
         counting: dict[str, Any] = {}
         if plan.count_attempt:
             # Failed before any request went out (the Stripe Customer lookup): count the attempt
@@ -118,12 +131,28 @@ class Outcomes:
             counting = {"increment": {Field.ATTEMPTS: 1}, Field.FIRST_ATTEMPT_AT: first}
         if plan.action is Action.RETRY:
             self.reschedule((Status.SENDING,), Status.RETRYING, plan.delay, **counting, **error)
-            logger.info("delivery %s attempt %d failed (%s); retry in %.1f s", self.id, plan.attempts, exc, plan.delay)
+            values = {"attempt": plan.attempts, "error_code": exc.code, "reason": str(exc), "retry_in": round(plan.delay, 3)}
+            self.log(logging.INFO, "delivery retrying", status=Status.RETRYING.value, **values)
             return
         if plan.note:
             error[Field.ERROR_MESSAGE] = f"{error[Field.ERROR_MESSAGE]} ({plan.note})"
-        logger.warning("delivery %s failed for good: %s", self.id, exc)
         self.finish(Status.FAILED, **counting, **error)
+
+
+_FINISHED = {status: f"delivery {status.value}" for status in Status} | {Status.DRY_RUN: "delivery written to the outbox (dry run)"}
+
+
+def _finished(status: Status, fields: dict[str, Any]) -> dict[str, Any]:
+    """What the line about a recorded outcome shows, from the record's fields (the phone masked)."""
+    return {
+        "status": status.value,
+        "phone": mask_phone(fields.get(Field.RECIPIENT)) or None,
+        "wamid": fields.get(Field.WAMID),
+        "reason_code": fields.get(Field.REASON_CODE),
+        "reason": fields.get(Field.REASON),
+        "error_code": fields.get(Field.ERROR_CODE),
+        "error": fields.get(Field.ERROR_MESSAGE),
+    }
 
 
 def status_of(plan: FailurePlan) -> Status:

@@ -17,6 +17,7 @@ import httpx
 
 from bridge import defaults
 from bridge.errors import TransientError
+from bridge.observability.logs import log_fields
 from bridge.runtime import Runtime
 from bridge.stripe_events.signature import sign_payload
 
@@ -46,7 +47,8 @@ def forward(rt: Runtime, document: str) -> str:
     if response.status_code >= 500 or response.status_code in RETRIED_STATUSES:
         raise ForwardFailed(f"the helpdesk at {_origin(url)} answered {response.status_code}")
     rt.store.count("inbound forward refused")
-    logger.error("the helpdesk at %s refused a forwarded message with %d: not sent again", _origin(url), response.status_code)
+    values = log_fields(outcome="refused", http_status=response.status_code)
+    logger.error("the helpdesk at %s refused a forwarded message with %d: not sent again", _origin(url), response.status_code, extra=values)
     return "refused"
 
 

@@ -17,6 +17,7 @@ from bridge import defaults
 from bridge.consent.keywords import Intent, intent_of, reply_for
 from bridge.delivery.optouts import Decided, Scope
 from bridge.delivery.queueing import enqueue_forward, enqueue_reply
+from bridge.observability.logs import log_fields
 from bridge.runtime import Runtime
 from bridge.whatsapp.phones import from_wa_id, mask_phone, mask_user_id, whatsapp_variants
 from bridge.whatsapp.webhook import Contact, InboundMessage, UserIdChange
@@ -73,22 +74,30 @@ def handle_message(rt: Runtime, message: InboundMessage) -> str:
     _job, commands = rt.store.record_enqueues(lambda pipe: _effects(rt, pipe, message, phone, outcome, reply))
     if not rt.store.once(marker, commands, ttl=defaults.META_SEEN_TTL_SECONDS, now=rt.clock()):
         return "duplicate"
+    if outcome == "other":
+        logger.info("customer message", extra=log_fields(wamid=message.id, phone=mask_phone(phone), outcome=outcome))
     return outcome
 
 
 def _decide(rt: Runtime, message: InboundMessage, phone: str | None, intent: Intent, word: str) -> None:
-    who = mask_phone(phone) if phone else f"user {mask_user_id(message.from_user_id)}"
     names = identities(phone, message.from_user_id)
     at = float(message.timestamp) if message.timestamp else rt.clock()
     source = f"replied {word!r} on WhatsApp"
     record = rt.optouts.opt_out if intent is Intent.STOP else rt.optouts.opt_in
     decided = record(names, Scope.ALL, at=at, source=source, message=message.id)
+    values = log_fields(
+        wamid=message.id,
+        phone=mask_phone(phone),
+        user=mask_user_id(message.from_user_id) if not phone else None,
+        keyword=word,
+        outcome=intent.value if decided is not Decided.STALE else "stale",
+    )
     if decided is Decided.STALE:
-        logger.info("%s replied %r, older than their latest choice: kept that choice", who, word)
+        logger.info("customer's reply older than their latest choice: that choice kept", extra=values)
     elif intent is Intent.STOP:
-        logger.warning("%s replied %r: no more messages will be sent to them", who, word)
+        logger.warning("customer replied stop: no more messages will be sent to them", extra=values)
     else:
-        logger.warning("%s replied %r: messages to them resume", who, word)
+        logger.warning("customer replied start: messages to them resume", extra=values)
 
 
 def _effects(rt: Runtime, pipe, message: InboundMessage, phone: str | None, outcome: str, reply: str | None) -> None:

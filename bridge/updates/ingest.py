@@ -13,6 +13,7 @@ import logging
 
 from bridge import defaults
 from bridge.delivery.queueing import enqueue_updates
+from bridge.observability.logs import log_fields
 from bridge.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -24,9 +25,15 @@ def accept(runtime: Runtime, body: bytes) -> bool:
     key = store.keys.meta_post(digest)
     _job, commands = store.record_enqueues(lambda pipe: enqueue_updates(runtime.queue, key, runtime.config.delivery, pipeline=pipe))
     new = store.accept_meta_post(digest, body, commands, now=runtime.clock(), ttl=defaults.META_POST_TTL_SECONDS)
-    if not new:
-        logger.info("a post from Meta's webhook repeated byte for byte: already queued")
+    # A repeat is the same bytes Meta sent before: already queued.
+    message, outcome = ("meta post queued", "queued") if new else ("meta post duplicate", "duplicate")
+    logger.info(message, extra=log_fields(post=post_label(key), outcome=outcome, bytes=len(body)))
     return new
+
+
+def post_label(key: str) -> str:
+    """How log lines name a stored post (its key's digest, shortened): the web's line and the worker's match."""
+    return key.rsplit(":", 1)[-1][:16]
 
 
 def requeue_unprocessed(runtime: Runtime) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from bridge.delivery.optouts import Decided, Scope
+from bridge.observability.logs import log_fields
 from bridge.runtime import Runtime
 from bridge.updates.inbound import identities
 from bridge.whatsapp.phones import from_wa_id, mask_phone, mask_user_id
@@ -35,7 +36,8 @@ def apply_preference(rt: Runtime, change: PreferenceChange) -> str:
     source = f"WhatsApp marketing preference: {change.value}"
     record = rt.optouts.opt_out if change.value == OPTED_OUT else rt.optouts.opt_in
     decided = record(names, Scope.MARKETING, at=at, source=source, detail=change.detail)
-    who = mask_phone(phone) if phone else f"user {mask_user_id(change.user_id)}"
     if decided is not Decided.STALE:
-        logger.info("%s: marketing messages %s (Meta's user_preferences)", who, "stopped" if change.value == OPTED_OUT else "allowed")
+        user = mask_user_id(change.user_id) if not phone else None
+        values = log_fields(phone=mask_phone(phone), user=user, outcome=change.value, scope=Scope.MARKETING.value)
+        logger.info("customer's marketing preference (Meta's user_preferences)", extra=values)
     return f"preference {change.value}"

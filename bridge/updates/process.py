@@ -12,8 +12,10 @@ import logging
 from collections import Counter
 
 from bridge.errors import StoreUnavailable
+from bridge.observability.logs import log_fields
 from bridge.runtime import Runtime
 from bridge.updates.inbound import carry_user_id, handle_message, link_contact
+from bridge.updates.ingest import post_label
 from bridge.updates.preferences import apply_preference
 from bridge.updates.statuses import apply_status
 from bridge.updates.templates import apply_category_change, apply_template_status
@@ -41,7 +43,7 @@ def process_post(rt: Runtime, key: str) -> str:
     outcomes = Counter(_handle_safely(rt, update) for update in parse_updates(document))
     rt.store.forget_meta_post(key)
     summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items())) or "nothing"
-    logger.info("post from Meta's webhook processed: %s", summary)
+    logger.info("meta post processed", extra=log_fields(post=post_label(key), outcome=summary))
     return summary
 
 
@@ -52,7 +54,7 @@ def _handle_safely(rt: Runtime, update: Update) -> str:
     except StoreUnavailable:
         raise
     except Exception:
-        logger.exception("could not act on a %s from Meta's webhook", type(update).__name__)
+        logger.exception("could not act on an update from Meta's webhook", extra=log_fields(update=type(update).__name__))
         rt.store.count("updates_failed")
         return "failed"
 

@@ -13,6 +13,7 @@ import time
 
 from bridge import defaults
 from bridge.errors import PermanentError, RateLimitedError, TransientError
+from bridge.observability.logs import log_fields
 from bridge.runtime import Runtime
 from bridge.whatsapp.payload import build_text_payload
 from bridge.whatsapp.phones import mask_phone
@@ -27,7 +28,7 @@ def send_reply(rt: Runtime, to: str, text: str) -> str:
         time.sleep(min(wait, defaults.INLINE_WAIT_MAX_SECONDS))
     if rt.whatsapp is None:
         rt.store.push_outbox({"reply_to": mask_phone(to), "at": rt.clock(), "request": payload})
-        logger.info("dry run: confirmation to %s written to the outbox", mask_phone(to))
+        logger.info("confirmation written to the outbox (dry run)", extra=log_fields(phone=mask_phone(to), outcome="dry_run"))
         return "dry_run"
     try:
         result = rt.whatsapp.send(payload)
@@ -35,11 +36,12 @@ def send_reply(rt: Runtime, to: str, text: str) -> str:
         raise  # RQ retries the job (REPLY_RETRY_INTERVALS)
     except PermanentError as exc:
         rt.store.count("replies_failed")
-        logger.warning("confirmation to %s refused by Meta: %s (%s)", mask_phone(to), exc, exc.meaning or "no meaning known")
+        values = log_fields(phone=mask_phone(to), outcome="failed", error_code=exc.code, reason=str(exc), meaning=exc.meaning)
+        logger.warning("confirmation refused by Meta", extra=values)
         return "failed"
     except Exception as exc:  # an account error, say: the deliveries will meet it and pause
         rt.store.count("replies_failed")
-        logger.warning("confirmation to %s not sent: %s", mask_phone(to), exc)
+        logger.warning("confirmation not sent", extra=log_fields(phone=mask_phone(to), outcome="failed", reason=str(exc)))
         return "failed"
-    logger.info("confirmation sent to %s: %s", mask_phone(to), result.wamid)
+    logger.info("confirmation sent", extra=log_fields(phone=mask_phone(to), wamid=result.wamid, outcome="sent"))
     return "sent"

@@ -16,9 +16,10 @@ from bridge import defaults
 from bridge.delivery.optouts import Scope
 from bridge.delivery.records import Field, Status, error_fields, split_delivery_id
 from bridge.errors import DeliveryError, PermanentError
+from bridge.observability.logs import log_fields
 from bridge.runtime import Runtime
 from bridge.whatsapp.errors import classify_webhook_error
-from bridge.whatsapp.phones import from_wa_id, whatsapp_variants
+from bridge.whatsapp.phones import from_wa_id, mask_phone, whatsapp_variants
 from bridge.whatsapp.webhook import StatusUpdate
 
 logger = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ def apply_status(rt: Runtime, update: StatusUpdate) -> str:
     if delivery is None:
         if rt.store.first_time(seen, defaults.META_SEEN_TTL_SECONDS):
             rt.store.count("statuses_for_unknown_messages")
-            logger.info("status %s for a message the bridge does not know (%s): ignored", update.status, update.wamid)
+            logger.info("meta status for an unknown message", extra=log_fields(wamid=update.wamid, status=update.status, outcome="unknown"))
             return "unknown"
         return "duplicate"
     failure = classify_webhook_error(update.errors[0]) if update.status == Status.FAILED and update.errors else None
@@ -52,7 +53,18 @@ def apply_status(rt: Runtime, update: StatusUpdate) -> str:
     _remember_identity(rt, update)
     if failure is not None and isinstance(failure, PermanentError) and failure.opt_out:
         _stop_marketing(rt, delivery, failure)
-    logger.info("delivery %s: Meta reports %s (now %s)", delivery, update.status, result)
+    event_id, mapping = split_delivery_id(delivery)
+    values = log_fields(
+        delivery_id=delivery,
+        event_id=event_id,
+        mapping=mapping,
+        wamid=update.wamid,
+        phone=mask_phone(update.recipient_id),
+        status=update.status,
+        outcome=result,
+        error_code=failure.code if failure is not None else None,
+    )
+    logger.info("meta status", extra=values)
     return result or "unknown"
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+from bridge.observability.logs import log_fields
 from bridge.runtime import Runtime
 from bridge.whatsapp.catalogue import Category
 from bridge.whatsapp.webhook import TemplateCategoryChange, TemplateStatusChange
@@ -43,6 +44,7 @@ def apply_template_status(rt: Runtime, change: TemplateStatusChange) -> str:
             change.status,
             why,
             users,
+            extra=log_fields(template=change.name, language=change.language, status=change.status),
         )
     else:
         logger.warning(
@@ -53,6 +55,7 @@ def apply_template_status(rt: Runtime, change: TemplateStatusChange) -> str:
             change.status,
             why,
             users,
+            extra=log_fields(template=change.name, language=change.language, status=change.status),
         )
     return f"template {change.status.lower()}"
 
@@ -65,7 +68,12 @@ def apply_category_change(rt: Runtime, change: TemplateCategoryChange) -> str:
     users = ", ".join(mappings_using(rt, change.name, change.language)) or "none"
     if not change.effective:
         logger.warning(
-            "Meta will move template %s [%s] to %s; mappings using it: %s", change.name, change.language, change.new_category, users
+            "Meta will move template %s [%s] to %s; mappings using it: %s",
+            change.name,
+            change.language,
+            change.new_category,
+            users,
+            extra=log_fields(template=change.name, language=change.language, category=change.new_category),
         )
         return "template category warning"
     state = rt.templates.record_category(
@@ -82,8 +90,10 @@ def apply_category_change(rt: Runtime, change: TemplateCategoryChange) -> str:
             change.language,
             change.previous_category or "another category",
             users,
+            extra=log_fields(template=change.name, language=change.language, category=change.new_category),
         )
     else:
         rt.optouts.forget_marketing_template(change.name)
-        logger.info("Meta moved template %s [%s] to %s", change.name, change.language, change.new_category)
+        values = log_fields(template=change.name, language=change.language, category=change.new_category)
+        logger.info("Meta moved template %s [%s] to %s", change.name, change.language, change.new_category, extra=values)
     return f"template category {change.new_category.lower()}"

@@ -10,7 +10,9 @@ from flask import Flask, jsonify
 from bridge import defaults
 from bridge.api.setup import register_admin_api
 from bridge.config import Config, load_config, parse_config
-from bridge.logging_setup import configure_logging
+from bridge.observability.logs import configure_logging
+from bridge.observability.redact import protect
+from bridge.observability.sentry import init_sentry
 from bridge.runtime import Role, build_runtime
 from bridge.web import security
 from bridge.web.errors import register_error_handlers
@@ -25,6 +27,8 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
         config = load_config()
     elif not isinstance(config, Config):
         config = parse_config(config)
+    protect(config)
+    init_sentry()
     app = Flask("bridge")
     # Werkzeug refuses a larger Content-Length, but silently cuts a chunked body at this
     # length: one byte over the limit lets the view tell "too large" from "exactly 1 MiB".

@@ -12,6 +12,7 @@ from flask import Blueprint, request
 
 from bridge.delivery import ingest
 from bridge.errors import PayloadError, SignatureError, StoreUnavailable
+from bridge.observability.logs import log_fields
 from bridge.stripe_events.signature import verify_event
 from bridge.web.common import limited_body, runtime, status_response
 from bridge.web.errors import error_response
@@ -32,14 +33,17 @@ def receive():
             payload, request.headers.get("Stripe-Signature"), stripe_settings.webhook_secrets, stripe_settings.tolerance_seconds
         )
     except SignatureError as exc:
-        logger.warning("rejected webhook: %s", exc)
+        logger.warning("stripe event rejected", extra=log_fields(outcome="rejected", reason=f"signature: {exc}"))
         return error_response(400, f"signature verification failed: {exc}")
     except PayloadError as exc:
-        logger.warning("rejected webhook: %s", exc)
+        logger.warning("stripe event rejected", extra=log_fields(outcome="rejected", reason=str(exc)))
         return error_response(400, str(exc))
     try:
         outcome = ingest.accept(rt, event, payload)
     except StoreUnavailable as exc:
-        logger.error("Redis unavailable, answering 503 so Stripe retries %s: %s", event["id"], exc)
+        logger.error(
+            "Redis unavailable, answering 503 so Stripe retries",
+            extra=log_fields(event_id=event["id"], event_type=event["type"], outcome="unavailable", reason=str(exc)),
+        )
         return error_response(503, "temporarily unavailable, retry later")
     return status_response(outcome)

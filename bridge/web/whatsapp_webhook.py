@@ -17,6 +17,7 @@ import logging
 from flask import Blueprint, Response, request
 
 from bridge.errors import SignatureError, StoreUnavailable
+from bridge.observability.logs import log_fields
 from bridge.updates import ingest
 from bridge.web.common import limited_body, runtime, status_response
 from bridge.web.errors import error_response
@@ -60,17 +61,17 @@ def receive():
     try:
         verify_meta_signature(body, request.headers.get(HEADER), secret)
     except SignatureError as exc:
-        logger.warning("rejected a post to /whatsapp/webhook: %s", exc)
+        logger.warning("meta post rejected", extra=log_fields(outcome="rejected", reason=f"signature: {exc}"))
         return error_response(401, f"signature verification failed: {exc}")
     try:
         validate_envelope(_json(body))
     except EnvelopeError as exc:
-        logger.warning("rejected a signed post to /whatsapp/webhook: %s", exc)
+        logger.warning("meta post rejected", extra=log_fields(outcome="rejected", reason=str(exc)))
         return error_response(400, str(exc))
     try:
         new = ingest.accept(rt, body)
     except StoreUnavailable as exc:
-        logger.error("Redis unavailable, answering 503 so Meta retries its post: %s", exc)
+        logger.error("Redis unavailable, answering 503 so Meta retries its post", extra=log_fields(outcome="unavailable", reason=str(exc)))
         return error_response(503, "temporarily unavailable, retry later")
     return status_response("queued" if new else "duplicate")
 

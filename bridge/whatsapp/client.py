@@ -24,7 +24,6 @@ from bridge.config import WhatsAppSettings
 from bridge.errors import AmbiguousError, PermanentError, TransientError
 from bridge.whatsapp.errors import classify
 from bridge.whatsapp.payload import SendResult, parse_send_response
-from bridge.whatsapp.phones import mask_phone
 
 logger = logging.getLogger(__name__)
 
@@ -101,8 +100,7 @@ class WhatsAppClient:
         result = parse_send_response(answer)
         if result is None:
             raise AmbiguousError(f"Cloud API answered {status} without a message id")
-        what = f"template {payload['template'].get('name')}" if isinstance(payload.get("template"), dict) else payload.get("type")
-        logger.info("sent %s to %s: %s (%s)", what, mask_phone(payload.get("to")), result.wamid, result.message_status or "accepted")
+        # No line here: the delivery (or the confirmation reply) logs its outcome, with its ids.
         return result
 
 

@@ -62,14 +62,29 @@ def _without_mexicos_old_mobile_prefix(number: phonenumbers.PhoneNumber) -> phon
 
 
 def mask_phone(phone: str | None) -> str:
-    """Mask all but the country calling code's first digits and the last two: +1415*****23."""
+    """A number as logs and the CLI show it: `+1******4567` (the country calling code, a star per
+    hidden digit, the last four). Digits without the plus (a `wa_id`) are read as international;
+    when no country calling code is recognised, only the last four show (`+*******4567`)."""
     if not phone:
         return ""
-    digits = re.sub(r"\D", "", phone)
+    digits = "".join(ch for ch in phone if ch.isdigit())
     if len(digits) <= 4:
         return "*" * len(digits)
-    keep_head = 1 if len(digits) <= 8 else 3
-    return "+" + digits[:keep_head] + "*" * (len(digits) - keep_head - 2) + digits[-2:]
+    code = _country_calling_code(digits)
+    hidden = len(digits) - len(code) - 4
+    if hidden < 1:
+        code, hidden = "", len(digits) - 4
+    return f"+{code}{'*' * hidden}{digits[-4:]}"
+
+
+def _country_calling_code(digits: str) -> str:
+    """The leading 1–3 digits that are a country calling code (they are prefix-free), or ""."""
+    if digits.startswith("0"):
+        return ""
+    for size in (1, 2, 3):
+        if int(digits[:size]) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            return digits[:size]
+    return ""
 
 
 def mask_user_id(user_id: str | None) -> str:
