@@ -508,3 +508,23 @@ def test_a_customers_data_is_exported_whole_and_erased_only_when_confirmed(admin
     assert erased["deliveries"] == 1 and erased["removed"] >= 1
     assert admin.get("/api/v1/customers/export", query_string={"phone": PHONE}).json["deliveries"] == []
     assert admin.get("/api/v1/deliveries").json["items"] == []
+
+
+def test_changes_and_refusals_are_logged_without_the_query_or_the_token(dry_admin: Admin, caplog: pytest.LogCaptureFixture):
+    caplog.set_level("INFO", logger="bridge.api.auth")
+    dry_admin.get("/api/v1/status")
+    dry_admin.post("/api/v1/optouts", {"phone": PHONE})
+    dry_admin.delete("/api/v1/optouts", query_string={"phone": PHONE})
+    dry_admin.client.get("/api/v1/status", headers={"Authorization": "Bearer wrong-token-0123456789abcdef"})
+    lines = [
+        (r.levelname, r.fields["method"], r.fields["route"], r.fields["status"])
+        for r in caplog.records
+        if r.getMessage() == "admin request"
+    ]
+    assert lines == [
+        ("INFO", "POST", "/api/v1/optouts", 201),
+        ("INFO", "DELETE", "/api/v1/optouts", 200),
+        ("WARNING", "GET", "/api/v1/status", 401),
+    ]
+    logged = " ".join(f"{r.getMessage()} {r.fields}" for r in caplog.records)
+    assert PHONE[-10:] not in logged and TOKEN not in logged and "wrong-token" not in logged

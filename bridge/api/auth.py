@@ -8,10 +8,11 @@ wrong token → 401 (and one more failure counted); else the request goes on.
 from __future__ import annotations
 
 import hmac
+import logging
 import math
 from typing import ClassVar
 
-from flask import Request, current_app, request
+from flask import Request, Response, current_app, request
 from flask_smorest import Blueprint
 from redis import Redis
 from webargs.flaskparser import FlaskParser
@@ -19,8 +20,11 @@ from werkzeug.exceptions import HTTPException
 
 from bridge import defaults
 from bridge.keys import Keys
+from bridge.observability.logs import log_fields
 from bridge.redis_conn import unavailable_on_redis_error
 from bridge.web.errors import json_error
+
+logger = logging.getLogger(__name__)
 
 
 def client_address(remote_addr: str | None, forwarded_for: str | None, proxy_hops: int) -> str:
@@ -101,6 +105,18 @@ def check_credentials() -> None:
     current_app.extensions["bridge_admin_door"].check(request)
 
 
+def audit(response: Response) -> Response:
+    """One line for each admin change and each refusal (reads that succeed are not logged): the
+    route's pattern, never its query (a phone number may be in it)."""
+    if request.method != "GET" or response.status_code >= 400:
+        door = current_app.extensions["bridge_admin_door"]
+        address = client_address(request.remote_addr, request.headers.get("X-Forwarded-For"), door.proxy_hops)
+        route = request.url_rule.rule if request.url_rule else "(no route)"
+        fields = log_fields(method=request.method, route=route, status=response.status_code, client=address)
+        logger.log(logging.WARNING if response.status_code in (401, 429) else logging.INFO, "admin request", extra=fields)
+    return response
+
+
 class _StrictParser(FlaskParser):
     """webargs drops unknown query parameters by default: here the schema decides (Strict: 422),
     so `?state=failed` (a typo) is an error, not a silent list of everything."""
@@ -120,6 +136,7 @@ def admin_blueprint(name: str, description: str) -> Blueprint:
     """A blueprint of the admin API under /api/v1, behind the door."""
     blueprint = _AdminBlueprint(name, f"bridge.api.{name}", url_prefix=API_PREFIX, description=description)
     blueprint.before_request(check_credentials)
+    blueprint.after_request(audit)
     return blueprint
 
 
