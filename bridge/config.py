@@ -125,6 +125,14 @@ class RetentionSettings:
 
 
 @dataclass(frozen=True)
+class HealthSettings:
+    """What `GET /readyz` checks (bridge.observability.readiness)."""
+
+    templates_max_age_hours: float = defaults.TEMPLATES_MAX_AGE_HOURS
+    """The templates snapshot may be this old before readiness fails (no snapshot: not checked)."""
+
+
+@dataclass(frozen=True)
 class Config:
     stripe: StripeSettings = field(default_factory=StripeSettings)
     whatsapp: WhatsAppSettings = field(default_factory=WhatsAppSettings)
@@ -133,6 +141,7 @@ class Config:
     formatting: FormattingSettings = field(default_factory=FormattingSettings)
     consent: ConsentSettings = field(default_factory=ConsentSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    health: HealthSettings = field(default_factory=HealthSettings)
     mappings: tuple[MappingSettings, ...] = ()
     source: str = "<defaults>"
     """The file the settings were read from, for error messages."""
@@ -348,6 +357,16 @@ class RetentionSchema(_StrictSchema):
         return RetentionSettings(**data)
 
 
+class HealthSchema(_StrictSchema):
+    templates_max_age_hours = _Number(
+        load_default=defaults.TEMPLATES_MAX_AGE_HOURS, validate=validate.Range(min=0, min_inclusive=False, error="must be more than 0")
+    )
+
+    @post_load
+    def make(self, data: dict, **_: Any) -> HealthSettings:
+        return HealthSettings(**data)
+
+
 _SECTIONS: dict[str, type[Schema]] = {
     "stripe": StripeSchema,
     "whatsapp": WhatsAppSchema,
@@ -356,6 +375,7 @@ _SECTIONS: dict[str, type[Schema]] = {
     "formatting": FormattingSchema,
     "consent": ConsentSchema,
     "retention": RetentionSchema,
+    "health": HealthSchema,
 }
 """The config's tables; `[[mappings]]` is validated entry by entry."""
 

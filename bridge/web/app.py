@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask
 
 from bridge import defaults
 from bridge.config import Config, load_config, parse_config
 from bridge.logging_setup import configure_logging
 from bridge.runtime import Role, build_runtime
 from bridge.web.errors import register_error_handlers
+from bridge.web.health import health
 from bridge.web.stripe_webhook import stripe_webhook
 from bridge.web.whatsapp_webhook import whatsapp_webhook
 
@@ -30,6 +31,6 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     app.extensions["bridge"] = build_runtime(config, role=Role.WEB)
     app.register_blueprint(stripe_webhook)
     app.register_blueprint(whatsapp_webhook)
-    app.add_url_rule("/healthz", "healthz", lambda: (jsonify(status="ok"), 200))
+    app.register_blueprint(health)
     register_error_handlers(app)
     return app
