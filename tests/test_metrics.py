@@ -6,6 +6,9 @@ each test compares a scrape after with a scrape before."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
@@ -16,9 +19,10 @@ from bridge.dev.dev_redis import free_port
 from bridge.errors import AccountError
 from bridge.observability.figures import SEND_BUCKETS, Tally, WaitKind, bucket_field, read_figures
 from bridge.stripe_events import samples
-from tests.conftest import Bridge, make_config
+from tests.conftest import ROOT, Bridge, make_config
 from tests.fake_graph import FakeGraphAPI, Reply
 from tests.meta_posts import meta_error, status_post
+from tests.test_boundaries import importers
 from tests.test_customer_replies import meta
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -211,6 +215,15 @@ def test_openmetrics_is_answered_when_asked_for(bridge: Bridge):
 
 
 # --- the figures' own rules --------------------------------------------------------------------
+
+
+def test_only_the_web_side_loads_prometheus_client():
+    """The worker writes its figures to Redis: it never imports prometheus_client, so a
+    PROMETHEUS_MULTIPROC_DIR in its environment cannot make it write files there."""
+    assert importers("prometheus_client") <= {"bridge/observability/metrics.py", "bridge/web/gunicorn_conf.py"}
+    probe = "import sys, bridge.worker, bridge.cli, workers.jobs; print('prometheus_client' in sys.modules)"
+    loaded = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "False"
 
 
 @pytest.mark.parametrize(

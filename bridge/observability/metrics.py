@@ -26,7 +26,6 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
-from redis.exceptions import RedisError
 from rq.job import Job
 from rq.utils import utcparse
 
@@ -34,7 +33,7 @@ from bridge.delivery.records import Status
 from bridge.errors import StoreUnavailable
 from bridge.keys import DRY_RUN_NUMBER
 from bridge.observability.figures import WaitKind, WorkerFigures, read_figures
-from bridge.redis_conn import text
+from bridge.redis_conn import text, unavailable_on_redis_error
 from bridge.runtime import Runtime
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
@@ -123,7 +122,7 @@ def read_snapshot(rt: Runtime) -> Snapshot:
     """Everything /metrics shows from Redis, in two round trips (raises StoreUnavailable)."""
     keys, queue = rt.keys, rt.queue
     statuses = list(Status)
-    try:
+    with unavailable_on_redis_error("reading figures for /metrics"):
         pipe = rt.redis.pipeline(transaction=False)
         pipe.hgetall(keys.metrics)
         pipe.hgetall(keys.counters)
@@ -137,8 +136,6 @@ def read_snapshot(rt: Runtime) -> Snapshot:
         pipe.scard(keys.paused_deliveries)
         figures, counters, *counts, depth, head, scheduled, failed, paused, held = pipe.execute()
         enqueued = rt.redis.hget(Job.key_for(text(head)), "enqueued_at") if head else None
-    except RedisError as exc:
-        raise StoreUnavailable(f"Redis unavailable while reading figures for /metrics: {type(exc).__name__}") from exc
     return Snapshot(
         figures=read_figures(figures),
         counters={text(name): float(value) for name, value in counters.items()},

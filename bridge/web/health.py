@@ -12,7 +12,6 @@ import os
 import time
 
 from flask import Blueprint, Response, jsonify, request
-from redis.exceptions import RedisError
 
 from bridge.delivery.control import pause_info
 from bridge.errors import ConfigError, StoreUnavailable
@@ -28,6 +27,7 @@ from bridge.observability.readiness import (
     skip,
     templates_verdict,
 )
+from bridge.redis_conn import unavailable_on_redis_error
 from bridge.runtime import Runtime
 from bridge.web.common import runtime
 from bridge.whatsapp.catalogue import load_snapshot
@@ -72,9 +72,10 @@ def scrape() -> Response:
 def _redis(rt: Runtime) -> Verdict:
     started = time.perf_counter()
     try:
-        rt.redis.ping()
-    except (RedisError, OSError) as exc:
-        return redis_verdict(None, type(exc).__name__)
+        with unavailable_on_redis_error("answering PING"):
+            rt.redis.ping()
+    except StoreUnavailable as exc:
+        return redis_verdict(None, type(exc.__cause__).__name__)
     return redis_verdict(time.perf_counter() - started)
 
 
