@@ -15,6 +15,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from bridge.delivery.control import pause_info
 from bridge.errors import ConfigError, StoreUnavailable
+from bridge.keys import DRY_RUN_NUMBER
 from bridge.observability import metrics
 from bridge.observability.readiness import (
     Check,
@@ -81,7 +82,7 @@ def _redis(rt: Runtime) -> Verdict:
 
 def _sending(rt: Runtime) -> Verdict:
     try:
-        return sending_verdict(pause_info(rt), rt.phone_number_id)
+        return sending_verdict(pause_info(rt), rt.phone_number_id or DRY_RUN_NUMBER)
     except (StoreUnavailable, ValueError) as exc:  # Redis went away since PING, or the flag is not JSON
         return Verdict(ok=False, details={"error": f"the pause flag could not be read: {type(exc).__name__}"})
 
