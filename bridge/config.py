@@ -138,6 +138,14 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class HealthSettings:
+    """What `GET /readyz` checks (bridge.observability.readiness)."""
+
+    templates_max_age_hours: float = defaults.TEMPLATES_MAX_AGE_HOURS
+    """The templates snapshot may be this old before readiness fails (no snapshot: not checked)."""
+
+
+@dataclass(frozen=True)
 class Config:
     stripe: StripeSettings = field(default_factory=StripeSettings)
     whatsapp: WhatsAppSettings = field(default_factory=WhatsAppSettings)
@@ -148,6 +156,7 @@ class Config:
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     admin: AdminSettings = field(default_factory=AdminSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    health: HealthSettings = field(default_factory=HealthSettings)
     mappings: tuple[MappingSettings, ...] = ()
     source: str = "<defaults>"
     """The file the settings were read from, for error messages."""
@@ -386,6 +395,16 @@ class WebSchema(_StrictSchema):
         return WebSettings(**data)
 
 
+class HealthSchema(_StrictSchema):
+    templates_max_age_hours = _Number(
+        load_default=defaults.TEMPLATES_MAX_AGE_HOURS, validate=validate.Range(min=0, min_inclusive=False, error="must be more than 0")
+    )
+
+    @post_load
+    def make(self, data: dict, **_: Any) -> HealthSettings:
+        return HealthSettings(**data)
+
+
 _SECTIONS: dict[str, type[Schema]] = {
     "stripe": StripeSchema,
     "whatsapp": WhatsAppSchema,
@@ -396,6 +415,7 @@ _SECTIONS: dict[str, type[Schema]] = {
     "retention": RetentionSchema,
     "admin": AdminSchema,
     "web": WebSchema,
+    "health": HealthSchema,
 }
 """The config's tables; `[[mappings]]` is validated entry by entry."""
 

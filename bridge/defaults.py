@@ -123,6 +123,11 @@ START_KEYWORDS = ("START", "SUBSCRIBE", "ابدأ", "اشتراك", "ALTA", "INI
 DELIVERY_RETENTION_DAYS = 90.0
 """[retention] delivery_days: how long delivery records and their history are kept."""
 
+TEMPLATES_MAX_AGE_HOURS = 30 * 24.0
+"""[health] templates_max_age_hours: `/readyz` fails once the templates snapshot is older. The
+snapshot is pulled by hand (`bridge templates pull`), and Meta's webhook already reports paused
+or re-categorized templates; a month-old one probably misses templates or languages added since."""
+
 REPLY_RETRY_INTERVALS = (5, 30, 120)
 """A STOP/START confirmation that Meta could not take for a passing reason is retried this soon:
 it only makes sense while the customer is looking."""

@@ -37,6 +37,7 @@ Families (what each key holds, and for how long, is documented where it is writt
     template-state             hash: "name|language" → a template's state reported by Meta's webhook
     optin:{scope}              hash: identity → an opt-in (START, `bridge optout remove`, Meta's resume)
     counters                   hash: things counted and otherwise ignored (unknown wamids, ...)
+    metrics                    hash: the workers' figures for /metrics (`bridge.observability.figures`)
     hash-key                   the key opt-outs of erased customers are hashed with
     admin-auth:{address}       failed admin API sign-ins from one client address, for a minute
 """
@@ -77,6 +78,7 @@ FAMILIES: dict[str, str] = {
     "template_state": "template-state",
     "optin": "optin:{}",
     "counters": "counters",
+    "metrics": "metrics",
     "hash_key": "hash-key",
     "admin_auth": "admin-auth:{}",
 }
@@ -186,6 +188,10 @@ class Keys:
     @property
     def counters(self) -> str:
         return self._key("counters")
+
+    @property
+    def metrics(self) -> str:
+        return self._key("metrics")
 
     @property
     def hash_key(self) -> str:

@@ -47,10 +47,6 @@ PLATFORM_SET = {"PORT": "Heroku's dyno manager gives each web dyno its port"}
 ADDON_VARS = {"heroku-redis": ("_URL", "_TLS_URL")}
 """The config vars an add-on sets, after the name it is attached `as`."""
 
-MERGING = {"PROMETHEUS_MULTIPROC_DIR"}
-"""Declared ahead of the code that reads them, which is being merged from the other parts of issue 11
-(admin API, structured logs, Sentry, gunicorn's metrics config): remove this exemption once it is."""
-
 
 # --- what the code reads ---------------------------------------------------------------------
 
@@ -179,13 +175,8 @@ def test_every_variable_the_code_reads_is_declared_in_app_json_or_set_by_heroku(
 
 
 def test_app_json_declares_no_variable_the_code_does_not_read():
-    unread = set(app_json()["env"]) - variables_read() - MERGING
+    unread = set(app_json()["env"]) - variables_read()
     assert sorted(unread) == []
-
-
-def test_the_merging_exemption_is_still_needed():
-    """Once the code reading one of these is merged, its exemption must go (so a typo cannot hide there)."""
-    assert sorted(MERGING & (variables_in_code() | variables_in_procfile())) == []
 
 
 def test_app_json_declares_no_variable_the_platform_or_an_addon_sets():

@@ -48,6 +48,14 @@ def procfile_env(redis_url: str, fake_graph: FakeGraphAPI, port: int, **extra: s
     )
 
 
+def test_the_web_line_sets_up_metrics_through_gunicorns_config_module():
+    """prometheus_client's multiprocess mode needs its directory set before the app is imported:
+    the line itself loads the module that does it, so no host needs an extra variable."""
+    line = procfile()["web"]
+    assert line.startswith("gunicorn 'bridge:create_app()' --config python:bridge.web.gunicorn_conf ")
+    assert "PROMETHEUS_MULTIPROC_DIR" not in line
+
+
 def test_procfile_web_and_worker_send_exactly_one_template_request(redis: Redis, redis_url: str, fake_graph: FakeGraphAPI, tmp_path: Path):
     port = free_port()
     env = procfile_env(redis_url, fake_graph, port)

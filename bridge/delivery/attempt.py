@@ -25,6 +25,7 @@ from bridge.delivery.store import Claim
 from bridge.errors import DeliveryError, MissingDataError, RecipientError, RenderError, StoreUnavailable
 from bridge.mappings.compile import CompiledMapping, RenderedMessage
 from bridge.mappings.outgoing import context_for, render_message
+from bridge.observability.figures import WaitKind
 from bridge.runtime import Runtime
 from bridge.stripe_events.recipient import customer_id, phone_for, phone_on_object
 from bridge.whatsapp.catalogue import Category
@@ -169,7 +170,11 @@ class Delivery:
         if self.rt.whatsapp is None:
             self.rt.store.push_outbox({"delivery_id": self.id, "at": self.rt.clock(), "request": payload})
             return self.outcomes.finish(Status.DRY_RUN, recipient=self.to)
-        result = self.rt.whatsapp.send(payload)
+        started = time.perf_counter()
+        try:
+            result = self.rt.whatsapp.send(payload)
+        finally:
+            self.rt.store.tally.observe_send(time.perf_counter() - started)
         self.account_works = True
         if result.user_id and self.to:
             self.rt.optouts.link(result.user_id, self.to)
@@ -200,8 +205,12 @@ class Delivery:
             )
             if slot.granted:
                 self.attempts = slot.attempt
-            if slot.granted or slot.refused is not None or slot.wait > defaults.INLINE_WAIT_MAX_SECONDS:
+            if slot.granted or slot.refused is not None:
                 return slot
+            if slot.wait > defaults.INLINE_WAIT_MAX_SECONDS:
+                self.rt.store.tally.rate_wait(slot.wait, WaitKind.RESCHEDULED)
+                return slot
+            self.rt.store.tally.rate_wait(slot.wait, WaitKind.SLEPT)
             time.sleep(slot.wait)
 
     def _customer(self, obj: dict[str, Any], mapping: CompiledMapping) -> dict[str, Any] | None:

@@ -33,6 +33,7 @@ from bridge.delivery.records import (
     split_delivery_id,
 )
 from bridge.keys import Keys, lua_with_keys
+from bridge.observability import figures
 from bridge.redis_conn import text, translates_redis_errors
 
 T = TypeVar("T")
@@ -46,6 +47,11 @@ SCHEMA_VERSION = 2
 # ARGV[2] now, ARGV[3] the delivery TTL (for trimming indexes).
 _PREAMBLE = """
 local base, now, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
+
+-- The workers' figures for /metrics (bridge.observability.figures): counted in the step they describe.
+local function count(field, by)
+  redis.call('HINCRBY', key('metrics'), field, by or 1)
+end
 
 -- Append to the delivery's history (a list kept as long as the record).
 local function remember(id, entry)
@@ -61,6 +67,7 @@ local function set_status(d, id, new, entry)
   local old = redis.call('HGET', d, F.status)
   redis.call('HSET', d, F.status, new, F.updated_at, now)
   if old == new then return end
+  count(FIGURE_STATUS .. new)
   if old then redis.call('ZREM', key('deliveries_in', old), id) end
   local index = key('deliveries_in', new)
   redis.call('ZADD', index, redis.call('HGET', d, F.created_at) or now, id)
@@ -106,8 +113,10 @@ end
 
 
 def _script(body: str) -> str:
-    """A script: the preamble and `body`, with the record schema and the key map written in."""
-    return lua_with_keys(lua_with_schema(_PREAMBLE + body))
+    """A script: the preamble and `body`, with the record schema, the key map and the figures' field
+    prefixes written in."""
+    source = lua_with_keys(lua_with_schema(_PREAMBLE + body))
+    return source.replace("FIGURE_STATUS", repr(figures.STATUS)).replace("FIGURE_META_ERROR", repr(figures.META_ERROR))
 
 
 # Set the dedupe mark (the stored event) only if absent; if it was absent, run the recorded
@@ -170,6 +179,7 @@ for i = 12, #ARGV, 4 do
   redis.call('RPUSH', ARGV[6], job_id)
 end
 redis.call('SADD', ARGV[7], ARGV[6])
+count(FIGURE_STATUS .. S.queued, (#ARGV - 11) / 4)
 local horizon = '(' .. (tonumber(now) - ttl)
 redis.call('ZREMRANGEBYSCORE', key('deliveries'), '-inf', horizon)
 redis.call('ZREMRANGEBYSCORE', key('deliveries_in', S.queued), '-inf', horizon)
@@ -226,12 +236,21 @@ return {C.claimed, status, redis.call('GET', KEYS[2])}
 
 # Move a delivery from one of the expected statuses to a new one: clear fields, set fields (a
 # field named "+x" increments x), keep the ordering and paused indexes in step, then run
-# recorded commands (e.g. the retry job's enqueue), all or nothing. KEYS: delivery.
+# recorded commands (e.g. the retry job's enqueue), all or nothing. The process's pending
+# figures (a `Tally`) are added first, whether or not the transition happens; a Meta error code
+# recorded on the delivery is counted. KEYS: delivery.
 # ARGV: base, now, ttl, expected statuses (comma-separated), fields to clear, new status,
-#       delivery id, order ttl, number of field/value arguments, field, value, ..., commands...
+#       delivery id, order ttl, number of field/value arguments, field, value, ...,
+#       number of figure arguments, figure, amount, ..., commands...
 _TRANSITION = _script(
     """
 local d, new, id = KEYS[1], ARGV[6], ARGV[7]
+local nfields = tonumber(ARGV[9])
+local at_figures = 10 + nfields
+local nfigures = tonumber(ARGV[at_figures])
+for i = at_figures + 1, at_figures + nfigures, 2 do
+  redis.call('HINCRBYFLOAT', key('metrics'), ARGV[i], ARGV[i + 1])
+end
 local status = redis.call('HGET', d, F.status)
 if not status then return false end
 local ok = false
@@ -243,7 +262,6 @@ for f in string.gmatch(ARGV[5], '[^,]+') do
   redis.call('HDEL', d, f)
 end
 set_status(d, id, new)
-local nfields = tonumber(ARGV[9])
 local indexed = false
 for i = 10, 9 + nfields, 2 do
   if string.sub(ARGV[i], 1, 1) == '+' then
@@ -251,6 +269,7 @@ for i = 10, 9 + nfields, 2 do
   else
     redis.call('HSET', d, ARGV[i], ARGV[i + 1])
     if ARGV[i] == F.recipient or ARGV[i] == F.wamid then indexed = true end
+    if ARGV[i] == F.error_code then count(FIGURE_META_ERROR .. ARGV[i + 1]) end
   end
 end
 if indexed then index_record(d, id) end
@@ -260,7 +279,7 @@ else
   redis.call('SREM', key('paused_deliveries'), id)
 end
 if FINAL[new] then leave_order(d, id, new, ARGV[8]) end
-run_commands(10 + nfields)
+run_commands(at_figures + 1 + nfigures)
 return 'ok'
 """
 )
@@ -273,13 +292,22 @@ return 'ok'
 # A status only moves forward (sent → delivered → read); `failed` ends a delivery Meta had not
 # delivered, and is history only after that. A delivery still being sent (sending, ambiguous,
 # retrying, paused, queued after a crash) that Meta reports on is reconciled: it went out, with
-# that wamid, and is never sent again. Returns the status the delivery is left in.
+# that wamid, and is never sent again. A `failed` with Meta's code is counted (figures), once.
+# Returns the status the delivery is left in.
 _META_STATUS = _script(
     """
 local d, id, reported, order_ttl = KEYS[1], ARGV[4], ARGV[5], ARGV[7]
 local status = redis.call('HGET', d, F.status)
 if not status then return false end
 if not redis.call('SET', KEYS[2], '', 'NX', 'EX', ARGV[6]) then return 'duplicate' end
+local nalways = tonumber(ARGV[9])
+local at_failed = 10 + nalways
+local nfailed = tonumber(ARGV[at_failed])
+if reported == S.failed then
+  for i = at_failed + 1, at_failed + nfailed, 2 do
+    if ARGV[i] == F.error_code then count(FIGURE_META_ERROR .. ARGV[i + 1]) end
+  end
+end
 local entry = cjson.decode(ARGV[8])
 local rank = {[S.sent] = 1, [S.delivered] = 2, [S.read] = 3}
 local pending = not FINAL[status]
@@ -290,11 +318,9 @@ if rank[reported] then
 elseif reported == S.failed and (pending or status == S.sent) then
   new = S.failed
 end
-local nalways = tonumber(ARGV[9])
 for i = 10, 9 + nalways, 2 do redis.call('HSET', d, ARGV[i], ARGV[i + 1]) end
-local at_failed = 10 + nalways
 if new == S.failed then
-  for i = at_failed + 1, at_failed + tonumber(ARGV[at_failed]), 2 do redis.call('HSET', d, ARGV[i], ARGV[i + 1]) end
+  for i = at_failed + 1, at_failed + nfailed, 2 do redis.call('HSET', d, ARGV[i], ARGV[i + 1]) end
 end
 if not new then
   remember(id, entry)
@@ -396,6 +422,8 @@ class Store:
         self._transition = redis.register_script(_TRANSITION)
         self._index = redis.register_script(_INDEX)
         self._meta_status = redis.register_script(_META_STATUS)
+        self.tally = figures.Tally()
+        """What this process observed for /metrics and has not written yet (see `transition`)."""
 
     def _common(self, now: float) -> list[Any]:
         return [self.keys.base, repr(now), self.delivery_ttl]
@@ -496,13 +524,16 @@ class Store:
 
         `fields` are set (None values skipped), `increment` added to, `clear` deleted; `then`
         are recorded Redis commands (see `record_enqueues`) run in the same atomic step, only if
-        the transition happened: a retry is scheduled exactly when the state says so.
+        the transition happened: a retry is scheduled exactly when the state says so. The
+        process's pending figures (`self.tally`) are written in the same step, whatever happens.
         """
         increment = increment or {}
         check_names([*fields, *increment, *clear])
         pairs: list[Any] = [part for name, value in fields.items() if value is not None for part in (name, encode(value))]
         pairs += [part for name, by in increment.items() for part in (f"+{name}", by)]
         args = [*self._common(now), ",".join(expected), ",".join(clear), str(new), delivery, self.event_ttl, len(pairs), *pairs]
+        tallied = self.tally.drain()
+        args += [len(tallied), *tallied]
         result = self._transition(keys=[self.keys.delivery(delivery)], args=[*args, *_flatten(then)])
         return text(result) == "ok"
 

@@ -1,0 +1,1 @@
+"""What the bridge tells its operator about itself: metrics, readiness, logs, error reports."""

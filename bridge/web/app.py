@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask
 
 from bridge import defaults
 from bridge.api.setup import register_admin_api
@@ -16,6 +16,7 @@ from bridge.observability.sentry import init_sentry
 from bridge.runtime import Role, build_runtime
 from bridge.web import security
 from bridge.web.errors import register_error_handlers
+from bridge.web.health import health
 from bridge.web.stripe_webhook import stripe_webhook
 from bridge.web.whatsapp_webhook import whatsapp_webhook
 
@@ -36,7 +37,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     app.extensions["bridge"] = runtime = build_runtime(config, role=Role.WEB)
     app.register_blueprint(stripe_webhook)
     app.register_blueprint(whatsapp_webhook)
-    app.add_url_rule("/healthz", "healthz", lambda: (jsonify(status="ok"), 200))
+    app.register_blueprint(health)
     register_admin_api(app, runtime)
     register_error_handlers(app)
     security.install(app, proxy_hops=config.web.proxy_hops)

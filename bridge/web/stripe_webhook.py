@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, request
+from werkzeug.exceptions import HTTPException
 
 from bridge.delivery import ingest
 from bridge.errors import PayloadError, SignatureError, StoreUnavailable
 from bridge.observability.logs import log_fields
+from bridge.observability.metrics import UNKNOWN_TYPE, Received, Webhook, event_received, signature_failed
 from bridge.stripe_events.signature import verify_event
 from bridge.web.common import limited_body, runtime, status_response
 from bridge.web.errors import error_response
@@ -26,7 +28,11 @@ stripe_webhook = Blueprint("stripe_webhook", __name__)
 def receive():
     """Verify, dedupe and enqueue; answer 503 when Redis is away so Stripe retries."""
     rt = runtime()
-    payload = limited_body()
+    try:
+        payload = limited_body()
+    except HTTPException:  # too large (413) or too slow (408)
+        event_received(UNKNOWN_TYPE, Received.REJECTED)
+        raise
     stripe_settings = rt.config.stripe
     try:
         event = verify_event(
@@ -34,9 +40,12 @@ def receive():
         )
     except SignatureError as exc:
         logger.warning("stripe event rejected", extra=log_fields(outcome="rejected", reason=f"signature: {exc}"))
+        signature_failed(Webhook.STRIPE)
+        event_received(UNKNOWN_TYPE, Received.REJECTED)
         return error_response(400, f"signature verification failed: {exc}")
     except PayloadError as exc:
         logger.warning("stripe event rejected", extra=log_fields(outcome="rejected", reason=str(exc)))
+        event_received(UNKNOWN_TYPE, Received.REJECTED)
         return error_response(400, str(exc))
     try:
         outcome = ingest.accept(rt, event, payload)
@@ -45,5 +54,7 @@ def receive():
             "Redis unavailable, answering 503 so Stripe retries",
             extra=log_fields(event_id=event["id"], event_type=event["type"], outcome="unavailable", reason=str(exc)),
         )
+        event_received(event["type"], Received.UNAVAILABLE)
         return error_response(503, "temporarily unavailable, retry later")
+    event_received(event["type"], Received(outcome))
     return status_response(outcome)

@@ -15,9 +15,11 @@ import json
 import logging
 
 from flask import Blueprint, Response, request
+from werkzeug.exceptions import HTTPException
 
 from bridge.errors import SignatureError, StoreUnavailable
 from bridge.observability.logs import log_fields
+from bridge.observability.metrics import Received, Webhook, meta_post_received, signature_failed
 from bridge.updates import ingest
 from bridge.web.common import limited_body, runtime, status_response
 from bridge.web.errors import error_response
@@ -50,9 +52,14 @@ def handshake():
 def receive():
     """Verify, store and queue; 200 within milliseconds, so Meta never retries a post we have."""
     rt = runtime()
-    body = limited_body()
+    try:
+        body = limited_body()
+    except HTTPException:  # too large (413) or too slow (408)
+        meta_post_received(Received.REJECTED)
+        raise
     secret = rt.config.whatsapp.app_secret
     if not secret:
+        meta_post_received(Received.UNCONFIGURED)
         logger.error(
             "refused a post to /whatsapp/webhook: no [whatsapp] app_secret / WHATSAPP_APP_SECRET is configured, "
             "so its signature cannot be checked (Meta retries for 7 days: set it and nothing is lost)"
@@ -62,17 +69,22 @@ def receive():
         verify_meta_signature(body, request.headers.get(HEADER), secret)
     except SignatureError as exc:
         logger.warning("meta post rejected", extra=log_fields(outcome="rejected", reason=f"signature: {exc}"))
+        signature_failed(Webhook.WHATSAPP)
+        meta_post_received(Received.REJECTED)
         return error_response(401, f"signature verification failed: {exc}")
     try:
         validate_envelope(_json(body))
     except EnvelopeError as exc:
         logger.warning("meta post rejected", extra=log_fields(outcome="rejected", reason=str(exc)))
+        meta_post_received(Received.REJECTED)
         return error_response(400, str(exc))
     try:
         new = ingest.accept(rt, body)
     except StoreUnavailable as exc:
         logger.error("Redis unavailable, answering 503 so Meta retries its post", extra=log_fields(outcome="unavailable", reason=str(exc)))
+        meta_post_received(Received.UNAVAILABLE)
         return error_response(503, "temporarily unavailable, retry later")
+    meta_post_received(Received.QUEUED if new else Received.DUPLICATE)
     return status_response("queued" if new else "duplicate")
 
 
