@@ -143,6 +143,8 @@ class HealthSettings:
 
     templates_max_age_hours: float = defaults.TEMPLATES_MAX_AGE_HOURS
     """The templates snapshot may be this old before readiness fails (no snapshot: not checked)."""
+    metrics_token: str = ""
+    """When set, `GET /metrics` needs `Authorization: Bearer` this (METRICS_TOKEN). Empty: open."""
 
 
 @dataclass(frozen=True)
@@ -372,8 +374,9 @@ class RetentionSchema(_StrictSchema):
         return RetentionSettings(**data)
 
 
-class AdminSchema(_StrictSchema):
-    token = fields.String(
+def _token() -> fields.String:
+    """A bearer token setting: empty (off), or long enough not to be guessed."""
+    return fields.String(
         load_default="",
         validate=validate.Regexp(
             rf"^(|\S{{{defaults.ADMIN_TOKEN_MIN_LENGTH},}})$",
@@ -381,6 +384,10 @@ class AdminSchema(_StrictSchema):
             "python -c 'import secrets; print(secrets.token_urlsafe(32))'",
         ),
     )
+
+
+class AdminSchema(_StrictSchema):
+    token = _token()
 
     @post_load
     def make(self, data: dict, **_: Any) -> AdminSettings:
@@ -399,6 +406,7 @@ class HealthSchema(_StrictSchema):
     templates_max_age_hours = _Number(
         load_default=defaults.TEMPLATES_MAX_AGE_HOURS, validate=validate.Range(min=0, min_inclusive=False, error="must be more than 0")
     )
+    metrics_token = _token()
 
     @post_load
     def make(self, data: dict, **_: Any) -> HealthSettings:
@@ -435,6 +443,7 @@ _ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "WHATSAPP_APP_SECRET": ("whatsapp", "app_secret"),
     "WHATSAPP_VERIFY_TOKEN": ("whatsapp", "verify_token"),
     "ADMIN_TOKEN": ("admin", "token"),
+    "METRICS_TOKEN": ("health", "metrics_token"),
 }
 
 

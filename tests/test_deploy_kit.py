@@ -223,7 +223,7 @@ def test_app_json_uses_only_keys_of_herokus_schema():
 
 def test_app_json_generates_our_own_secrets_and_asks_for_the_ones_stripe_and_meta_issue():
     env = app_json()["env"]
-    assert {var for var, spec in env.items() if "generator" in spec} == {"ADMIN_TOKEN", "WHATSAPP_VERIFY_TOKEN"}
+    assert {var for var, spec in env.items() if "generator" in spec} == {"ADMIN_TOKEN", "METRICS_TOKEN", "WHATSAPP_VERIFY_TOKEN"}
     # Heroku requires every variable unless told otherwise; only the release phase's needs are required.
     required = {var for var, spec in env.items() if spec.get("required", True) and "generator" not in spec and "value" not in spec}
     assert required == {"STRIPE_WEBHOOK_SECRET"}

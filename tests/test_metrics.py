@@ -259,3 +259,31 @@ def test_every_status_a_lua_step_counts_is_a_delivery_status(bridge: Bridge, fak
     bridge.work()
     statuses = read_figures(redis.hgetall(bridge.store.keys.metrics)).statuses
     assert set(statuses) <= set(Status) and {"queued", "sending", "sent", "failed"} <= set(statuses)
+
+
+METRICS_TOKEN = "metrics-token-0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({}, 401),
+        ({"Authorization": "Bearer wrong-token-0123456789abcd"}, 401),
+        ({"Authorization": f"Bearer {METRICS_TOKEN[:-1]}"}, 401),
+        ({"Authorization": f"Bearer {METRICS_TOKEN}"}, 200),
+    ],
+    ids=["missing", "wrong", "shorter", "right"],
+)
+def test_with_a_metrics_token_a_scrape_must_bring_it(redis: Redis, redis_url: str, headers: dict[str, str], status: int):
+    bridge = Bridge(make_config(redis_url, dry_run=True, health={"metrics_token": METRICS_TOKEN}))
+    try:
+        response = bridge.client.get("/metrics", headers=headers)
+        assert response.status_code == status
+        if status == 401:
+            assert response.json == {"error": "missing or wrong bearer token (Authorization: Bearer $METRICS_TOKEN)"}
+        else:
+            assert "bridge_events_received_total" in response.text
+        # Health checks stay open: platforms send no token.
+        assert bridge.client.get("/healthz").status_code == 200
+    finally:
+        bridge.close()

@@ -7,7 +7,6 @@ wrong token → 401 (and one more failure counted); else the request goes on.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import math
 from typing import ClassVar
@@ -22,6 +21,7 @@ from bridge import defaults
 from bridge.keys import Keys
 from bridge.observability.logs import log_fields
 from bridge.redis_conn import unavailable_on_redis_error
+from bridge.web.bearer import bearer_token, token_matches
 from bridge.web.errors import json_error
 
 logger = logging.getLogger(__name__)
@@ -36,19 +36,6 @@ def client_address(remote_addr: str | None, forwarded_for: str | None, proxy_hop
         if len(entries) >= proxy_hops:
             return entries[-proxy_hops][:64]
     return (remote_addr or "unknown")[:64]
-
-
-def bearer_token(header: str | None) -> str | None:
-    """The token of an `Authorization: Bearer <token>` header (the scheme's case ignored), or None."""
-    if not header:
-        return None
-    scheme, _, token = header.strip().partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
-
-
-def token_matches(given: str | None, expected: str) -> bool:
-    """Constant-time comparison: how long it takes says nothing about how much matched."""
-    return given is not None and hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode())
 
 
 class AdminDoor:

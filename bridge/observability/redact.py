@@ -72,6 +72,7 @@ def secret_values(config: Config) -> list[str | None]:
         config.consent.forward_secret,
         urlsplit(config.redis.url).password,
         config.admin.token,
+        config.health.metrics_token,
     ]
 
 

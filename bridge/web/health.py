@@ -30,7 +30,9 @@ from bridge.observability.readiness import (
 )
 from bridge.redis_conn import unavailable_on_redis_error
 from bridge.runtime import Runtime
+from bridge.web.bearer import bearer_token, token_matches
 from bridge.web.common import runtime
+from bridge.web.errors import json_error
 from bridge.whatsapp.catalogue import load_snapshot
 
 health = Blueprint("health", __name__)
@@ -65,7 +67,13 @@ def readyz() -> tuple[Response, int]:
 
 @health.get("/metrics")
 def scrape() -> Response:
-    """Prometheus's scrape: this process's counters (all gunicorn workers') and the workers' figures from Redis."""
+    """Prometheus's scrape: this process's counters (all gunicorn workers') and the workers' figures from Redis.
+    With METRICS_TOKEN set, only for `Authorization: Bearer` it (Prometheus's `authorization` scrape setting)."""
+    token = runtime().config.health.metrics_token
+    if token and not token_matches(bearer_token(request.headers.get("Authorization")), token):
+        response = json_error(401, "missing or wrong bearer token (Authorization: Bearer $METRICS_TOKEN)")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="bridge metrics"'
+        return response
     body, content_type = metrics.exposition(runtime(), request.headers.get("Accept"))
     return Response(body, status=200, content_type=content_type)
 
