@@ -72,6 +72,8 @@ DEV_WEBHOOK_SECRET_FILE = ".bridge/dev_webhook_secret"
 """`bridge dev` keeps its generated webhook secret here so `bridge simulate` can sign with it."""
 DEV_APP_SECRET_FILE = ".bridge/dev_app_secret"
 """And the Meta app secret it generates, so `bridge simulate-reply` can sign as Meta does."""
+DEV_ADMIN_TOKEN_FILE = ".bridge/dev_admin_token"
+"""`bridge dev`'s admin API token when ADMIN_TOKEN is not set (the file is private to its owner)."""
 
 MESSAGES_PER_SECOND = 80
 """Cloud API throughput per business number: 80 messages/s by default, up to 1,000."""

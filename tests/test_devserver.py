@@ -58,17 +58,24 @@ def test_dev_serves_simulate_and_fills_the_outbox(redis, redis_url: str, tmp_pat
         assert (request["to"], request["template"]["name"]) == ("+5511987654321", "payment_receipt")
         assert [p["text"] for p in request["template"]["components"][0]["parameters"]] == ["Jenny Rosen", "$19.99", "6735"]
         assert "+55*******4321" in log.read_text() and "5511987654321" not in log.read_text()
+        # The admin API is on, with a generated token kept beside the other dev secrets.
+        token = (tmp_path / ".bridge" / "dev_admin_token").read_text().strip()
+        listed = httpx.get(f"http://127.0.0.1:{port}/api/v1/deliveries", headers={"Authorization": f"Bearer {token}"}).json()
+        (sent,) = [d for d in listed["items"] if d["status"] == "dry_run"]
+        assert sent["recipient"] == "+55*******4321"
     finally:
         assert stop_process(dev, signal.SIGINT) == 0  # Ctrl-C stops web and worker cleanly
 
 
 def test_dev_never_prints_a_secret_from_the_environment(redis, redis_url: str, tmp_path: Path):
     real, app_secret = "whsec_from_stripe_listen_0123456789abcdef", "the_meta_apps_real_secret_0123"
-    env = dev_env(redis_url, PORT=str(free_port()), STRIPE_WEBHOOK_SECRET=real, WHATSAPP_APP_SECRET=app_secret)
+    admin = "the-real-admin-token-0123456789"
+    env = dev_env(redis_url, PORT=str(free_port()), STRIPE_WEBHOOK_SECRET=real, WHATSAPP_APP_SECRET=app_secret, ADMIN_TOKEN=admin)
     dev, log = start_dev(env, tmp_path)
     try:
         assert real not in log.read_text() and "whsec_from…" in log.read_text()
         assert app_secret not in log.read_text() and "app secret from WHATSAPP_APP_SECRET" in log.read_text()
+        assert admin not in log.read_text() and "bearer token from ADMIN_TOKEN" in log.read_text()
         assert not (tmp_path / ".bridge").exists()  # no dev secret generated
     finally:
         stop_process(dev, signal.SIGINT)

@@ -64,7 +64,9 @@ def run_dev(*, port: int, config_file: str | None = None) -> None:
     secret = secret_from_stripe_cli or dev_secret()
     app_secret_from_env = os.environ.get("WHATSAPP_APP_SECRET")
     app_secret = app_secret_from_env or dev_secret(defaults.DEV_APP_SECRET_FILE, "dev_app_secret_")
-    env = dict(os.environ, REDIS_URL=redis_url, STRIPE_WEBHOOK_SECRET=secret, WHATSAPP_APP_SECRET=app_secret)
+    admin_from_env = os.environ.get("ADMIN_TOKEN")
+    admin_token = admin_from_env or dev_secret(defaults.DEV_ADMIN_TOKEN_FILE, "dev_admin_")
+    env = dict(os.environ, REDIS_URL=redis_url, STRIPE_WEBHOOK_SECRET=secret, WHATSAPP_APP_SECRET=app_secret, ADMIN_TOKEN=admin_token)
     env.pop("REDIS_TLS_URL", None)
     config = load_config(path, env=env)
     app = create_app(config)
@@ -77,18 +79,22 @@ def run_dev(*, port: int, config_file: str | None = None) -> None:
     shown = f"{secret[:10]}…" if secret_from_stripe_cli else secret
     secret_origin = "from STRIPE_WEBHOOK_SECRET" if secret_from_stripe_cli else f"generated, in {defaults.DEV_WEBHOOK_SECRET_FILE}"
     app_secret_origin = "from WHATSAPP_APP_SECRET" if app_secret_from_env else f"generated, in {defaults.DEV_APP_SECRET_FILE}"
+    admin_origin = "from ADMIN_TOKEN" if admin_from_env else f"generated, in {defaults.DEV_ADMIN_TOKEN_FILE}"
     print(
         f"""
 bridge dev: {mode}
   webhook   http://127.0.0.1:{port}/stripe/webhook
   secret    {shown}  ({secret_origin})
   meta      http://127.0.0.1:{port}/whatsapp/webhook  (app secret {app_secret_origin})
+  admin API http://127.0.0.1:{port}/api/v1  (bearer token {admin_origin}; OpenAPI at /api/v1/openapi.json)
+  metrics   http://127.0.0.1:{port}/metrics, readiness http://127.0.0.1:{port}/readyz
   redis     {redis_url}{"  (embedded)" if server else ""}
   config    {path}
 
 try it, in another terminal:
   {simulate_command(port)}
   {redis_hint}.venv/bin/bridge outbox
+  curl -H "Authorization: Bearer $(cat {defaults.DEV_ADMIN_TOKEN_FILE})" http://127.0.0.1:{port}/api/v1/deliveries
   {simulate_command(port, reply="STOP")}   (the customer replies: later messages are skipped)
 with the Stripe CLI:
   stripe listen --forward-to localhost:{port}/stripe/webhook   (then restart with STRIPE_WEBHOOK_SECRET=<its whsec_...>)
