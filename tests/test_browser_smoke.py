@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from flask import Flask, request
+from flask import Flask, abort, request
 
 from tests.browser import check_accessibility, launched_chromium, live_server, open_page, run_artifacts_dir, screenshot
 
@@ -42,6 +42,8 @@ def make_site() -> Flask:
 
     @app.get("/<name>")
     def show(name: str):
+        if name not in PAGES:
+            abort(404)  # Chromium asks for /favicon.ico now and then
         headers = {"Content-Type": "text/html; charset=utf-8"}
         if request.args.get("csp") != "off":
             headers["Content-Security-Policy"] = STRICT_CSP
