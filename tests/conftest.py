@@ -44,6 +44,9 @@ APP_SECRET = "meta_app_secret_0123456789abcdef"
 VERIFY_TOKEN = "verify-me-0123456789"
 LOCAL_TEST_URL = "redis://127.0.0.1:6379/9"
 
+# The browser tests' fixtures (browser, page) and helpers: Debian's Chromium under Playwright.
+pytest_plugins = ["tests.browser"]
+
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
