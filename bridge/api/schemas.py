@@ -24,8 +24,9 @@ class Moment(fields.Field):
     """A time given as an ISO 8601 date/time (UTC when no offset is given) or a unix timestamp."""
 
     def __init__(self, **kwargs: Any):
-        metadata = {"type": "string", "example": "2026-12-01T00:00:00Z", **kwargs.pop("metadata", {})}
-        super().__init__(metadata=metadata, **kwargs)
+        # Text (an ISO date/time, a duration such as 3d, digits) or, in a JSON body, a number.
+        forms = [{"type": "string", "example": "2026-12-01T00:00:00Z"}, {"type": "number", "example": 1796083200}]
+        super().__init__(metadata={"oneOf": forms, **kwargs.pop("metadata", {})}, **kwargs)
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> float:
         from bridge.services.times import parse_moment
