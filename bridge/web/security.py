@@ -7,7 +7,10 @@ at): the webhooks call it themselves, every other route gets it before its view 
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import Flask, request
 
 from bridge.web.common import limited_body
 
@@ -28,7 +31,7 @@ WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def install(app: Flask, *, proxy_hops: int) -> None:
-    """Register the request limit and the response headers on `app`."""
+    """Register the request limit on `app` and wrap it in the response headers."""
 
     @app.before_request
     def limit_body() -> None:
@@ -37,16 +40,33 @@ def install(app: Flask, *, proxy_hops: int) -> None:
             # get_json() look first: the view never reads the socket itself.
             request._cached_data = limited_body()  # type: ignore[attr-defined]
 
-    @app.after_request
-    def secure(response: Response) -> Response:
-        headers = response.headers
-        for name, value in SECURITY_HEADERS:
-            headers.setdefault(name, value)
-        if came_over_https(request.scheme, request.headers.get("X-Forwarded-Proto"), proxy_hops):
-            headers.setdefault(*HSTS)
-        if request.path.startswith("/api/"):
-            headers.setdefault("Cache-Control", "no-store")
-        return response
+    app.wsgi_app = SecurityHeaders(app.wsgi_app, proxy_hops=proxy_hops)  # type: ignore[method-assign]
+
+
+class SecurityHeaders:
+    """WSGI middleware adding `SECURITY_HEADERS` (those a response did not set itself) to every
+    response, HSTS over HTTPS and `Cache-Control: no-store` under /api/.
+
+    At the WSGI level, not in `after_request`: Werkzeug's `Headers.setdefault` scans the headers
+    once per name, which cost a webhook 3% of its time; here it is one set and one list append.
+    """
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], *, proxy_hops: int):
+        self.app = app
+        self.proxy_hops = proxy_hops
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            present = {name.lower() for name, _ in headers}
+            headers.extend(header for header in SECURITY_HEADERS if header[0].lower() not in present)
+            https = came_over_https(environ.get("wsgi.url_scheme", "http"), environ.get("HTTP_X_FORWARDED_PROTO"), self.proxy_hops)
+            if https and "strict-transport-security" not in present:
+                headers.append(HSTS)
+            if environ.get("PATH_INFO", "").startswith("/api/") and "cache-control" not in present:
+                headers.append(("Cache-Control", "no-store"))
+            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
+        return self.app(environ, start)
 
 
 def came_over_https(scheme: str, forwarded_proto: str | None, proxy_hops: int) -> bool:
