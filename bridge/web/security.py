@@ -55,18 +55,18 @@ class SecurityHeaders:
         self.app = app
         self.proxy_hops = proxy_hops
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def __call__(self, wsgi_environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             present = {name.lower() for name, _ in headers}
             headers.extend(header for header in SECURITY_HEADERS if header[0].lower() not in present)
-            https = came_over_https(environ.get("wsgi.url_scheme", "http"), environ.get("HTTP_X_FORWARDED_PROTO"), self.proxy_hops)
-            if https and "strict-transport-security" not in present:
+            scheme, proto = wsgi_environ.get("wsgi.url_scheme", "http"), wsgi_environ.get("HTTP_X_FORWARDED_PROTO")
+            if came_over_https(scheme, proto, self.proxy_hops) and "strict-transport-security" not in present:
                 headers.append(HSTS)
-            if environ.get("PATH_INFO", "").startswith("/api/") and "cache-control" not in present:
+            if wsgi_environ.get("PATH_INFO", "").startswith("/api/") and "cache-control" not in present:
                 headers.append(("Cache-Control", "no-store"))
             return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
 
-        return self.app(environ, start)
+        return self.app(wsgi_environ, start)
 
 
 def came_over_https(scheme: str, forwarded_proto: str | None, proxy_hops: int) -> bool:
