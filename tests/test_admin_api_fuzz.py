@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,10 +20,10 @@ from hypothesis import HealthCheck, given, seed, settings
 from redis import Redis
 from schemathesis import GenerationMode
 from schemathesis.checks import positive_data_acceptance
-from werkzeug.serving import make_server
 
 from bridge.stripe_events import samples
 from bridge.web.app import create_app
+from tests.browser import live_server
 from tests.conftest import Bridge, make_config
 from tests.fake_graph import FakeGraphAPI, Reply
 from tests.test_admin_api import AUTH, TOKEN
@@ -47,20 +46,16 @@ def live_api(redis_url: str) -> Iterator[str]:
         for event_type in ("invoice.paid", "invoice.paid", "charge.refunded"):
             assert bridge.post(samples.fresh_event(event_type)).status_code == 200
         bridge.work()
-        server = make_server("127.0.0.1", 0, bridge.app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
         try:
-            yield f"http://127.0.0.1:{server.server_port}"
+            with live_server(bridge.app) as url:
+                yield url
         finally:
-            server.shutdown()
-            server.server_close()
             bridge.close()
             Redis.from_url(redis_url).flushdb()
 
 
 def documented_operations() -> list[str]:
-    """ "METHOD /path" of every operation, read from the document the app serves (no Redis needed)."""
+    """`METHOD /path` of every operation, read from the document the app serves (no Redis needed)."""
     app = create_app(make_config("redis://127.0.0.1:1/0", dry_run=True, admin={"token": TOKEN}))
     try:
         document = app.test_client().get("/api/v1/openapi.json").json
