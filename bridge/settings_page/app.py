@@ -96,7 +96,9 @@ def _signed_in_only() -> Any:
         return None
     if request.endpoint == "overview.show":
         return sessions.sign_in_form()
-    return redirect(url_for("overview.show", next=request.full_path.rstrip("?") if request.method == "GET" else None), 303)
+    return redirect(
+        url_for("overview.show", next=request.script_root + request.full_path.rstrip("?") if request.method == "GET" else None), 303
+    )
 
 
 def _headers(response: Response) -> Response:
