@@ -58,10 +58,10 @@ def _bare_root(wsgi_app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterab
     """Mounted at /admin, a request for /admin itself arrives with an empty path: serve it as the
     overview instead of redirecting to /admin/ (the address the merchant is given is /admin)."""
 
-    def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if not environ.get("PATH_INFO"):
-            environ["PATH_INFO"] = "/"
-        return wsgi_app(environ, start_response)
+    def serve(wsgi_env: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if not wsgi_env.get("PATH_INFO"):
+            wsgi_env["PATH_INFO"] = "/"
+        return wsgi_app(wsgi_env, start_response)
 
     return serve
 
