@@ -80,6 +80,7 @@ def sign_in(page: Page, site: Site, lang: str = "en") -> None:
     page.locator("#token").fill(TOKEN)
     page.locator("#token").press("Enter")  # the keyboard is enough
     page.locator("nav").wait_for()
+    page.wait_for_load_state("load")  # the stylesheet too: layout and focus styles are measured
 
 
 def row_status(page: Page, record: dict[str, Any]) -> str:
