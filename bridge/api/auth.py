@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import ClassVar
 
 from flask import Request, Response, current_app, request
@@ -38,6 +40,21 @@ def client_address(remote_addr: str | None, forwarded_for: str | None, proxy_hop
     return (remote_addr or "unknown")[:64]
 
 
+class Verdict(StrEnum):
+    OPEN = "open"
+    WRONG = "wrong"
+    """No token or the wrong one (counted as a failure)."""
+    LIMITED = "limited"
+    """The address failed too often lately: not even compared."""
+
+
+@dataclass(frozen=True)
+class Admission:
+    verdict: Verdict
+    retry_after: int = 0
+    """Seconds until the address may try again (LIMITED)."""
+
+
 class AdminDoor:
     """Checks one request's credentials; `check` raises the HTTP answer when they fail."""
 
@@ -50,17 +67,27 @@ class AdminDoor:
     def check(self, request: Request) -> None:
         if not self.token:
             raise _answer(503, "the admin API is off: set ADMIN_TOKEN (at least 16 characters) to turn it on")
+        admission = self.admit(request, bearer_token(request.headers.get("Authorization")))
+        if admission.verdict is Verdict.LIMITED:
+            raise _answer(429, "too many failed sign-ins from this address: wait a minute", {"Retry-After": str(admission.retry_after)})
+        if admission.verdict is Verdict.WRONG:
+            raise _answer(401, "missing or wrong bearer token (Authorization: Bearer $ADMIN_TOKEN)", _CHALLENGE)
+
+    def admit(self, request: Request, given: str | None) -> Admission:
+        """Whether `given` is the token, for this request's address: refused unheard while the
+        address is over its failures; a wrong token counts one more. The settings page's sign-in
+        goes through here too, so the API and the page share one count per address."""
         address = client_address(request.remote_addr, request.headers.get("X-Forwarded-For"), self.proxy_hops)
         key = self.keys.admin_auth(address)
         with unavailable_on_redis_error("checking admin sign-in failures"):
             failures, ttl = self._failures(key)
         if failures >= defaults.ADMIN_AUTH_FAILURES_PER_MINUTE:
-            raise _answer(429, "too many failed sign-ins from this address: wait a minute", {"Retry-After": str(max(1, ttl))})
-        if token_matches(bearer_token(request.headers.get("Authorization")), self.token):
-            return
+            return Admission(Verdict.LIMITED, max(1, ttl))
+        if self.token and token_matches(given, self.token):
+            return Admission(Verdict.OPEN)
         with unavailable_on_redis_error("counting a failed admin sign-in"):
             self._count_failure(key)
-        raise _answer(401, "missing or wrong bearer token (Authorization: Bearer $ADMIN_TOKEN)", _CHALLENGE)
+        return Admission(Verdict.WRONG)
 
     def _failures(self, key: str) -> tuple[int, int]:
         pipe = self.redis.pipeline(transaction=False)

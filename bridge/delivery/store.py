@@ -639,15 +639,18 @@ class Store:
         since: float | None = None,
         cursor: str | None = None,
         limit: int = 100,
+        event_type: str | None = None,
     ) -> Page:
         """Delivery records, newest first, read through the indexes: only matching records are loaded.
 
         By event: that event's few deliveries. By status: that status's index. Otherwise the
         index of every delivery. `since` is a creation time; `cursor` is a page's `next_cursor`.
+        `event_type` has no index: the records read are filtered by it (the settings page's filter).
         """
         self._upgrade_if_needed()
         if event_id is not None:
-            return self._query_event(event_id, status, since, limit)
+            page = self._query_event(event_id, status, since, limit)
+            return Page([r for r in page.items if event_type is None or r.get(Field.EVENT_TYPE) == event_type], None)
         index = self.keys.deliveries_in(status) if status is not None else self.keys.deliveries
         items: list[dict[str, Any]] = []
         after = _parse_cursor(cursor)
@@ -656,9 +659,31 @@ class Store:
             if not batch:
                 return Page(items, None)
             records = self._load([delivery for delivery, _ in batch])
-            items += [r for r in records if status is None or r.get(Field.STATUS) == status]
+            items += [
+                r
+                for r in records
+                if (status is None or r.get(Field.STATUS) == status) and (event_type is None or r.get(Field.EVENT_TYPE) == event_type)
+            ]
             after = batch[-1]
         return Page(items, _cursor(after))
+
+    @translates_redis_errors
+    def count_created(self, ranges: Sequence[tuple[float, float]], status: Status | None = None) -> list[int]:
+        """How many deliveries (in `status`, else any) were created in each [start, end) range: one
+        ZCOUNT per range on the index, in one round trip (the overview's counts and chart)."""
+        index = self.keys.deliveries_in(status) if status is not None else self.keys.deliveries
+        pipe = self.redis.pipeline(transaction=False)
+        for start, end in ranges:
+            pipe.zcount(index, start, f"({end}")
+        return [int(n) for n in pipe.execute()]
+
+    @translates_redis_errors
+    def count_created_by_status(self, since: float) -> dict[Status, int]:
+        """How many deliveries created since `since` are in each status now (one round trip)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for status in Status:
+            pipe.zcount(self.keys.deliveries_in(status), since, "+inf")
+        return dict(zip(Status, (int(n) for n in pipe.execute()), strict=True))
 
     def list_deliveries(self, *, since: float | None = None, limit: int = 1000) -> list[dict[str, Any]]:
         """Delivery records, newest first (one page of `query`)."""

@@ -87,6 +87,7 @@ bridge dev: {mode}
   secret    {shown}  ({secret_origin})
   meta      http://127.0.0.1:{port}/whatsapp/webhook  (app secret {app_secret_origin})
   admin API http://127.0.0.1:{port}/api/v1  (bearer token {admin_origin}; OpenAPI at /api/v1/openapi.json)
+  settings  http://127.0.0.1:{port}/admin  (sign in with the same token)
   metrics   http://127.0.0.1:{port}/metrics, readiness http://127.0.0.1:{port}/readyz
   redis     {redis_url}{"  (embedded)" if server else ""}
   config    {path}

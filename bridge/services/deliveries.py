@@ -27,10 +27,11 @@ def list_deliveries(
     since: float | None = None,
     cursor: str | None = None,
     limit: int = 100,
+    event_type: str | None = None,
 ) -> Page:
     """One page of delivery records, newest first, numbers masked; `next_cursor` continues it."""
     try:
-        page = rt.store.query(status=status, event_id=event_id, since=since, cursor=cursor, limit=limit)
+        page = rt.store.query(status=status, event_id=event_id, since=since, cursor=cursor, limit=limit, event_type=event_type)
     except ValueError as exc:  # a cursor this bridge never gave
         raise InvalidRequest(f"cursor: {exc}") from None
     return Page([masked(record) for record in page.items], page.next_cursor)

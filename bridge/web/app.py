@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from bridge import defaults
 from bridge.api.setup import register_admin_api
@@ -14,6 +15,7 @@ from bridge.observability.logs import configure_logging
 from bridge.observability.redact import protect
 from bridge.observability.sentry import init_sentry
 from bridge.runtime import Role, build_runtime
+from bridge.settings_page.app import create_page_app
 from bridge.web import security
 from bridge.web.errors import register_error_handlers
 from bridge.web.health import health
@@ -40,5 +42,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(health)
     register_admin_api(app, runtime)
     register_error_handlers(app)
+    # The settings page is its own app: the webhooks never open a session or render a template.
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/admin": create_page_app(runtime)})  # type: ignore[method-assign]
     security.install(app, proxy_hops=config.web.proxy_hops)
     return app

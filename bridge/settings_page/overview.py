@@ -1,0 +1,74 @@
+"""/admin: the overview (connection checks, the last 24 hours, messages per hour) and Resume."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from markupsafe import Markup
+from werkzeug.wrappers import Response
+
+from bridge.delivery.records import Status
+from bridge.services import activity
+from bridge.services.sending import resume_sending
+from bridge.settings_page.charts import bar_chart
+from bridge.settings_page.i18n import N_, _, hour_label, number, translate
+from bridge.web.common import runtime
+
+pages = Blueprint("overview", __name__)
+
+STATUS_NAMES: dict[str, str] = {
+    Status.QUEUED: N_("queued"),
+    Status.SENDING: N_("sending"),
+    Status.RETRYING: N_("retrying"),
+    Status.AMBIGUOUS: N_("unclear, held"),
+    Status.PAUSED: N_("paused"),
+    Status.SENT: N_("sent"),
+    Status.DELIVERED: N_("delivered"),
+    Status.READ: N_("read"),
+    Status.FAILED: N_("failed"),
+    Status.SKIPPED: N_("skipped"),
+    Status.DRY_RUN: N_("dry run"),
+}
+
+
+def status_name(status: str) -> str:
+    """A delivery status in the page's language."""
+    return translate(STATUS_NAMES.get(status, status))
+
+
+@pages.get("/")
+def show() -> str:
+    rt = runtime()
+    now = rt.clock()
+    figures = activity.overview_figures(rt, now=now)
+    return render_template(
+        "overview.html",
+        checks=activity.connections(rt, now=now),
+        by_status=figures["by_status"],
+        chart=hourly_chart(figures["hourly"]),
+        now=now,
+        status_name=status_name,
+    )
+
+
+def hourly_chart(hourly: activity.Hourly) -> Markup:
+    """The messages-per-hour chart, labelled in the page's language."""
+    hours = [hourly.start + i * activity.HOUR for i in range(len(hourly.counts))]
+    return bar_chart(
+        hourly.counts,
+        [hour_label(h) for h in hours],
+        title=_("Messages per hour, last 24 hours (UTC)"),
+        bar_titles=[
+            _("%(hour)s:00 UTC: %(count)s", hour=hour_label(h), count=number(n)) for h, n in zip(hours, hourly.counts, strict=True)
+        ],
+        format_number=number,
+    )
+
+
+@pages.post("/resume")
+def resume() -> Response:
+    resumed = resume_sending(runtime(), by="settings page")
+    if resumed.was_paused is None:
+        flash(_("Sending was not paused."), "info")
+    else:
+        flash(_("Sending resumed: %(count)s held messages queued again.", count=number(resumed.requeued)), "success")
+    return redirect(url_for("overview.show"), 303)
