@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,8 +18,9 @@ from bridge.mappings.saved import SavedMappings
 from bridge.runtime import Runtime
 from bridge.services import mappings as service
 from bridge.stripe_events import samples
-from tests.conftest import Bridge
+from tests.conftest import EXAMPLE_CONFIG, SECRET, Bridge
 from tests.test_admin_api import AUTH, Admin, admin_bridge
+from tests.test_cli import run_bridge
 
 STAFF = "+14155550199"
 DISPUTE_ALERT = {
@@ -330,3 +332,29 @@ def test_an_ignored_event_is_still_answered_200_when_the_time_cannot_be_noted(re
         assert bridge.post(samples.fresh_event("charge.dispute.created")).json == {"status": "ignored"}
     finally:
         bridge.close()
+
+
+# -- the CLI ----------------------------------------------------------------------------------------
+
+
+def test_the_cli_saves_lists_and_deletes_through_the_same_service(redis: Redis, redis_url: str, tmp_path: Path):
+    env = {"BRIDGE_CONFIG": str(EXAMPLE_CONFIG), "REDIS_URL": redis_url, "STRIPE_WEBHOOK_SECRET": SECRET}
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[mappings]]\nname = "dispute_alert"\nevents = ["charge.nope"]\ntemplate = "x"\nlanguage = "en_US"\n')
+    refused = run_bridge("mappings", "save", str(bad), env=env)
+    assert refused.returncode == 1 and "unknown Stripe event type" in refused.stderr and not redis.exists("bridge:saved-mappings")
+
+    good = tmp_path / "good.toml"
+    good.write_text(
+        '[[mappings]]\nname = "dispute_alert"\nevents = ["charge.dispute.created"]\ntemplate = "dispute_opened"\n'
+        f'language = "en_US"\nbody = ["{{{{ object.reason }}}}"]\nrecipients = ["{STAFF}"]\n'
+    )
+    saved = run_bridge("mappings", "save", str(good), env=env)
+    assert saved.returncode == 0, saved.stderr
+    listed = run_bridge("mappings", "list", env=env).stdout
+    # The example's own dispute_alert (a staff alert) is overridden; the others stay the file's.
+    assert "dispute_alert  [saved_over_file]  dispute_opened  charge.dispute.created" in listed
+    assert "invoice_paid  [file]" in listed
+    deleted = run_bridge("mappings", "delete", "dispute_alert", env=env)
+    assert deleted.stdout == "deleted the saved dispute_alert: the file's applies again\n"
+    assert run_bridge("mappings", "delete", "dispute_alert", env=env).returncode == 1

@@ -2,7 +2,10 @@
 
 Both happen in one Redis round trip (`Store.accept_event`): the Lua script that sets the dedupe
 mark also writes each delivery's record and its RQ job, with the fields RQ itself writes
-(`bridge.delivery.queueing.DeliveryJobs`).
+(`bridge.delivery.queueing.DeliveryJobs`); it also notes when a verified event last came (the
+overview's figure). An event no mapping wants makes no Redis call of its own: its time is written
+at most once a second per process (`Store.event_verified`). The mappings are the process's
+`Runtime.by_event_type`: the file's with the saved ones laid over, re-read at most once a second.
 """
 
 from __future__ import annotations
