@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bridge.cli import check, customers, deliveries, optouts, preview, run, templates
+from bridge.cli import check, customers, deliveries, mappings, optouts, preview, run, templates
 from bridge.cli.backfill import backfill
 
 
@@ -37,5 +37,6 @@ for command in (
     templates.templates,
     preview.preview_command,
     preview.send_test,
+    mappings.mappings,
 ):
     main.add_command(command)
