@@ -38,6 +38,15 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 REDIS_SOCKET_TIMEOUT_SECONDS = 2.0
 """Web requests must answer 503 quickly when Redis is gone, not hang until Stripe's timeout."""
 
+MAPPINGS_REFRESH_SECONDS = 1.0
+"""How often a process asks Redis whether the saved mappings changed: a save from the settings page
+reaches the web and the worker within about a second, for one GET a second per process (never one
+per webhook)."""
+
+LAST_EVENT_WRITE_SECONDS = 1.0
+"""How often a process records the time of a verified Stripe event no mapping wanted (those make
+no Redis call of their own): the overview's "last verified event" is at most this stale."""
+
 KEY_PREFIX = "bridge"
 """Prefix of every Redis key the bridge owns (RQ keeps its own `rq:` keys)."""
 

@@ -40,6 +40,11 @@ Families (what each key holds, and for how long, is documented where it is writt
     metrics                    hash: the workers' figures for /metrics (`bridge.observability.figures`)
     hash-key                   the key opt-outs of erased customers are hashed with
     admin-auth:{address}       failed admin API sign-ins from one client address, for a minute
+    saved-mappings             hash: mapping name → its `[[mappings]]` table as JSON, saved from the
+                               admin API or the settings page; overrides the file's mapping of that name
+    saved-mappings-version     counter: bumped with every save and delete, so each process knows
+                               when to recompile (`bridge.mappings.live`)
+    last-event                 when the last signed Stripe event was verified (unix time)
 """
 
 from __future__ import annotations
@@ -81,6 +86,9 @@ FAMILIES: dict[str, str] = {
     "metrics": "metrics",
     "hash_key": "hash-key",
     "admin_auth": "admin-auth:{}",
+    "saved_mappings": "saved-mappings",
+    "saved_mappings_version": "saved-mappings-version",
+    "last_event": "last-event",
 }
 
 
@@ -199,6 +207,18 @@ class Keys:
 
     def admin_auth(self, address: str) -> str:
         return self._key("admin_auth", address)
+
+    @property
+    def saved_mappings(self) -> str:
+        return self._key("saved_mappings")
+
+    @property
+    def saved_mappings_version(self) -> str:
+        return self._key("saved_mappings_version")
+
+    @property
+    def last_event(self) -> str:
+        return self._key("last_event")
 
 
 _LUA_KEY = re.compile(r"\bkey\('(\w+)'(?:, ([^()]+))?\)")

@@ -28,6 +28,8 @@ from bridge.delivery.template_states import TemplateStates
 from bridge.errors import ConfigError
 from bridge.keys import Keys
 from bridge.mappings.compile import CompiledMapping, compile_mappings
+from bridge.mappings.live import LiveMappings
+from bridge.mappings.saved import SavedMappings
 from bridge.redis_conn import connect, unavailable_on_redis_error
 from bridge.stripe_events.customers import CustomerLookup
 from bridge.whatsapp.catalogue import Catalogue, load_snapshot
@@ -51,8 +53,8 @@ class Runtime:
     keys: Keys
     store: Store
     queue: Queue
-    mappings: dict[str, CompiledMapping]
-    by_event_type: dict[str, tuple[CompiledMapping, ...]]
+    live_mappings: LiveMappings
+    """The file's mappings with the saved ones laid over (`mappings`, `by_event_type`)."""
     whatsapp: WhatsAppClient | None
     """None in dry run, and outside the worker."""
     customers: CustomerLookup | None
@@ -76,6 +78,16 @@ class Runtime:
         return self._jobs
 
     @property
+    def mappings(self) -> dict[str, CompiledMapping]:
+        """Every mapping in use by name: the file's, with the saved ones laid over (re-read at most once a second)."""
+        return self.live_mappings.current().mappings
+
+    @property
+    def by_event_type(self) -> dict[str, tuple[CompiledMapping, ...]]:
+        """The mappings in use for each Stripe event type."""
+        return self.live_mappings.current().by_event_type
+
+    @property
     def phone_number_id(self) -> str:
         return self.config.whatsapp.phone_number_id
 
@@ -89,8 +101,15 @@ class Runtime:
         self.redis.close()
 
 
-def build_runtime(config: Config, *, redis: Redis | None = None, role: Role = Role.WEB, clock: Callable[[], float] = time.time) -> Runtime:
-    """Compile mappings and open connections for one process."""
+def build_runtime(
+    config: Config,
+    *,
+    redis: Redis | None = None,
+    role: Role = Role.WEB,
+    clock: Callable[[], float] = time.time,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> Runtime:
+    """Compile mappings and open connections for one process (`monotonic` paces re-reading the saved mappings)."""
     role = Role(role)
     mappings = compile_mappings(config)
     if redis is None:
@@ -113,8 +132,7 @@ def build_runtime(config: Config, *, redis: Redis | None = None, role: Role = Ro
             outbox_max=defaults.OUTBOX_MAX,
         ),
         queue=Queue(config.redis.queue, connection=redis, default_timeout=config.delivery.job_timeout_seconds),
-        mappings={m.name: m for m in mappings},
-        by_event_type=_by_event_type(mappings),
+        live_mappings=LiveMappings(config, mappings, SavedMappings(redis, keys=keys), monotonic=monotonic),
         whatsapp=WhatsAppClient(whatsapp) if worker and not whatsapp.dry_run else None,
         customers=CustomerLookup(config.stripe.api_key, api_base_url=config.stripe.api_base_url)
         if worker and config.stripe.api_key
@@ -143,14 +161,6 @@ def _catalogue(config: Config) -> Catalogue | None:
     except ConfigError as exc:
         logger.warning("templates snapshot not used: %s", exc)
         return None
-
-
-def _by_event_type(mappings: list[CompiledMapping]) -> dict[str, tuple[CompiledMapping, ...]]:
-    by_type: dict[str, list[CompiledMapping]] = {}
-    for mapping in mappings:
-        for event_type in mapping.settings.events:
-            by_type.setdefault(event_type, []).append(mapping)
-    return {event_type: tuple(found) for event_type, found in by_type.items()}
 
 
 # The worker process's Runtime: RQ calls job functions by name, so they find it here.

@@ -1,17 +1,32 @@
-"""/api/v1/mappings: the config's mappings, checking them, and previewing what one sends."""
+"""/api/v1/mappings: the mappings (the file's and the saved ones) with their findings, saving and
+deleting one, checking them, and previewing what one sends."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 from typing import Any
 
+from flask import Response
+
 from bridge.api.auth import admin_blueprint
-from bridge.api.schemas import FindingsSchema, MappingListSchema, PreviewRequestSchema, PreviewSchema, ValidateRequestSchema
+from bridge.api.schemas import (
+    FindingsSchema,
+    MappingDeletedSchema,
+    MappingListSchema,
+    MappingRefusedSchema,
+    MappingSchema,
+    MappingTableSchema,
+    PreviewRequestSchema,
+    PreviewSchema,
+    ValidateRequestSchema,
+)
+from bridge.errors import InvalidRequest, NotFound
 from bridge.mappings.check import CheckReport
-from bridge.mappings.compile import CompiledMapping
+from bridge.runtime import Runtime
 from bridge.services import mappings as service
 from bridge.services.deliveries import masked_request
 from bridge.web.common import runtime
+from bridge.web.errors import json_error
 from bridge.whatsapp.phones import mask_phone
 
 blp = admin_blueprint("mappings", "Which Stripe events send which WhatsApp template.")
@@ -20,19 +35,66 @@ blp = admin_blueprint("mappings", "Which Stripe events send which WhatsApp templ
 @blp.get("/mappings")
 @blp.response(200, MappingListSchema)
 def list_mappings() -> Any:
-    """Every mapping, as its [[mappings]] table is written."""
+    """Every mapping (the file's, and those saved over them or beside them), with check-config's findings about each."""
     rt = runtime()
-    return {"items": [_summary(m, table) for m, table in zip(rt.mappings.values(), service.list_mappings(rt), strict=True)]}
+    return {"items": [_summary(rt, entry) for entry in service.mapping_entries(rt)]}
 
 
-def _summary(mapping: CompiledMapping, table: dict[str, Any]) -> dict[str, Any]:
-    settings = mapping.settings
+@blp.put("/mappings/<name>")
+@blp.arguments(MappingTableSchema)
+@blp.response(200, MappingSchema)
+@blp.alt_response(422, schema=MappingRefusedSchema, description="Not saved: check-config's problems (or the request did not validate).")
+def save(table: dict[str, Any], name: str) -> Any:
+    """Save a [[mappings]] table in Redis, over the file's mapping of that name; web and worker use it within about a second."""
+    if table.setdefault("name", name) != name:
+        raise InvalidRequest(f"the table's name {table['name']!r} is not the path's {name!r}")
+    rt = runtime()
+    try:
+        service.save_mapping(rt, table)
+    except service.MappingRefused as refused:
+        return _refused(refused)
+    return _summary(rt, _entry(rt, name))
+
+
+@blp.delete("/mappings/<name>")
+@blp.response(200, MappingDeletedSchema)
+def delete(name: str) -> Any:
+    """Forget the mapping saved under this name: the file's of that name, if any, applies again (404: none saved)."""
+    rt = runtime()
+    if not service.delete_saved_mapping(rt, name):
+        raise NotFound(f"no mapping saved under {name!r}")
+    return {"name": name, "file_applies": any(m.name == name for m in rt.config.mappings)}
+
+
+def _entry(rt: Runtime, name: str) -> service.MappingEntry:
+    return next(entry for entry in service.mapping_entries(rt) if entry.name == name)
+
+
+def _refused(refused: service.MappingRefused) -> Response:
+    report = refused.report
+    return json_error(422, str(refused), problems=[asdict(p) for p in report.problems], warnings=report.warnings)
+
+
+def _summary(rt: Runtime, entry: service.MappingEntry) -> dict[str, Any]:
+    """The entry, with what it sends: read from the compiled mapping when it is the one in use, else from its table."""
+    compiled = rt.mappings.get(entry.name)
+    if compiled is not None and dict(compiled.settings.table) == entry.table:
+        events, template, languages = list(compiled.settings.events), compiled.settings.template, list(compiled.settings.languages)
+    else:  # a saved table that no longer compiles, or one another process saved within the last second
+        table = entry.table
+        events = [e for e in table.get("events") or [] if isinstance(e, str)] if isinstance(table.get("events"), list) else []
+        language = table.get("language")
+        languages = [language] if isinstance(language, str) else [x for x in language or [] if isinstance(x, str)]
+        template = str(table.get("template") or "")
     return {
-        "name": mapping.name,
-        "events": list(settings.events),
-        "template": settings.template,
-        "languages": list(settings.languages),
-        "table": table,
+        "name": entry.name,
+        "events": events,
+        "template": template,
+        "languages": languages,
+        "table": entry.table,
+        "source": entry.source.value,
+        "problems": [asdict(p) for p in entry.problems],
+        "warnings": entry.warnings,
     }
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, INCLUDE, RAISE, Schema, ValidationError, fields, validate
 
 from bridge import defaults
 from bridge.delivery.optouts import Scope
 from bridge.delivery.records import FLAG_FIELDS, INTEGER_FIELDS, TIME_FIELDS, Field, SkipReason, Status
+from bridge.services.mappings import MappingSource
 
 # -- shared ---------------------------------------------------------------------------------------
 
@@ -126,16 +127,50 @@ class ReplaySummarySchema(Schema):
 # -- mappings -------------------------------------------------------------------------------------
 
 
+class ProblemSchema(Schema):
+    file = fields.String(required=True)
+    key = fields.String(required=True)
+    problem = fields.String(required=True)
+
+
 class MappingSchema(Schema):
     name = fields.String(required=True)
     events = fields.List(fields.String(), required=True)
     template = fields.String(required=True)
     languages = fields.List(fields.String(), required=True)
-    table = fields.Dict(required=True, metadata={"description": "The [[mappings]] table as written in the config."})
+    table = fields.Dict(required=True, metadata={"description": "The [[mappings]] table as written in the config, or as saved."})
+    source = fields.String(
+        required=True,
+        validate=validate.OneOf([s.value for s in MappingSource]),
+        metadata={"description": "file; saved (in Redis, from the API or the settings page); saved_over_file (overrides the file's)."},
+    )
+    problems = fields.List(fields.Nested(ProblemSchema), required=True, metadata={"description": "check-config's problems about it."})
+    warnings = fields.List(fields.String(), required=True, metadata={"description": "check-config's warnings about it."})
 
 
 class MappingListSchema(Schema):
     items = fields.List(fields.Nested(MappingSchema), required=True)
+
+
+class MappingTableSchema(Schema):
+    """A [[mappings]] table, as in the config file; checked as `bridge check-config` checks one."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    name = fields.String(metadata={"description": "Must be the path's name; omitted: the path's."})
+
+
+class MappingRefusedSchema(ErrorSchema):
+    """`problems` and `warnings` are there when check-config refused the table (not when the request itself did not validate)."""
+
+    problems = fields.List(fields.Nested(ProblemSchema), metadata={"description": "check-config's problems: why it was not saved."})
+    warnings = fields.List(fields.String(), metadata={"description": "check-config's warnings about it."})
+
+
+class MappingDeletedSchema(Schema):
+    name = fields.String(required=True)
+    file_applies = fields.Boolean(required=True, metadata={"description": "The file has a mapping of that name, which applies again."})
 
 
 class PreviewRequestSchema(Strict):
@@ -169,12 +204,6 @@ class ValidateRequestSchema(Strict):
         fields.Dict(),
         metadata={"description": "[[mappings]] tables to check against the running config; omitted: check the config file as it is."},
     )
-
-
-class ProblemSchema(Schema):
-    file = fields.String(required=True)
-    key = fields.String(required=True)
-    problem = fields.String(required=True)
 
 
 class FindingsSchema(Schema):
@@ -307,6 +336,9 @@ class StatusSchema(Schema):
     pause = fields.Nested(PauseSchema, allow_none=True, required=True)
     paused_elsewhere = fields.List(fields.String(), required=True)
     queued = fields.Integer(required=True)
+    last_event_at = fields.Float(
+        required=True, allow_none=True, metadata={"description": "When a signed Stripe event was last verified (unix time); null: never."}
+    )
 
 
 class ResumedSchema(Schema):

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from redis import Redis
 from redis.client import Pipeline
 
+from bridge import defaults
 from bridge.delivery.queueing import DeliveryJobs
 from bridge.delivery.records import (
     ClaimMode,
@@ -132,7 +133,8 @@ return 1
 """
 )
 
-# Accept a Stripe event: set its dedupe mark (the stored event) only if absent and, in the same
+# Accept a Stripe event: note when a signed event was last verified (a duplicate too: Stripe's
+# webhook works), set its dedupe mark (the stored event) only if absent and, in the same
 # atomic step, create its deliveries (record, indexes, history) and their RQ jobs. The records and
 # jobs come in compact form and are written here: one short argument list, not every field of
 # every command, is what the webhook's process serializes.
@@ -142,6 +144,7 @@ return 1
 #       strings), job id, job data. Returns 1 when the event was new, 0 for a duplicate.
 _ACCEPT_EVENT = _script(
     """
+redis.call('SET', key('last_event'), now)
 if not redis.call('SET', KEYS[1], ARGV[4], 'NX', 'EX', ARGV[5]) then
   return 0
 end
@@ -422,6 +425,7 @@ class Store:
         self._transition = redis.register_script(_TRANSITION)
         self._index = redis.register_script(_INDEX)
         self._meta_status = redis.register_script(_META_STATUS)
+        self._last_event_written = -math.inf
         self.tally = figures.Tally()
         """What this process observed for /metrics and has not written yet (see `transition`)."""
 
@@ -462,6 +466,21 @@ class Store:
             record[Field.JOB_ID] = new.job_id
             args += [new.id, json.dumps(record), new.job_id, new.job_data]
         return bool(self._accept_event(keys=[self.keys.event(event_id)], args=args))
+
+    @translates_redis_errors
+    def event_verified(self, *, now: float) -> None:
+        """Note a verified event that made no Redis call of its own (no mapping wants its type): at
+        most one write a `LAST_EVENT_WRITE_SECONDS` per process (`accept_event` notes the others)."""
+        if 0 <= now - self._last_event_written < defaults.LAST_EVENT_WRITE_SECONDS:
+            return
+        self._last_event_written = now
+        self.redis.set(self.keys.last_event, repr(now))
+
+    @translates_redis_errors
+    def last_event_at(self) -> float | None:
+        """When a signed Stripe event was last verified (unix time), or None if never."""
+        stored = text(self.redis.get(self.keys.last_event))
+        return float(stored) if stored else None
 
     @translates_redis_errors
     def accept_meta_post(self, digest: str, body: bytes, commands: Sequence[Sequence[Any]], *, now: float, ttl: int) -> bool:

@@ -1,15 +1,19 @@
-"""The config's mappings: list them, check them, and show what one sends for an event (a sample
-or one pasted from the Dashboard) before any customer gets it."""
+"""The mappings: list them with their findings, check them, save one (in Redis, over the file's
+mapping of that name) or delete a saved one, and show what one sends for an event (a sample or
+one pasted from the Dashboard) before any customer gets it."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
-from bridge.errors import DeliveryError, InvalidRequest, NotFound, PayloadError, RenderError
+from bridge.errors import ConfigProblem, DeliveryError, InvalidRequest, NotFound, PayloadError, RenderError
 from bridge.mappings.check import CheckReport, check, check_mappings, production_customer
 from bridge.mappings.compile import CompiledMapping
+from bridge.mappings.live import SAVED_SOURCE
 from bridge.mappings.preview import Preview, preview
 from bridge.runtime import Runtime
 from bridge.services.templates import current_catalogue
@@ -22,6 +26,100 @@ from bridge.stripe_events.signature import check_event_shape
 def list_mappings(rt: Runtime) -> list[dict[str, Any]]:
     """Each mapping as its `[[mappings]]` table is written, in the config's order."""
     return [dict(m.settings.table) or {"name": m.name} for m in rt.mappings.values()]
+
+
+class MappingSource(StrEnum):
+    """Where the table of a mapping in use comes from."""
+
+    FILE = "file"
+    SAVED = "saved"
+    SAVED_OVER_FILE = "saved_over_file"
+    """Saved, overriding the file's mapping of the same name (deleting it brings the file's back)."""
+
+
+@dataclass(frozen=True)
+class MappingEntry:
+    """A mapping as the settings page and the admin API list it: its table and `check-config`'s findings about it."""
+
+    name: str
+    table: dict[str, Any]
+    source: MappingSource
+    problems: list[ConfigProblem]
+    warnings: list[str]
+
+
+class MappingRefused(InvalidRequest):
+    """A mapping was not saved: `report` holds `check-config`'s findings (its problems are why)."""
+
+    def __init__(self, report: CheckReport):
+        self.report = report
+        shown = "; ".join(f"{p.key}: {p.problem}" for p in report.problems[:3])
+        more = f" (and {len(report.problems) - 3} more)" if len(report.problems) > 3 else ""
+        super().__init__(f"mapping not saved: {shown}{more}")
+
+
+def mapping_entries(rt: Runtime) -> list[MappingEntry]:
+    """Every mapping (the file's in its order, then those only saved, by name), each with its findings.
+    A saved mapping shows as saved even when it no longer compiles (its problems say why; the file's applies meanwhile)."""
+    saved = rt.live_mappings.saved.read().tables
+    file_tables = {m.name: dict(m.table) or {"name": m.name} for m in rt.config.mappings}
+    from_file = {name: table for name, table in file_tables.items() if name not in saved}
+    findings = _checked(rt, from_file, source=rt.config.source) | _checked(rt, saved, source=SAVED_SOURCE)
+    entries = []
+    for name in [*file_tables, *(n for n in saved if n not in file_tables)]:
+        if name in saved:
+            table, source = saved[name], MappingSource.SAVED_OVER_FILE if name in file_tables else MappingSource.SAVED
+        else:
+            table, source = file_tables[name], MappingSource.FILE
+        problems, warnings = findings.get(name, ([], []))
+        entries.append(MappingEntry(name, table, source, problems, warnings))
+    return entries
+
+
+def _checked(rt: Runtime, tables: dict[str, dict[str, Any]], *, source: str) -> dict[str, tuple[list[ConfigProblem], list[str]]]:
+    return _findings_by_name(check_mappings(rt.config, list(tables.values()), source=source), list(tables)) if tables else {}
+
+
+_NAMED = re.compile(r"mappings\[([^\]]+)\]")
+
+
+def _findings_by_name(report: CheckReport, names: list[str]) -> dict[str, tuple[list[ConfigProblem], list[str]]]:
+    """`report`'s findings split by the mapping they name: `mappings[name]...`, or `mappings[3]...`
+    (the position among `names`) for a table whose name is unusable."""
+
+    def named(text: str) -> str | None:
+        found = _NAMED.search(text)
+        if found is None:
+            return None
+        part = found.group(1)
+        return names[int(part)] if part.isdigit() and part not in names and int(part) < len(names) else part
+
+    split: dict[str, tuple[list[ConfigProblem], list[str]]] = {name: ([], []) for name in names}
+    for problem in report.problems:
+        if (name := named(problem.key)) in split:
+            split[name][0].append(problem)
+    for warning in report.warnings:
+        if (name := named(warning)) in split:
+            split[name][1].append(warning)
+    return split
+
+
+def save_mapping(rt: Runtime, table: Mapping[str, Any]) -> CheckReport:
+    """Save a `[[mappings]]` table in Redis, over the file's mapping of its name; every process uses it
+    within about a second. Refused (`MappingRefused`, nothing stored) when `check-config` finds problems."""
+    report = check_mappings(rt.config, [table], source=SAVED_SOURCE)
+    if report.problems:
+        raise MappingRefused(report)
+    rt.live_mappings.saved.save(table)
+    rt.live_mappings.expire()
+    return report
+
+
+def delete_saved_mapping(rt: Runtime, name: str) -> bool:
+    """Forget the mapping saved under `name` (the file's of that name, if any, applies again); False if none was saved."""
+    deleted = rt.live_mappings.saved.delete(name)
+    rt.live_mappings.expire()
+    return deleted
 
 
 def find_mapping(rt: Runtime, name: str) -> CompiledMapping:

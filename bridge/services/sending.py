@@ -23,6 +23,8 @@ class SendingStatus:
     """Other phone number ids with a pause on record (a config that changed number)."""
     queued: int
     """Jobs waiting in the queue."""
+    last_event_at: float | None = None
+    """When a signed Stripe event was last verified (unix time; None: never): the webhook works."""
 
     @property
     def paused(self) -> bool:
@@ -40,6 +42,7 @@ def sending_status(rt: Runtime) -> SendingStatus:
         pause=control.pause_info(rt),
         paused_elsewhere=tuple(n for n in rt.store.paused_numbers() if n != own),
         queued=queued,
+        last_event_at=rt.store.last_event_at(),
     )
 
 
