@@ -71,7 +71,10 @@ def form_from_post(posted: Mapping[str, str], kept: Mapping[str, Any], catalogue
     form = MappingForm(**{key: posted.get(key, "").strip() for key in ("name", "events", "when", "template", "language", "recipient")})
     form.kept = dict(kept)
     given = {key.removeprefix("body-"): value for key, value in posted.items() if key.startswith("body-")}
-    form.body = body_fields(chosen_template(catalogue, form.template, form.language), given)
+    template = chosen_template(catalogue, form.template, form.language)
+    if template is not None and not form.language:
+        form.language = template.language  # a template just chosen: its language, until the merchant picks another
+    form.body = body_fields(template, given)
     return form
 
 

@@ -118,7 +118,7 @@ def save(name: str) -> Response | tuple[str, int]:
         service.save_mapping(rt, table)
     except service.MappingRefused as refused:
         findings = findings_by_field(refused.report.problems, refused.report.warnings, form)
-        return _form_page(name, form, catalogue, Outcome(findings=findings)), 422
+        return _form_page(name, form, catalogue, Outcome(findings=findings)), 200  # the form again, its findings the answer
     flash(_("Mapping %(name)s saved: it applies to the next events.", name=form.name), "success")
     return redirect(url_for("mappings.listing"), 303)
 
@@ -143,7 +143,7 @@ def preview(name: str) -> tuple[str, int]:
             outcome.preview, outcome.body_json = shown, _masked_json(shown.request)
         except ServiceError as exc:
             outcome.error = str(exc)
-    return _form_page(name, form, catalogue, outcome, anchor="preview"), 422 if outcome.findings or outcome.error else 200
+    return _form_page(name, form, catalogue, outcome, anchor="preview"), 200
 
 
 @pages.post("/mappings/<name>/test-send")
@@ -158,7 +158,7 @@ def test_send(name: str) -> tuple[str, int]:
             outcome.meta_error, outcome.error = refused.meta_error, str(refused)
         except ServiceError as exc:
             outcome.error = str(exc)
-    return _form_page(name, form, catalogue, outcome, anchor="test-send"), 422 if outcome.findings or outcome.error else 200
+    return _form_page(name, form, catalogue, outcome, anchor="test-send"), 200
 
 
 @dataclass(frozen=True)
