@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from bridge.errors import ServiceError
@@ -189,13 +189,18 @@ def _catalogue(rt: Runtime) -> Catalogue | None:
 
 
 def _entry(rt: Runtime, name: str) -> service.MappingEntry | None:
-    return next((e for e in service.mapping_entries(rt) if e.name == name), None)
+    """The mapping named `name` (None for a new one); checked once per request (its findings render samples)."""
+    if name == NEW:
+        return None
+    if "mapping_entries" not in g:
+        g.mapping_entries = service.mapping_entries(rt)
+    return next((e for e in g.mapping_entries if e.name == name), None)
 
 
 def _posted_form(rt: Runtime, name: str) -> tuple[MappingForm, Catalogue | None]:
     """The posted form; for an existing mapping, named by the address and keeping what the form doesn't show."""
     catalogue = _catalogue(rt)
-    entry = _entry(rt, name) if name != NEW else None
+    entry = _entry(rt, name)
     form = form_from_post(request.form, form_from_table(entry.table, None).kept if entry else {}, catalogue)
     if name != NEW:
         form.name = name
@@ -227,7 +232,7 @@ def _masked_json(body: Mapping[str, Any] | None) -> str:
 
 
 def _form_page(name: str, form: MappingForm, catalogue: Catalogue | None, outcome: Outcome, anchor: str | None = None) -> str:
-    entry = _entry(runtime(), name) if name != NEW else None
+    entry = _entry(runtime(), name)
     events = [e.strip() for e in form.events.replace(",", " ").split() if e.strip()]
     return render_template(
         "mapping_form.html",
