@@ -85,8 +85,10 @@ def test_map_a_payment_to_a_template_refused_fixed_saved_previewed_and_test_sent
     assert "saved on this page" in saved.inner_text() and "No problems found." in saved.inner_text()
 
     saved.get_by_role("link", name=f"Edit {NAME}").click()
+    page.evaluate("window.sameDocument = true")
     page.get_by_role("button", name="Preview").click()
     bubble = page.locator(".bubble-body").inner_text()
+    assert page.evaluate("window.sameDocument === true"), "page.js fetched the preview into the page, no reload"
     assert re.fullmatch(r"Hi .+, we received your payment of \$\d+\.\d\d for order \w{8}\. Thank you!", bubble), bubble
     body = page.locator(".api-body").inner_text()
     assert '"name": "payment_receipt"' in body and re.search(r'"to": "\+\d{1,3}\*+\d{4}"', body), body
