@@ -16,7 +16,7 @@ from bridge.services.mappings import MappingSource, mapping_entries
 from bridge.settings_page.mapping_form import BodyField, MappingForm, findings_by_field, form_from_table, table_from_form
 from bridge.whatsapp.catalogue import snapshot_json
 from tests.conftest import Bridge
-from tests.fake_graph import DEFAULT_TEMPLATES
+from tests.fake_graph import DEFAULT_TEMPLATES, FakeGraphAPI, Reply
 from tests.settings_page_support import admin_bridge, csrf_of, post_form, sign_in
 
 NAME = "pi_paid"
@@ -164,3 +164,24 @@ def test_a_table_survives_the_form_unchanged():
         "buttons": [{"url": "x"}],
     }
     assert table_from_form(form_from_table(table, None), None) == table
+
+
+def test_a_refused_test_send_shows_meta_s_code_and_meaning(redis: Redis, redis_url: str, tmp_path: Path, fake_graph: FakeGraphAPI):
+    bridge = admin_bridge(redis_url, fake_graph, whatsapp={"templates_file": write_snapshot(tmp_path)})
+    try:
+        sign_in(bridge.client)
+        fake_graph.script(Reply.error(131026))
+        page = post_form(bridge.client, "/admin/mappings/new", "/admin/mappings/new/test-send", **fields(phone="+14155550123"))
+        error = re.search(r'<div class="meta-error bad">(.*?)</div>', page.get_data(as_text=True), re.S)
+        assert error and "error 131026" in error.group(1)
+        assert "the number is not on WhatsApp or cannot receive this message" in error.group(1)
+        assert fake_graph.accepted == []
+    finally:
+        bridge.close()
+
+
+def test_an_unknown_mapping_has_no_form_and_deleting_an_unsaved_one_says_so(site: Bridge):
+    assert site.client.get("/admin/mappings/no_such_mapping").status_code == 404
+    response = post_form(site.client, "/admin/mappings", "/admin/mappings/payment_received/delete")
+    assert response.status_code == 303
+    assert "No mapping named payment_received was saved here." in site.client.get("/admin/mappings").get_data(as_text=True)
