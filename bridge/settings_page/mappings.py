@@ -1,22 +1,53 @@
-"""/admin/mappings: every mapping with the check-config findings about it.
+"""/admin/mappings: every mapping with the check-config findings about it, and the form that
+creates or edits one, previews its message for a sample event and test-sends it.
 
-The edit form, its preview and the test send come next (issue 12's later step), on
-`bridge.services.mappings.mapping_entries` / `save_mapping`.
+Saving goes through `bridge.services.mappings.save_mapping` (refused with its findings: nothing
+saved); the preview and the test send use what the form holds, checked the same way first.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, render_template
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
 
-from bridge.mappings.check import CheckReport
+from bridge.errors import ServiceError
+from bridge.mappings.check import CheckReport, check_mappings
+from bridge.mappings.compile import CompiledMapping
+from bridge.mappings.live import SAVED_SOURCE, compile_saved
+from bridge.mappings.preview import Preview
+from bridge.runtime import Runtime
 from bridge.services import mappings as service
+from bridge.services.send_test import SendRefused, TestSend, send_test
+from bridge.services.templates import list_templates
+from bridge.settings_page.i18n import N_, _
+from bridge.settings_page.mapping_form import (
+    GENERAL,
+    NEW,
+    MappingForm,
+    chosen_template,
+    findings_by_field,
+    form_from_post,
+    form_from_table,
+    table_from_form,
+)
+from bridge.stripe_events import samples
 from bridge.web.common import runtime
+from bridge.whatsapp.catalogue import Catalogue, Template
+from bridge.whatsapp.phones import mask_phone
 
 pages = Blueprint("mappings", __name__)
+
+SOURCE_NAMES = {
+    service.MappingSource.FILE: N_("from the config file"),
+    service.MappingSource.SAVED: N_("saved on this page"),
+    service.MappingSource.SAVED_OVER_FILE: N_("saved on this page, over the config file's"),
+}
+SAVED_SOURCES = frozenset({service.MappingSource.SAVED, service.MappingSource.SAVED_OVER_FILE})
 
 
 @dataclass(frozen=True)
@@ -25,8 +56,21 @@ class Listed:
 
     name: str
     table: Mapping[str, Any]
+    source: service.MappingSource = service.MappingSource.FILE
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Outcome:
+    """What the form page shows under the form: the findings, a preview, a test send's result."""
+
+    findings: dict[str, list[str]] = field(default_factory=dict)
+    preview: Preview | None = None
+    body_json: str = ""
+    test: TestSend | None = None
+    meta_error: dict[str, Any] | None = None
+    error: str | None = None
 
 
 def findings_by_mapping(tables: list[dict[str, Any]], report: CheckReport) -> tuple[list[Listed], list[str]]:
@@ -38,7 +82,7 @@ def findings_by_mapping(tables: list[dict[str, Any]], report: CheckReport) -> tu
         warnings = [w for w in report.warnings if label in w]
         claimed.update(w for w in warnings)
         claimed.update(str(p) for p in report.problems if p.key.startswith(label))
-        listed.append(Listed(str(table.get("name")), table, problems, warnings))
+        listed.append(Listed(str(table.get("name")), table, problems=problems, warnings=warnings))
     rest = [str(p) for p in report.problems if str(p) not in claimed] + [w for w in report.warnings if w not in claimed]
     return listed, rest
 
@@ -46,6 +90,162 @@ def findings_by_mapping(tables: list[dict[str, Any]], report: CheckReport) -> tu
 @pages.get("/mappings")
 def listing() -> str:
     rt = runtime()
-    tables = service.list_mappings(rt)
-    listed, general = findings_by_mapping(tables, service.validate_mappings(rt, tables))
-    return render_template("mappings.html", mappings=listed, general=general)
+    entries = service.mapping_entries(rt)
+    listed = [Listed(e.name, e.table, e.source, [f"{p.key}: {p.problem}" for p in e.problems], e.warnings) for e in entries]
+    tables = [e.table for e in entries]
+    _, general = findings_by_mapping(tables, service.validate_mappings(rt, tables))  # findings about no mapping in particular
+    return render_template("mappings.html", mappings=listed, general=general, sources=SOURCE_NAMES)
+
+
+@pages.get("/mappings/<name>")
+def edit(name: str) -> str:
+    rt = runtime()
+    catalogue = _catalogue(rt)
+    entry = _entry(rt, name)
+    if name != NEW and entry is None:
+        abort(404)
+    form = form_from_table(entry.table if entry else {"events": ["payment_intent.succeeded"]}, catalogue)
+    findings = findings_by_field(entry.problems, entry.warnings, form) if entry else {}
+    return _form_page(name, form, catalogue, Outcome(findings=findings))
+
+
+@pages.post("/mappings/<name>")
+def save(name: str) -> Response | tuple[str, int]:
+    rt = runtime()
+    form, catalogue = _posted_form(rt, name)
+    table = table_from_form(form, chosen_template(catalogue, form.template, form.language))
+    try:
+        service.save_mapping(rt, table)
+    except service.MappingRefused as refused:
+        findings = findings_by_field(refused.report.problems, refused.report.warnings, form)
+        return _form_page(name, form, catalogue, Outcome(findings=findings)), 200  # the form again, its findings the answer
+    flash(_("Mapping %(name)s saved: it applies to the next events.", name=form.name), "success")
+    return redirect(url_for("mappings.listing"), 303)
+
+
+@pages.post("/mappings/<name>/delete")
+def delete(name: str) -> Response:
+    if service.delete_saved_mapping(runtime(), name):
+        flash(_("The saved mapping %(name)s is deleted.", name=name), "success")
+    else:
+        flash(_("No mapping named %(name)s was saved here.", name=name), "info")
+    return redirect(url_for("mappings.listing"), 303)
+
+
+@pages.post("/mappings/<name>/preview")
+def preview(name: str) -> tuple[str, int]:
+    rt = runtime()
+    form, catalogue = _posted_form(rt, name)
+    outcome, mapping = _checked(rt, form, catalogue)
+    if mapping is not None:
+        try:
+            shown = service.preview_mapping(rt, mapping, _sample(mapping))
+            outcome.preview, outcome.body_json = shown, _masked_json(shown.request)
+        except ServiceError as exc:
+            outcome.error = str(exc)
+    return _form_page(name, form, catalogue, outcome, anchor="preview"), 200
+
+
+@pages.post("/mappings/<name>/test-send")
+def test_send(name: str) -> tuple[str, int]:
+    rt = runtime()
+    form, catalogue = _posted_form(rt, name)
+    outcome, mapping = _checked(rt, form, catalogue)
+    if mapping is not None:
+        try:
+            outcome.test = send_test(rt, mapping, _sample(mapping), request.form.get("phone", ""))
+        except SendRefused as refused:
+            outcome.meta_error, outcome.error = refused.meta_error, str(refused)
+        except ServiceError as exc:
+            outcome.error = str(exc)
+    return _form_page(name, form, catalogue, outcome, anchor="test-send"), 200
+
+
+@dataclass(frozen=True)
+class TemplateChoice:
+    name: str
+    label: str
+    """The name, its languages and its body's placeholders: `payment_receipt (ar, en_US): {{1}} {{2}}`."""
+
+
+def template_choices(catalogue: Catalogue | None) -> list[TemplateChoice]:
+    """The snapshot's templates by name, each with its languages and placeholders."""
+    by_name: dict[str, list[Template]] = {}
+    for template in catalogue.templates if catalogue else ():
+        by_name.setdefault(template.name, []).append(template)
+    choices = []
+    for name, versions in sorted(by_name.items()):
+        languages = ", ".join(sorted(t.language for t in versions))
+        placeholders = " ".join("{{" + p + "}}" for p in versions[0].body_placeholders)
+        choices.append(TemplateChoice(name, f"{name} ({languages}): {placeholders}".rstrip(": ")))
+    return choices
+
+
+def _catalogue(rt: Runtime) -> Catalogue | None:
+    try:
+        return list_templates(rt).catalogue
+    except ServiceError:
+        return None  # an unreadable snapshot: the form still works, check-config names the file
+
+
+def _entry(rt: Runtime, name: str) -> service.MappingEntry | None:
+    """The mapping named `name` (None for a new one); checked once per request (its findings render samples)."""
+    if name == NEW:
+        return None
+    if "mapping_entries" not in g:
+        g.mapping_entries = service.mapping_entries(rt)
+    return next((e for e in g.mapping_entries if e.name == name), None)
+
+
+def _posted_form(rt: Runtime, name: str) -> tuple[MappingForm, Catalogue | None]:
+    """The posted form; for an existing mapping, named by the address and keeping what the form doesn't show."""
+    catalogue = _catalogue(rt)
+    entry = _entry(rt, name)
+    form = form_from_post(request.form, form_from_table(entry.table, None).kept if entry else {}, catalogue)
+    if name != NEW:
+        form.name = name
+    return form, catalogue
+
+
+def _checked(rt: Runtime, form: MappingForm, catalogue: Catalogue | None) -> tuple[Outcome, CompiledMapping | None]:
+    """The form's mapping compiled, or check-config's findings when it has problems."""
+    table = table_from_form(form, chosen_template(catalogue, form.template, form.language))
+    report = check_mappings(rt.config, [table], source=SAVED_SOURCE)
+    if report.problems:
+        return Outcome(findings=findings_by_field(report.problems, report.warnings, form)), None
+    return Outcome(), compile_saved(rt.config, form.name, table)
+
+
+def _sample(mapping: CompiledMapping) -> service.ChosenEvent:
+    asked = request.form.get("sample") or None
+    return service.choose_event(mapping, event_type=asked if asked in mapping.settings.events else None)
+
+
+def _masked_json(body: Mapping[str, Any] | None) -> str:
+    """The Cloud API body as sent, the number masked as the logs show it."""
+    if body is None:
+        return ""
+    shown = dict(body)
+    if "to" in shown:
+        shown["to"] = mask_phone(str(shown["to"]))
+    return json.dumps(shown, indent=2, ensure_ascii=False)
+
+
+def _form_page(name: str, form: MappingForm, catalogue: Catalogue | None, outcome: Outcome, anchor: str | None = None) -> str:
+    entry = _entry(runtime(), name)
+    events = [e.strip() for e in form.events.replace(",", " ").split() if e.strip()]
+    return render_template(
+        "mapping_form.html",
+        name=name,
+        new=name == NEW,
+        form=form,
+        template_choices=template_choices(catalogue),
+        event_types=samples.event_types(),
+        template=chosen_template(catalogue, form.template, form.language),
+        samples=[e for e in events if e in samples.event_types()] or samples.event_types()[:1],
+        chosen_sample=request.form.get("sample", ""),
+        outcome=outcome,
+        general=outcome.findings.get(GENERAL, []) + outcome.findings.get("body", []),
+        saved=entry is not None and entry.source in SAVED_SOURCES,
+        anchor=anchor,
+    )
