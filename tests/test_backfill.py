@@ -158,12 +158,15 @@ def test_dry_run_lists_what_it_would_queue_and_stores_nothing(bridge: Bridge, fa
 
 
 def test_only_events_since_the_given_moment_are_listed(bridge: Bridge, fake_stripe: FakeStripe):
-    old, recent = samples.fresh_event("invoice.paid", now=NOW - 7200), samples.fresh_event("invoice.paid", now=NOW - 60)
+    started = int(time.time())
+    old, recent = samples.fresh_event("invoice.paid", now=started - 7200), samples.fresh_event("invoice.paid", now=started - 60)
     fake_stripe.add_events([old, recent])
     result = backfill(bridge.config.redis.url, fake_stripe.url, "--since", "90m")
+    finished = int(time.time()) + 1
     assert [line[0] for line in event_lines(result.stdout)] == [recent["id"]]
     (request,) = fake_stripe.event_requests()
-    assert NOW - 5400 <= int(request["created[gte]"][0]) <= NOW - 5400 + 60
+    # 90 minutes before the moment the command ran (not the moment this file was imported).
+    assert started - 5400 <= int(request["created[gte]"][0]) <= finished - 5400
 
 
 def test_the_default_types_are_those_the_mappings_use(bridge: Bridge, fake_stripe: FakeStripe):
