@@ -22,6 +22,7 @@ from bridge.mappings.live import SAVED_SOURCE, compile_saved
 from bridge.mappings.preview import Preview
 from bridge.runtime import Runtime
 from bridge.services import mappings as service
+from bridge.services.deliveries import masked_request
 from bridge.services.send_test import SendRefused, TestSend, send_test
 from bridge.services.templates import list_templates
 from bridge.settings_page.i18n import N_, _
@@ -38,7 +39,6 @@ from bridge.settings_page.mapping_form import (
 from bridge.stripe_events import samples
 from bridge.web.common import runtime
 from bridge.whatsapp.catalogue import Catalogue, Template
-from bridge.whatsapp.phones import mask_phone
 
 pages = Blueprint("mappings", __name__)
 
@@ -223,12 +223,7 @@ def _sample(mapping: CompiledMapping) -> service.ChosenEvent:
 
 def _masked_json(body: Mapping[str, Any] | None) -> str:
     """The Cloud API body as sent, the number masked as the logs show it."""
-    if body is None:
-        return ""
-    shown = dict(body)
-    if "to" in shown:
-        shown["to"] = mask_phone(str(shown["to"]))
-    return json.dumps(shown, indent=2, ensure_ascii=False)
+    return "" if body is None else json.dumps(masked_request(dict(body)), indent=2, ensure_ascii=False)
 
 
 def _form_page(name: str, form: MappingForm, catalogue: Catalogue | None, outcome: Outcome, anchor: str | None = None) -> str:
