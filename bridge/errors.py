@@ -26,6 +26,7 @@ Messages and reprs never contain tokens or full phone numbers; ids travel as att
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 
 class BridgeError(Exception):
@@ -86,13 +87,33 @@ class RecipientError(BridgeError):
     """No usable WhatsApp recipient was found for a delivery."""
 
 
+class Refusal(StrEnum):
+    """Why the service layer refused, for a caller that words it itself: the settings page says it
+    in the merchant's language from this and the error's `details`, where the CLI and the API
+    show the English message."""
+
+    NO_SUCH_DELIVERY = "no_such_delivery"
+    NO_SUCH_MAPPING = "no_such_mapping"
+    BAD_PHONE = "bad_phone"
+    OPTED_OUT = "opted_out"
+    NOTHING_TO_SEND = "nothing_to_send"
+    NO_SAMPLE = "no_sample"
+    PAUSED_ELSEWHERE = "paused_elsewhere"
+
+
 class ServiceError(BridgeError):
     """An operator's request can't be done as asked; the message says why, in the operator's terms.
 
     The CLI prints it and exits 1; the admin API answers it as `{"error": message}` with `status`.
+    `refusal` and `details` (masked, nothing secret) let a caller word it in another language.
     """
 
     status = 400
+
+    def __init__(self, message: str, *, refusal: Refusal | None = None, **details: str):
+        super().__init__(message)
+        self.refusal = refusal
+        self.details = details
 
 
 class NotFound(ServiceError):

@@ -101,10 +101,10 @@ def test_procfile_web_and_worker_send_exactly_one_template_request(redis: Redis,
     assert fake_graph.token not in log and "4155550123" not in log
 
 
-def _slow_client(port: int) -> socket.socket:
+def _slow_client(port: int, path: str = "/stripe/webhook", content_type: str = "application/json") -> socket.socket:
     """A client that sends a POST's headers and one byte of its body, then nothing more for now."""
     conn = socket.create_connection(("127.0.0.1", port), timeout=5)
-    conn.sendall(b"POST /stripe/webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{")
+    conn.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: 5000\r\n\r\n{{".encode())
     return conn
 
 
@@ -127,8 +127,16 @@ def test_fifty_slow_clients_do_not_stop_intake(redis: Redis, redis_url: str, fak
         stop_process(web)
 
 
-def test_a_body_that_does_not_arrive_in_time_is_answered_408(redis: Redis, redis_url: str, fake_graph: FakeGraphAPI, tmp_path: Path):
-    """The body deadline (`defaults.BODY_READ_SECONDS`, 1 s here) frees the connection."""
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [("/stripe/webhook", "application/json"), ("/admin/sign-in", "application/x-www-form-urlencoded")],
+    ids=["webhook", "settings-page"],
+)
+def test_a_body_that_does_not_arrive_in_time_is_answered_408(
+    redis: Redis, redis_url: str, fake_graph: FakeGraphAPI, tmp_path: Path, path: str, content_type: str
+):
+    """The body deadline (`defaults.BODY_READ_SECONDS`, 1 s here) frees the connection, on the
+    webhooks and on the settings page's forms (its own app, mounted at /admin) alike."""
     port = free_port()
     env = procfile_env(redis_url, fake_graph, port)
     line = procfile()["web"].replace("'bridge:create_app()'", "'tests.test_procfile:impatient_app()'")
@@ -136,7 +144,7 @@ def test_a_body_that_does_not_arrive_in_time_is_answered_408(redis: Redis, redis
     try:
         wait_until(lambda: _answers(port), timeout=30, message="gunicorn to answer /healthz")
         received = b""
-        with _slow_client(port) as conn:
+        with _slow_client(port, path, content_type) as conn:
             conn.settimeout(10)
             while chunk := conn.recv(4096):  # until the server closes the connection (a timeout fails the test)
                 received += chunk

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import pytest
 from redis import Redis
@@ -247,3 +249,21 @@ def test_the_language_chosen_with_lang_is_remembered_by_the_session_through_sign
 def test_without_a_choice_the_browser_s_language_is_used(site: Bridge):
     page = site.client.get("/admin", headers={"Accept-Language": "ar-EG,ar;q=0.9,en;q=0.5"})
     assert '<html lang="ar" dir="rtl">' in page.get_data(as_text=True)
+
+
+def test_a_form_over_1_mib_is_413_declared_or_streamed_and_counts_no_failure(site: Bridge, redis: Redis, served):
+    big = b"csrf_token=x&token=" + b"x" * defaults.MAX_BODY_BYTES
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    declared = site.client.post("/admin/sign-in", data=big, headers=form)
+    assert declared.status_code == 413 and "The form is larger than 1 MiB." in declared.get_data(as_text=True)
+    # Chunked, over a real socket: nothing to refuse up front; limited_body stops one byte over the limit.
+    url = urlsplit(served(site.app))
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    try:
+        parts = (big[start : start + 65536] for start in range(0, len(big), 65536))
+        connection.request("POST", "/admin/sign-in", body=parts, headers=form, encode_chunked=True)
+        response = connection.getresponse()
+        assert response.status == 413 and "The form is larger than 1 MiB." in response.read().decode()
+    finally:
+        connection.close()
+    assert redis.keys("bridge:admin-auth:*") == [], "refused before the sign-in looked at it"

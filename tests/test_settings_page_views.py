@@ -3,6 +3,7 @@ from the service layer, its filters and paging, and forms answered with POST/red
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -100,7 +101,20 @@ def test_a_filter_the_log_cannot_use_is_explained(site: Bridge, query: str, said
 
 
 def test_an_unknown_delivery_is_a_404_page(site: Bridge):
-    assert "no such delivery" in text(site, "/admin/deliveries/evt_nothing:payment_received", status=404)
+    assert "No such delivery" in text(site, "/admin/deliveries/evt_nothing:payment_received", status=404)
+
+
+def test_the_service_s_refusals_are_said_in_the_page_s_language(site: Bridge):
+    page = text(site, "/admin/deliveries/evt_nothing:payment_received?lang=ar", status=404)
+    assert "لا توجد رسالة بهذا المعرّف" in page and "No such delivery" not in page
+    post_form(site.client, "/admin/optouts", "/admin/optouts/add", phone="not a number", scope="all")
+    assert "هذا ليس رقم هاتف يمكن لواتساب الوصول إليه" in text(site, "/admin/optouts")
+
+
+def test_a_refusal_the_page_cannot_word_is_shown_in_english_marked_as_english(site: Bridge):
+    page = text(site, "/admin/deliveries?cursor=not-a-cursor&lang=ar", status=422)
+    assert re.search(r'<p class="flash error" role="alert" lang="en" dir="ltr">cursor: ', page), page
+    assert '<p class="flash error" role="alert">cursor: ' in text(site, "/admin/deliveries?cursor=not-a-cursor&lang=en", status=422)
 
 
 def test_a_refused_form_comes_back_to_its_page_with_the_reason(site: Bridge):
@@ -110,7 +124,7 @@ def test_a_refused_form_comes_back_to_its_page_with_the_reason(site: Bridge):
         headers={"Referer": "http://localhost/admin/optouts"},
     )
     assert response.status_code == 303 and response.headers["Location"] == "http://localhost/admin/optouts"
-    assert "phone:" in text(site, "/admin/optouts")
+    assert "not a phone number WhatsApp can reach" in text(site, "/admin/optouts")
 
 
 def test_a_refused_replay_says_why(site: Bridge):
@@ -122,7 +136,7 @@ def test_a_refused_replay_says_why(site: Bridge):
     assert post_form(site.client, page, f"{page}/replay").status_code == 303
     assert "Queued again" in text(site, page)
     assert post_form(site.client, page, f"{page}/replay").status_code == 303
-    assert "Not replayed: status queued" in text(site, page)
+    assert "only failed or skipped messages are replayed, and this one is queued." in text(site, page)
 
 
 def test_the_mappings_page_shows_each_mapping_s_findings_next_to_it(redis: Redis, redis_url: str):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from bridge import defaults
@@ -68,14 +69,27 @@ def resume(rt: Runtime, *, reason: str = "bridge resume") -> int:
     return count
 
 
+class NotReplayed(StrEnum):
+    """Why a replay did not happen, for a caller that words it itself (the settings page)."""
+
+    NOT_FOUND = "not found"
+    WRONG_STATUS = "wrong status"
+    EVENT_GONE = "event gone"
+    STATUS_CHANGED = "status changed"
+
+
 @dataclass(frozen=True)
 class ReplayResult:
     delivery: str
     outcome: str
+    """In the CLI's and the API's words: `replayed (was failed)`, `not replayed: status sent`, ..."""
+    refused: NotReplayed | None = None
+    status: str = ""
+    """The delivery's status when the replay was asked for ("" when not found)."""
 
     @property
     def replayed(self) -> bool:
-        return self.outcome.startswith("replayed")
+        return self.refused is None
 
 
 def replay(rt: Runtime, deliveries: Iterable[str], *, force: bool = False) -> list[ReplayResult]:
@@ -87,15 +101,17 @@ def replay(rt: Runtime, deliveries: Iterable[str], *, force: bool = False) -> li
 def _replay_one(rt: Runtime, delivery: str, allowed: tuple[str, ...]) -> ReplayResult:
     record = rt.store.get_delivery(delivery)
     if record is None:
-        return ReplayResult(delivery, "not found")
+        return ReplayResult(delivery, "not found", NotReplayed.NOT_FOUND)
     status = record.get(Field.STATUS)
     if status not in allowed:
         hint = " (use --force to send again)" if status == Status.SENT else ""
-        return ReplayResult(delivery, f"not replayed: status {status}{hint}")
+        return ReplayResult(delivery, f"not replayed: status {status}{hint}", NotReplayed.WRONG_STATUS, status)
     if not rt.store.has_event(record.get(Field.EVENT_ID, "")):
-        return ReplayResult(delivery, "not replayed: the event is no longer stored")
+        return ReplayResult(delivery, "not replayed: the event is no longer stored", NotReplayed.EVENT_GONE, status)
     ok = _requeue(rt, delivery, expected=allowed, reset=True, replayed_from=status)
-    return ReplayResult(delivery, f"replayed (was {status})" if ok else "not replayed: status changed")
+    if not ok:
+        return ReplayResult(delivery, "not replayed: status changed", NotReplayed.STATUS_CHANGED, status)
+    return ReplayResult(delivery, f"replayed (was {status})", status=status)
 
 
 def _requeue(rt: Runtime, delivery: str, *, expected: tuple[str, ...], reset: bool, **fields: Any) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 from bridge.delivery.control import ReplayResult, replay
 from bridge.delivery.records import Field, SkipReason, Status
 from bridge.delivery.store import Page
-from bridge.errors import InvalidRequest, NotFound
+from bridge.errors import InvalidRequest, NotFound, Refusal
 from bridge.runtime import Runtime
 from bridge.whatsapp.phones import mask_phone
 
@@ -41,7 +41,7 @@ def get_delivery(rt: Runtime, delivery_id: str) -> dict[str, Any]:
     """One delivery record (numbers masked) with its whole history under `history`."""
     record = rt.store.get_delivery(delivery_id)
     if record is None:
-        raise NotFound(f"{delivery_id}: no such delivery (or older than [retention] delivery_days)")
+        raise NotFound(f"{delivery_id}: no such delivery (or older than [retention] delivery_days)", refusal=Refusal.NO_SUCH_DELIVERY)
     return {**masked(record), "history": rt.store.history(delivery_id)}
 
 
@@ -49,7 +49,7 @@ def replay_one(rt: Runtime, delivery_id: str, *, force: bool = False) -> ReplayR
     """Re-queue one delivery under its own id (a sent one only with `force`)."""
     (result,) = replay(rt, [delivery_id], force=force)
     if result.outcome == "not found":
-        raise NotFound(f"{delivery_id}: no such delivery (or older than [retention] delivery_days)")
+        raise NotFound(f"{delivery_id}: no such delivery (or older than [retention] delivery_days)", refusal=Refusal.NO_SUCH_DELIVERY)
     return result
 
 

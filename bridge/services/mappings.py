@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from bridge.errors import ConfigProblem, DeliveryError, InvalidRequest, NotFound, PayloadError, RenderError
+from bridge.errors import ConfigProblem, DeliveryError, InvalidRequest, NotFound, PayloadError, Refusal, RenderError
 from bridge.mappings.check import CheckReport, check, check_mappings, production_customer
 from bridge.mappings.compile import CompiledMapping
 from bridge.mappings.live import SAVED_SOURCE
@@ -125,7 +125,11 @@ def delete_saved_mapping(rt: Runtime, name: str) -> bool:
 def find_mapping(rt: Runtime, name: str) -> CompiledMapping:
     mapping = rt.mappings.get(name)
     if mapping is None:
-        raise NotFound(f"no mapping named {name!r}; the config has: {', '.join(sorted(rt.mappings)) or 'none'}")
+        raise NotFound(
+            f"no mapping named {name!r}; the config has: {', '.join(sorted(rt.mappings)) or 'none'}",
+            refusal=Refusal.NO_SUCH_MAPPING,
+            name=name,
+        )
     return mapping
 
 
@@ -148,7 +152,9 @@ def choose_event(mapping: CompiledMapping, *, event_type: str | None = None, eve
     chosen = event_type or (available[0] if available else None)
     if chosen is None or chosen not in samples.event_types():
         types = ", ".join(available or samples.event_types())
-        raise InvalidRequest(f"no sample {chosen or 'event'} to render: give an event, or a type among {types}")
+        raise InvalidRequest(
+            f"no sample {chosen or 'event'} to render: give an event, or a type among {types}", refusal=Refusal.NO_SAMPLE, types=types
+        )
     return ChosenEvent(samples.sample_event(chosen), sample=True)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from bridge.consent.check import ConsentCheck, check_customer
 from bridge.delivery.optouts import Decided, Scope
-from bridge.errors import InvalidRequest, RecipientError
+from bridge.errors import InvalidRequest, RecipientError, Refusal
 from bridge.runtime import Runtime
 from bridge.whatsapp.phones import mask_phone, mask_user_id, normalize
 
@@ -17,7 +17,7 @@ def customer_number(rt: Runtime, phone: str) -> str:
     try:
         return normalize(phone, rt.config.whatsapp.default_country)
     except RecipientError as exc:
-        raise InvalidRequest(f"phone: {exc}") from None
+        raise InvalidRequest(f"phone: {exc}", refusal=Refusal.BAD_PHONE) from None
 
 
 def shown(identity: str) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 from bridge.consent.check import check_customer
 from bridge.delivery.optouts import Scope
-from bridge.errors import Conflict, DeliveryError
+from bridge.errors import Conflict, DeliveryError, Refusal
 from bridge.mappings.compile import CompiledMapping
 from bridge.runtime import Runtime
 from bridge.services.mappings import ChosenEvent, preview_mapping
@@ -39,9 +39,13 @@ def send_test(rt: Runtime, mapping: CompiledMapping, chosen: ChosenEvent, to: st
     number = customer_number(rt, to)
     shown = preview_mapping(rt, mapping, chosen, to=number)
     if shown.skipped is not None or shown.request is None:
-        raise Conflict(f"nothing to send: {shown.skipped}")
+        raise Conflict(f"nothing to send: {shown.skipped}", refusal=Refusal.NOTHING_TO_SEND, why=str(shown.skipped))
     if Scope.ALL in check_customer(rt, number).opted_out:
-        raise Conflict(f"{mask_phone(number)} opted out of WhatsApp messages; remove the opt-out first if they opted in again")
+        raise Conflict(
+            f"{mask_phone(number)} opted out of WhatsApp messages; remove the opt-out first if they opted in again",
+            refusal=Refusal.OPTED_OUT,
+            phone=mask_phone(number),
+        )
     if rt.config.whatsapp.dry_run:
         rt.store.push_outbox({"delivery_id": f"send-test:{mapping.name}", "at": rt.clock(), "request": shown.request})
         return TestSend(mask_phone(number), dry_run=True)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.delivery import control
-from bridge.errors import Conflict
+from bridge.errors import Conflict, Refusal
 from bridge.keys import DRY_RUN_NUMBER
 from bridge.redis_conn import unavailable_on_redis_error
 from bridge.runtime import Runtime
@@ -59,6 +59,8 @@ def resume_sending(rt: Runtime, *, by: str) -> Resumed:
     if status.pause is None and status.paused_elsewhere:
         raise Conflict(
             f"sending is paused for phone number id {', '.join(status.paused_elsewhere)}, not for the configured "
-            f"{rt.phone_number_id or '(none: dry run)'}: resume with the worker's WHATSAPP_PHONE_NUMBER_ID"
+            f"{rt.phone_number_id or '(none: dry run)'}: resume with the worker's WHATSAPP_PHONE_NUMBER_ID",
+            refusal=Refusal.PAUSED_ELSEWHERE,
+            numbers=", ".join(status.paused_elsewhere),
         )
     return Resumed(status.pause, control.resume(rt, reason=by))

@@ -21,6 +21,8 @@ from bridge.runtime import Runtime
 from bridge.settings_page import deliveries, i18n, mappings, optouts, overview
 from bridge.settings_page import session as sessions
 from bridge.settings_page.i18n import _
+from bridge.settings_page.refusals import word_refusal
+from bridge.web.security import limit_body
 
 PAGE_CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -36,12 +38,13 @@ def create_page_app(runtime: Runtime) -> Flask:
     app.extensions["bridge"] = runtime
     token, hops = runtime.config.admin.token, runtime.config.web.proxy_hops
     app.extensions["bridge_page_door"] = AdminDoor(runtime.redis, runtime.keys, token, hops)
-    app.config["MAX_CONTENT_LENGTH"] = defaults.MAX_BODY_BYTES
+    app.config["MAX_CONTENT_LENGTH"] = defaults.MAX_BODY_BYTES + 1  # as the web app's: limited_body tells one byte over
     sessions.configure_session(app, token, hops)
     _install_i18n(app)
     for blueprint in (sessions.sign_in_pages, overview.pages, deliveries.pages, optouts.pages, mappings.pages):
         app.register_blueprint(blueprint)
     app.add_url_rule("/favicon.ico", "favicon", lambda: redirect(url_for("static", filename="favicon.svg"), 301))
+    app.before_request(limit_body)  # first: the CSRF check reads the form
     app.before_request(_admin_on)
     app.before_request(_choose_language)
     app.before_request(sessions.check_csrf)
@@ -111,11 +114,13 @@ def _headers(response: Response) -> Response:
 
 
 def _service_error(exc: ServiceError) -> Any:
-    """A request the service refused: back to the page with the reason (POST), or the reason as the page (GET)."""
+    """A request the service refused: back to the page with the reason (POST), or the reason as the page (GET),
+    in the page's language where the refusal has a wording."""
+    worded = word_refusal(exc)
     if request.method == "POST":
-        flash(str(exc), "error")
+        flash({"text": worded.text, "lang": worded.language}, "error")
         return redirect(request.referrer if _same_page(request.referrer) else url_for("overview.show"), 303)
-    return render_template("error.html", status=exc.status, message=str(exc)), exc.status
+    return render_template("error.html", status=exc.status, message=worded.text, message_language=worded.language), exc.status
 
 
 def _store_unavailable(_exc: StoreUnavailable) -> Any:
@@ -124,7 +129,16 @@ def _store_unavailable(_exc: StoreUnavailable) -> Any:
 
 def _http_error(exc: HTTPException) -> Any:
     status = exc.code or 500
-    message = exc.description if status == 403 else _("This page does not exist.") if status == 404 else exc.name
+    if status == 403:
+        message = exc.description
+    elif status == 404:
+        message = _("This page does not exist.")
+    elif status == 408:
+        message = _("The form took longer than %(seconds)s s to arrive: send it again.", seconds=f"{defaults.BODY_READ_SECONDS:g}")
+    elif status == 413:
+        message = _("The form is larger than 1 MiB.")
+    else:
+        message = exc.name
     return render_template("error.html", status=status, message=message), status
 
 

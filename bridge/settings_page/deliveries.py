@@ -15,6 +15,7 @@ from bridge.services import deliveries as service
 from bridge.services.times import parse_moment
 from bridge.settings_page.i18n import _, number
 from bridge.settings_page.overview import STATUS_NAMES, status_name
+from bridge.settings_page.refusals import word_not_replayed
 from bridge.web.common import runtime
 
 pages = Blueprint("deliveries", __name__)
@@ -83,7 +84,7 @@ def replay(delivery_id: str) -> Response:
     if result.replayed:
         flash(_("Queued again: the message will be sent in a moment."), "success")
     else:
-        flash(_("Not replayed: %(why)s", why=result.outcome.removeprefix("not replayed: ")), "error")
+        flash(word_not_replayed(result, status_name(result.status)), "error")
     return redirect(url_for("deliveries.detail", delivery_id=delivery_id), 303)
 
 

@@ -36,6 +36,7 @@ from bridge.settings_page.mapping_form import (
     form_from_table,
     table_from_form,
 )
+from bridge.settings_page.refusals import Worded, word_refusal
 from bridge.stripe_events import samples
 from bridge.web.common import runtime
 from bridge.whatsapp.catalogue import Catalogue, Template
@@ -70,7 +71,7 @@ class Outcome:
     body_json: str = ""
     test: TestSend | None = None
     meta_error: dict[str, Any] | None = None
-    error: str | None = None
+    error: Worded | None = None
 
 
 def findings_by_mapping(tables: list[dict[str, Any]], report: CheckReport) -> tuple[list[Listed], list[str]]:
@@ -142,7 +143,7 @@ def preview(name: str) -> tuple[str, int]:
             shown = service.preview_mapping(rt, mapping, _sample(mapping))
             outcome.preview, outcome.body_json = shown, _masked_json(shown.request)
         except ServiceError as exc:
-            outcome.error = str(exc)
+            outcome.error = word_refusal(exc)
     return _form_page(name, form, catalogue, outcome, anchor="preview"), 200
 
 
@@ -155,9 +156,9 @@ def test_send(name: str) -> tuple[str, int]:
         try:
             outcome.test = send_test(rt, mapping, _sample(mapping), request.form.get("phone", ""))
         except SendRefused as refused:
-            outcome.meta_error, outcome.error = refused.meta_error, str(refused)
+            outcome.meta_error, outcome.error = refused.meta_error, word_refusal(refused)
         except ServiceError as exc:
-            outcome.error = str(exc)
+            outcome.error = word_refusal(exc)
     return _form_page(name, form, catalogue, outcome, anchor="test-send"), 200
 
 

@@ -32,15 +32,16 @@ WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 def install(app: Flask, *, proxy_hops: int) -> None:
     """Register the request limit on `app` and wrap it in the response headers."""
-
-    @app.before_request
-    def limit_body() -> None:
-        if request.method in WITH_BODY and request.endpoint not in SELF_LIMITED:
-            # Read here, within the limit and the deadline, and leave it where get_data() and
-            # get_json() look first: the view never reads the socket itself.
-            request._cached_data = limited_body()  # type: ignore[attr-defined]
-
+    app.before_request(limit_body)
     app.wsgi_app = SecurityHeaders(app.wsgi_app, proxy_hops=proxy_hops)  # type: ignore[method-assign]
+
+
+def limit_body() -> None:
+    """A before_request hook: read a body within the limit and the deadline, and leave it where
+    get_data(), get_json() and the form parser look first, so no view reads the socket itself.
+    Register it before any hook that reads the form (the settings page's CSRF check)."""
+    if request.method in WITH_BODY and request.endpoint not in SELF_LIMITED:
+        request._cached_data = limited_body()  # type: ignore[attr-defined]
 
 
 class SecurityHeaders:
