@@ -21,6 +21,7 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 from flask import g, has_request_context
+from markupsafe import Markup
 
 from bridge.mappings.formatting import format_money
 
@@ -100,6 +101,22 @@ _ = gettext
 def N_(message: str) -> str:
     """Mark `message` for the catalogue; it is translated where it is shown."""
     return message
+
+
+LEFT_TO_RIGHT_ISOLATE, POP_DIRECTIONAL_ISOLATE = "\u2066", "\u2069"
+
+
+def isolate(text: str) -> str:
+    """`text` (a number, a code, a date) kept left to right inside a sentence of a right-to-left
+    page, where the bidi algorithm would otherwise reorder it (+1******0123 shown as 0123******1+);
+    unchanged on a left-to-right page. For plain text (flashes); templates use the `ltr` filter."""
+    return f"{LEFT_TO_RIGHT_ISOLATE}{text}{POP_DIRECTIONAL_ISOLATE}" if current_language().rtl else text
+
+
+def ltr(text: object) -> Markup:
+    """The `ltr` filter: `text` in a left-to-right isolate (<bdi dir="ltr">), for a number or a
+    code put into a translated sentence."""
+    return Markup('<bdi dir="ltr">%s</bdi>') % (text,)
 
 
 def number(value: float | int | Decimal) -> str:

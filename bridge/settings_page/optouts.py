@@ -8,7 +8,7 @@ from werkzeug.wrappers import Response
 from bridge.delivery.optouts import Scope
 from bridge.errors import InvalidRequest
 from bridge.services import optouts as service
-from bridge.settings_page.i18n import N_, _
+from bridge.settings_page.i18n import N_, _, isolate
 from bridge.web.common import runtime
 
 pages = Blueprint("optouts", __name__)
@@ -38,9 +38,9 @@ def add() -> Response:
     note = request.form.get("note", "").strip() or None
     change = service.add_optout(runtime(), request.form.get("phone", ""), scope, source=SOURCE, note=note)
     if change.changed:
-        flash(_("%(phone)s will not get these messages any more.", phone=change.phone), "success")
+        flash(_("%(phone)s will not get these messages any more.", phone=isolate(change.phone)), "success")
     else:
-        flash(_("%(phone)s had already opted out.", phone=change.phone), "info")
+        flash(_("%(phone)s had already opted out.", phone=isolate(change.phone)), "info")
     return redirect(url_for("optouts.listing"), 303)
 
 
@@ -49,7 +49,7 @@ def remove() -> Response:
     scope = chosen_scope(request.form.get("scope"), required=False)
     change = service.remove_optout(runtime(), request.form.get("phone", ""), scope, source=SOURCE)
     if change.changed:
-        flash(_("%(phone)s gets messages again (recorded as an opt-in).", phone=change.phone), "success")
+        flash(_("%(phone)s gets messages again (recorded as an opt-in).", phone=isolate(change.phone)), "success")
     else:
-        flash(_("%(phone)s had not opted out; an opt-in is recorded.", phone=change.phone), "info")
+        flash(_("%(phone)s had not opted out; an opt-in is recorded.", phone=isolate(change.phone)), "info")
     return redirect(url_for("optouts.listing"), 303)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from bridge.delivery.control import NotReplayed, ReplayResult
 from bridge.errors import Refusal, ServiceError
-from bridge.settings_page.i18n import N_, current_language, gettext
+from bridge.settings_page.i18n import N_, current_language, gettext, isolate
 
 WORDINGS: dict[Refusal, str] = {
     Refusal.NO_SUCH_DELIVERY: N_("No such delivery: it may be older than the bridge keeps deliveries."),
@@ -44,7 +44,7 @@ def word_refusal(exc: ServiceError) -> Worded:
     wording = WORDINGS.get(exc.refusal) if exc.refusal is not None else None
     if wording is not None:
         try:
-            return Worded(gettext(wording, **exc.details))
+            return Worded(gettext(wording, **{name: isolate(value) for name, value in exc.details.items()}))
         except (KeyError, TypeError, ValueError):
             pass  # details that don't fill the wording: the service's own message is still right
     return Worded(str(exc), None if current_language().code == "en" else "en")
