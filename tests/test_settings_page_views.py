@@ -10,6 +10,7 @@ import pytest
 from redis import Redis
 
 from bridge.delivery.records import Status
+from bridge.mappings.formatting import format_money
 from bridge.services.activity import hourly_deliveries, status_counts
 from bridge.settings_page import deliveries as deliveries_page
 from bridge.stripe_events import samples
@@ -158,3 +159,15 @@ def test_the_mappings_page_shows_each_mapping_s_findings_next_to_it(redis: Redis
 
 def _csrf(bridge: Bridge, page: str) -> str:
     return csrf_of(bridge.client.get(page))
+
+
+def test_each_delivery_shows_its_payment_s_amount_in_the_page_s_locale(site: Bridge):
+    event = samples.fresh_event("payment_intent.succeeded", phone=CUSTOMER)
+    event["data"]["object"].update(amount_received=123456, currency="kwd")
+    assert site.post(event).status_code == 200
+    (record,) = site.store.query(event_id=event["id"]).items
+    english = text(site, "/admin/deliveries?lang=en")
+    assert "KWD 123.456" in english
+    arabic = text(site, "/admin/deliveries?lang=ar")
+    assert format_money(123456, "kwd", "ar") in arabic and format_money(123456, "kwd", "ar") != "KWD 123.456"
+    assert "KWD 123.456" in text(site, f"/admin/deliveries/{record['id']}?lang=en")

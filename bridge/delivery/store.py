@@ -626,6 +626,15 @@ class Store:
         return unpack_event(stored) if stored else None
 
     @translates_redis_errors
+    def get_events(self, event_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The stored events among `event_ids` (one round trip); expired ones are left out."""
+        unique = list(dict.fromkeys(event_ids))
+        if not unique:
+            return {}
+        stored = self.redis.mget([self.keys.event(event_id) for event_id in unique])
+        return {event_id: unpack_event(body) for event_id, body in zip(unique, stored, strict=True) if body}
+
+    @translates_redis_errors
     def has_event(self, event_id: str) -> bool:
         return bool(self.redis.exists(self.keys.event(event_id)))
 

@@ -11,6 +11,7 @@ from bridge.delivery.records import Field, SkipReason, Status
 from bridge.delivery.store import Page
 from bridge.errors import InvalidRequest, NotFound, Refusal
 from bridge.runtime import Runtime
+from bridge.stripe_events.amounts import Amount, event_amount
 from bridge.whatsapp.phones import mask_phone
 
 MASKED_FIELDS = (Field.RECIPIENT, Field.WA_ID)
@@ -43,6 +44,13 @@ def get_delivery(rt: Runtime, delivery_id: str) -> dict[str, Any]:
     if record is None:
         raise NotFound(f"{delivery_id}: no such delivery (or older than [retention] delivery_days)", refusal=Refusal.NO_SUCH_DELIVERY)
     return {**masked(record), "history": rt.store.history(delivery_id)}
+
+
+def event_amounts(rt: Runtime, records: list[dict[str, Any]]) -> dict[str, Amount]:
+    """The amount each record's Stripe event carried, by event id (one round trip; events that
+    expired or carry no amount are left out)."""
+    events = rt.store.get_events([record[Field.EVENT_ID] for record in records if record.get(Field.EVENT_ID)])
+    return {event_id: amount for event_id, event in events.items() if (amount := event_amount(event)) is not None}
 
 
 def replay_one(rt: Runtime, delivery_id: str, *, force: bool = False) -> ReplayResult:

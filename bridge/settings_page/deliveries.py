@@ -65,6 +65,7 @@ def log() -> str:
     return render_template(
         "deliveries.html",
         page=page,
+        amounts=service.event_amounts(rt, page.items),
         filters=filters,
         statuses=STATUS_NAMES,
         event_types=event_types,
@@ -74,8 +75,15 @@ def log() -> str:
 
 @pages.get("/deliveries/<delivery_id>")
 def detail(delivery_id: str) -> str:
-    record = service.get_delivery(runtime(), delivery_id)
-    return render_template("delivery.html", record=record, replayable=record.get("status") in REPLAYABLE, status_name=status_name)
+    rt = runtime()
+    record = service.get_delivery(rt, delivery_id)
+    return render_template(
+        "delivery.html",
+        record=record,
+        amount=service.event_amounts(rt, [record]).get(record.get("event_id", "")),
+        replayable=record.get("status") in REPLAYABLE,
+        status_name=status_name,
+    )
 
 
 @pages.post("/deliveries/<delivery_id>/replay")
