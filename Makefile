@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint clean bench bench-deps
+.PHONY: install run test lint clean bench bench-deps stripe-app-test
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -42,6 +42,10 @@ bench-deps:
 	@if command -v wrk >/dev/null; then echo "wrk is installed"; \
 	elif [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y wrk; \
 	else echo "wrk is missing: run this as root, or sudo apt-get install wrk" >&2; exit 1; fi
+
+# The Stripe App (stripe-app/, Node.js 18+): the locked packages, type check, lint, Jest tests.
+stripe-app-test:
+	cd stripe-app && npm ci --no-audit --no-fund && npx tsc --noEmit && npm run lint && npm test -- --ci
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
