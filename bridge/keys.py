@@ -45,6 +45,15 @@ Families (what each key holds, and for how long, is documented where it is writt
     saved-mappings-version     counter: bumped with every save and delete, so each process knows
                                when to recompile (`bridge.mappings.live`)
     last-event                 when the last signed Stripe event was verified (unix time)
+    merchant                   hash: a Stripe App install's settings, credentials sealed
+                               (`bridge.merchants.store`); only under an account
+
+Deployment-wide keys (`Keys.global_key`, never under an account: they find the merchants):
+
+    merchants                  sorted set: every merchant's account id, by when it was added
+    merchants-version          counter: bumped with every merchant change, so each process knows
+                               when to reload its merchants
+    merchant-phone:{id}        the account a WhatsApp phone number id belongs to (Meta's webhook)
 """
 
 from __future__ import annotations
@@ -89,6 +98,12 @@ FAMILIES: dict[str, str] = {
     "saved_mappings": "saved-mappings",
     "saved_mappings_version": "saved-mappings-version",
     "last_event": "last-event",
+    "merchant": "merchant",
+}
+GLOBAL_FAMILIES: dict[str, str] = {
+    "merchants": "merchants",
+    "merchants_version": "merchants-version",
+    "merchant_phone": "merchant-phone:{}",
 }
 
 
@@ -215,6 +230,16 @@ class Keys:
     @property
     def saved_mappings_version(self) -> str:
         return self._key("saved_mappings_version")
+
+    @property
+    def merchant(self) -> str:
+        if self.account is None:
+            raise ValueError("the default merchant is the config file's: it has no merchant record")
+        return self._key("merchant")
+
+    def global_key(self, family: str, part: str = "") -> str:
+        """A deployment-wide key (GLOBAL_FAMILIES), the same from every merchant's Keys."""
+        return f"{self.prefix}:{GLOBAL_FAMILIES[family].format(part)}"
 
     @property
     def last_event(self) -> str:

@@ -86,3 +86,12 @@ def test_records_read_back_typed():
 
 def test_every_key_familys_variable_part_comes_last_as_the_lua_builder_assumes():
     assert all("{}" not in shape or (shape.count("{}") == 1 and shape.endswith("{}")) for shape in FAMILIES.values())
+
+
+def test_deployment_wide_keys_carry_no_account_and_the_default_merchant_has_no_record():
+    install = Keys("bridge", "acct_9")
+    assert install.global_key("merchants") == Keys("bridge").global_key("merchants") == "bridge:merchants"
+    assert install.global_key("merchant_phone", "1055") == "bridge:merchant-phone:1055"
+    assert install.merchant == "bridge:{acct_9}:merchant"
+    with pytest.raises(ValueError, match="config file"):
+        _ = Keys("bridge").merchant
