@@ -22,6 +22,7 @@ from bridge import defaults
 from bridge.errors import ConfigError, ConfigProblem
 from bridge.mappings.formatting import DIGIT_SYSTEMS, LATIN_DIGITS
 from bridge.mappings.schema import MappingSchema, MappingSettings
+from bridge.merchants.sealing import parse_keys
 
 ENVIRONMENT = "environment"
 """Pseudo file name used in error lines for values that came from environment variables."""
@@ -33,6 +34,9 @@ class StripeSettings:
     tolerance_seconds: int = defaults.STRIPE_TOLERANCE_SECONDS
     api_key: str | None = None
     api_base_url: str | None = None
+    app_secret: str = ""
+    """The Stripe App's signing secret (STRIPE_APP_SECRET): verifies the app's settings view's
+    requests to /apps/v1. Empty: /apps/v1 answers 503."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,15 @@ class HealthSettings:
 
 
 @dataclass(frozen=True)
+class MerchantsSettings:
+    """Merchants other than the file's own: Stripe App installs (bridge.merchants)."""
+
+    encryption_key: str = ""
+    """BRIDGE_ENCRYPTION_KEY: Fernet keys, newest first, that seal merchants' credentials at rest.
+    Empty: no merchant credential can be stored."""
+
+
+@dataclass(frozen=True)
 class Config:
     stripe: StripeSettings = field(default_factory=StripeSettings)
     whatsapp: WhatsAppSettings = field(default_factory=WhatsAppSettings)
@@ -159,6 +172,7 @@ class Config:
     admin: AdminSettings = field(default_factory=AdminSettings)
     web: WebSettings = field(default_factory=WebSettings)
     health: HealthSettings = field(default_factory=HealthSettings)
+    merchants: MerchantsSettings = field(default_factory=MerchantsSettings)
     mappings: tuple[MappingSettings, ...] = ()
     source: str = "<defaults>"
     """The file the settings were read from, for error messages."""
@@ -239,6 +253,7 @@ class StripeSchema(_StrictSchema):
     tolerance_seconds = _WholeNumber(load_default=defaults.STRIPE_TOLERANCE_SECONDS, validate=validate.Range(min=1))
     api_key = fields.String(load_default=None, allow_none=True)
     api_base_url = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(_URL, error="must be an http(s) URL"))
+    app_secret = fields.String(load_default="")
 
     @post_load
     def make(self, data: dict, **_: Any) -> StripeSettings:
@@ -413,6 +428,22 @@ class HealthSchema(_StrictSchema):
         return HealthSettings(**data)
 
 
+def _fernet_keys(value: str) -> None:
+    if value:
+        try:
+            parse_keys(value)
+        except ValueError as exc:
+            raise ValidationError(f"{exc}; generate one with `bridge merchants new-key`") from None
+
+
+class MerchantsSchema(_StrictSchema):
+    encryption_key = fields.String(load_default="", validate=_fernet_keys)
+
+    @post_load
+    def make(self, data: dict, **_: Any) -> MerchantsSettings:
+        return MerchantsSettings(**data)
+
+
 _SECTIONS: dict[str, type[Schema]] = {
     "stripe": StripeSchema,
     "whatsapp": WhatsAppSchema,
@@ -424,6 +455,7 @@ _SECTIONS: dict[str, type[Schema]] = {
     "admin": AdminSchema,
     "web": WebSchema,
     "health": HealthSchema,
+    "merchants": MerchantsSchema,
 }
 """The config's tables; `[[mappings]]` is validated entry by entry."""
 
@@ -444,6 +476,8 @@ _ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "WHATSAPP_VERIFY_TOKEN": ("whatsapp", "verify_token"),
     "ADMIN_TOKEN": ("admin", "token"),
     "METRICS_TOKEN": ("health", "metrics_token"),
+    "STRIPE_APP_SECRET": ("stripe", "app_secret"),
+    "BRIDGE_ENCRYPTION_KEY": ("merchants", "encryption_key"),
 }
 
 

@@ -73,6 +73,8 @@ def secret_values(config: Config) -> list[str | None]:
         urlsplit(config.redis.url).password,
         config.admin.token,
         config.health.metrics_token,
+        config.stripe.app_secret,
+        *config.merchants.encryption_key.split(","),
     ]
 
 

@@ -1,0 +1,131 @@
+"""Merchants (Stripe App installs): add, list, show, change, disable, enable, remove, and the
+encryption key's rotation. Called by `bridge merchants` and the Stripe App's backend (/apps/v1).
+
+A merchant's mappings are checked exactly as `check-config` checks the file's (the same findings,
+refused with `MappingRefused`, nothing stored); its credentials are sealed by the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bridge.errors import Conflict, InvalidRequest, NotFound
+from bridge.mappings.check import CheckReport, check_mappings
+from bridge.merchants.records import Merchant, check_account
+from bridge.merchants.sealing import Sealer
+from bridge.merchants.store import UNSET, MerchantChanges, MerchantStore, NoEncryptionKey, PhoneNumberTaken
+from bridge.runtime import Runtime
+from bridge.services.mappings import MappingRefused
+
+
+def merchant_store(rt: Runtime) -> MerchantStore:
+    key = rt.config.merchants.encryption_key
+    return MerchantStore(rt.redis, keys=rt.keys, sealer=Sealer.from_setting(key) if key else None, clock=rt.clock)
+
+
+def merchant_source(account: str) -> str:
+    """Where findings about a merchant's mappings say they are."""
+    return f"merchant {account}"
+
+
+def check_merchant_mappings(rt: Runtime, account: str, tables: Sequence[Mapping[str, Any]]) -> CheckReport:
+    """`check-config`'s findings about a merchant's `[[mappings]]` tables."""
+    if not isinstance(tables, Sequence) or isinstance(tables, str) or not all(isinstance(t, Mapping) for t in tables):
+        raise InvalidRequest("mappings: a list of tables shaped as the config's [[mappings]]")
+    return check_mappings(rt.config, [dict(t) for t in tables], source=merchant_source(account))
+
+
+def _account(account: str) -> str:
+    try:
+        return check_account(account)
+    except ValueError as exc:
+        raise InvalidRequest(f"account: {exc}") from None
+
+
+def list_merchants(rt: Runtime) -> list[Merchant]:
+    return merchant_store(rt).list()
+
+
+def get_merchant(rt: Runtime, account: str) -> Merchant:
+    merchant = merchant_store(rt).get(_account(account))
+    if merchant is None:
+        raise NotFound(f"no merchant {account}: add it with `bridge merchants add`, or install the Stripe App on that account")
+    return merchant
+
+
+def add_merchant(
+    rt: Runtime,
+    account: str,
+    *,
+    phone_number_id: str,
+    access_token: str,
+    business_account_id: str | None = None,
+    mappings: Sequence[Mapping[str, Any]] | None = None,
+    source: str,
+) -> Merchant:
+    """A merchant configured in one go (`bridge merchants add`): refused whole if any part is wrong."""
+    store = merchant_store(rt)
+    if store.sealer is None:
+        raise Conflict(str(NoEncryptionKey()))
+    if not phone_number_id or not access_token:
+        raise InvalidRequest("a merchant needs its phone number id and its access token")
+    if mappings is not None:
+        report = check_merchant_mappings(rt, account, mappings)
+        if report.problems:
+            raise MappingRefused(report)
+    owner = store.account_for_phone(phone_number_id)
+    if owner is not None and owner != account:
+        raise Conflict(str(PhoneNumberTaken(phone_number_id, owner)))
+    store.add(_account(account), source=source)
+    changes = MerchantChanges(
+        phone_number_id=phone_number_id,
+        access_token=access_token,
+        business_account_id=business_account_id if business_account_id is not None else UNSET,
+        mappings=list(mappings) if mappings is not None else UNSET,
+    )
+    return update_merchant(rt, account, changes)
+
+
+def update_merchant(rt: Runtime, account: str, changes: MerchantChanges) -> Merchant:
+    """Apply `changes` (mappings checked first: refused whole, nothing stored, on any problem)."""
+    if changes.mappings is not UNSET:
+        report = check_merchant_mappings(rt, account, changes.mappings or [])
+        if report.problems:
+            raise MappingRefused(report)
+    try:
+        merchant = merchant_store(rt).update(_account(account), changes)
+    except NoEncryptionKey as exc:
+        raise Conflict(str(exc)) from None
+    except PhoneNumberTaken as exc:
+        raise Conflict(str(exc)) from None
+    if merchant is None:
+        raise NotFound(f"no merchant {account}")
+    return merchant
+
+
+def disable_merchant(rt: Runtime, account: str, *, reason: str = "disabled by the operator", erase_credentials: bool = False) -> Merchant:
+    merchant = merchant_store(rt).disable(_account(account), reason=reason, erase_credentials=erase_credentials)
+    if merchant is None:
+        raise NotFound(f"no merchant {account}")
+    return merchant
+
+
+def enable_merchant(rt: Runtime, account: str) -> Merchant:
+    merchant = merchant_store(rt).enable(_account(account))
+    if merchant is None:
+        raise NotFound(f"no merchant {account}")
+    return merchant
+
+
+def remove_merchant(rt: Runtime, account: str) -> None:
+    if not merchant_store(rt).remove(_account(account)):
+        raise NotFound(f"no merchant {account}")
+
+
+def rotate_key(rt: Runtime) -> int:
+    """Reseal every stored credential under the newest key of BRIDGE_ENCRYPTION_KEY; how many."""
+    store = merchant_store(rt)
+    if store.sealer is None:
+        raise Conflict(str(NoEncryptionKey()))
+    return store.reseal_all()
