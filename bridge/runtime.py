@@ -108,15 +108,17 @@ def build_runtime(
     role: Role = Role.WEB,
     clock: Callable[[], float] = time.time,
     monotonic: Callable[[], float] = time.monotonic,
+    account: str | None = None,
 ) -> Runtime:
-    """Compile mappings and open connections for one process (`monotonic` paces re-reading the saved mappings)."""
+    """Compile mappings and open connections for one process (`monotonic` paces re-reading the saved
+    mappings); `account` puts every key under that merchant's (bridge.merchants.runtime)."""
     role = Role(role)
     mappings = compile_mappings(config)
     if redis is None:
         # The worker blocks on Redis for jobs, so only the web side gets a short socket timeout.
         timeout = defaults.REDIS_SOCKET_TIMEOUT_SECONDS if role is Role.WEB else None
         redis = connect(config.redis.url, socket_timeout=timeout)
-    keys = Keys(config.redis.key_prefix)
+    keys = Keys(config.redis.key_prefix, account)
     optouts = OptOuts(redis, keys=keys, link_ttl=config.delivery_ttl_seconds)
     worker = role is Role.WORKER
     whatsapp = config.whatsapp

@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bridge.errors import Conflict, InvalidRequest, NotFound
+from bridge.errors import ConfigError, Conflict, InvalidRequest, NotFound
 from bridge.mappings.check import CheckReport, check_mappings
 from bridge.merchants.records import Merchant, check_account
-from bridge.merchants.sealing import Sealer
+from bridge.merchants.runtime import build_merchant_runtime
+from bridge.merchants.sealing import CredentialsUnreadable, Sealer
 from bridge.merchants.store import UNSET, MerchantChanges, MerchantStore, NoEncryptionKey, PhoneNumberTaken
-from bridge.runtime import Runtime
+from bridge.runtime import Role, Runtime
 from bridge.services.mappings import MappingRefused
 
 
@@ -121,6 +122,20 @@ def enable_merchant(rt: Runtime, account: str) -> Merchant:
 def remove_merchant(rt: Runtime, account: str) -> None:
     if not merchant_store(rt).remove(_account(account)):
         raise NotFound(f"no merchant {account}")
+
+
+def merchant_runtime(rt: Runtime, merchant: Merchant) -> Runtime:
+    """`merchant`'s own Runtime (its number, token, mappings, keys), sharing `rt`'s Redis; the
+    deliveries, previews and test sends of the service layer then act for that merchant alone."""
+    store = merchant_store(rt)
+    try:
+        credentials = store.credentials(merchant.account) if merchant.has_access_token else None
+    except CredentialsUnreadable as exc:
+        raise Conflict(f"{exc}: enter the access token again") from None
+    try:
+        return build_merchant_runtime(rt, merchant, credentials, role=Role.CLI)
+    except ConfigError as exc:
+        raise Conflict("; ".join(str(p) for p in exc.problems)) from None
 
 
 def rotate_key(rt: Runtime) -> int:

@@ -16,6 +16,7 @@ from bridge.observability.redact import protect
 from bridge.observability.sentry import init_sentry
 from bridge.runtime import Role, build_runtime
 from bridge.settings_page.app import create_page_app
+from bridge.stripe_app.api import apps as stripe_app_api
 from bridge.web import security
 from bridge.web.errors import register_error_handlers
 from bridge.web.health import health
@@ -41,6 +42,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(whatsapp_webhook)
     app.register_blueprint(health)
     register_admin_api(app, runtime)
+    app.register_blueprint(stripe_app_api)
     register_error_handlers(app)
     # The settings page is its own app: the webhooks never open a session or render a template.
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/admin": create_page_app(runtime)})  # type: ignore[method-assign]

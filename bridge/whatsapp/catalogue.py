@@ -321,7 +321,10 @@ def save_snapshot(
 
 def load_snapshot(path: str | Path) -> Catalogue | None:
     """The catalogue in the snapshot at `path`; None when there is no such file (nothing pulled
-    yet). A file that cannot be read or is not a snapshot raises ConfigError naming the file."""
+    yet, or no file configured: a merchant's, for now). A file that cannot be read or is not a
+    snapshot raises ConfigError naming the file."""
+    if not str(path):
+        return None
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")

@@ -1,0 +1,41 @@
+"""A merchant's Runtime: the deployment's config with the merchant's WhatsApp number, credentials
+and mappings laid over it, every key under the merchant's account (`Keys(prefix, account)`).
+
+Everything that works for the file's merchant (the store, the gate and its rate limits, pauses,
+opt-outs, the service layer) then works for an install unchanged, and keeps to its own keys:
+one merchant's pause, limiter or data is never another's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bridge.config import Config, validate_config
+from bridge.errors import ConfigError
+from bridge.merchants.records import Merchant, MerchantCredentials
+from bridge.runtime import Role, Runtime, build_runtime
+
+
+def merchant_config(base: Config, merchant: Merchant, credentials: MerchantCredentials | None) -> Config:
+    """`base` as `merchant` sends: its number and token (none: dry run), its mappings, and the
+    templates file left empty (the deployment's snapshot is another business account's)."""
+    reading = validate_config({"mappings": merchant.mappings}, source=f"merchant {merchant.account}", env={})
+    if reading.problems:  # stored mappings were checked when saved; an upgrade may still break one
+        raise ConfigError(list(reading.problems))
+    whatsapp = replace(
+        base.whatsapp,
+        phone_number_id=merchant.phone_number_id,
+        business_account_id=merchant.business_account_id,
+        access_token=credentials.access_token if credentials else "",
+        app_secret=(credentials.app_secret if credentials and credentials.app_secret else base.whatsapp.app_secret),
+        templates_file="",
+        messages_per_second=float(merchant.settings.get("messages_per_second", base.whatsapp.messages_per_second)),
+    )
+    return replace(base, whatsapp=whatsapp, mappings=reading.config.mappings, source=f"merchant {merchant.account}")
+
+
+def build_merchant_runtime(base: Runtime, merchant: Merchant, credentials: MerchantCredentials | None, *, role: Role) -> Runtime:
+    """A Runtime for `merchant` sharing `base`'s Redis connection."""
+    return build_runtime(
+        merchant_config(base.config, merchant, credentials), redis=base.redis, role=role, account=merchant.account, clock=base.clock
+    )
