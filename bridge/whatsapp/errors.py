@@ -181,6 +181,23 @@ def explain(code: int | None, subcode: int | None = None, details: str | None = 
     return (info.meaning, info.fix) if info else (None, None)
 
 
+def explanations() -> set[str]:
+    """Every meaning and fix text `classify` and `explain` can give, so the page's translations can be checked for all of them."""
+    texts = {text for info in (*CODES.values(), _PERMISSION_RANGE) for text in (info.meaning, info.fix)}
+    texts |= {text for pair in _BY_SUBCODE.values() for text in pair}
+    texts |= {text for _code, _fragment, meaning, fix in _BY_DETAILS for text in (meaning, fix)}
+    texts |= {_unrecognised(error_class) for error_class in _FALLBACK_CLASSES}
+    return {text for text in texts if text}
+
+
+_FALLBACK_CLASSES: tuple[type[DeliveryError], ...] = (RateLimitedError, TransientError, AccountError, PermanentError)
+"""What `_fallback_class` can answer when Meta sent no code the table knows."""
+
+
+def _unrecognised(error_class: type[DeliveryError]) -> str:
+    return f"Unrecognised Cloud API error; treated as {error_class.__name__}"
+
+
 def _fallback_class(http_status: int | None, is_transient: bool) -> type[DeliveryError]:
     if http_status == 429:
         return RateLimitedError
@@ -223,7 +240,7 @@ def _build(error: dict[str, Any], http_status: int | None, retry_after: float | 
         "details": details,
         "http_status": http_status,
         "fbtrace_id": error.get("fbtrace_id") if isinstance(error.get("fbtrace_id"), str) else None,
-        "meaning": meaning or f"Unrecognised Cloud API error; treated as {error_class.__name__}",
+        "meaning": meaning or _unrecognised(error_class),
         "fix": fix,
     }
     if error_class is RateLimitedError:
