@@ -25,6 +25,7 @@ from redis import Redis
 from bridge.delivery.records import Status
 from bridge.settings_page.i18n import CATALOGUES
 from bridge.stripe_events import samples
+from bridge.whatsapp.errors import lookup
 from tests.browser import assert_accessible, live_server, screenshot
 from tests.conftest import Bridge, example_raw, meta_signed, signed
 from tests.fake_graph import FakeGraphAPI, Reply
@@ -247,7 +248,9 @@ def test_a_merchant_maps_a_payment_from_the_page_and_watches_it_delivered_failed
     assert status_of_row(page, failed) == say("failed")
     page.locator(f'tr[data-delivery="{failed["id"]}"] a').click()
     failure = page.locator(".failure").inner_text()
-    assert "131026" in failure and "the number is not on WhatsApp or cannot receive this message" in failure
+    meaning = lookup(131026)
+    assert meaning is not None
+    assert "131026" in failure and say(meaning.meaning) in failure, "Meta's meaning, in the page's language"
     assert_laid_out(page, lang)
     assert_accessible(page)
     screenshot(page, f"flow-{lang}-delivery-failed")

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from redis import Redis
 
+from bridge.delivery.optouts import Scope
 from bridge.delivery.records import Status
 from bridge.mappings.formatting import format_money
 from bridge.services.activity import hourly_deliveries, status_counts
@@ -171,3 +172,17 @@ def test_each_delivery_shows_its_payment_s_amount_in_the_page_s_locale(site: Bri
     arabic = text(site, "/admin/deliveries?lang=ar")
     assert format_money(123456, "kwd", "ar") in arabic and format_money(123456, "kwd", "ar") != "KWD 123.456"
     assert "KWD 123.456" in text(site, f"/admin/deliveries/{record['id']}?lang=en")
+
+
+def test_why_a_message_was_skipped_is_said_in_the_page_s_language_with_the_detail_marked_english(site: Bridge):
+    site.worker_runtime.optouts.add(CUSTOMER, Scope.ALL, at=1.0, source="test")
+    event = pay(site)
+    site.work()
+    (record,) = site.store.query(event_id=event["id"]).items
+    assert record["status"] == Status.SKIPPED and record["reason_code"] == "opted_out"
+    english = text(site, f"/admin/deliveries/{record['id']}?lang=en")
+    assert "The customer opted out of these messages." in english
+    arabic = text(site, f"/admin/deliveries/{record['id']}?lang=ar")
+    assert "ألغى العميل الاشتراك في هذه الرسائل." in arabic
+    assert re.search(r'<p class="detail" lang="en" dir="ltr">[^<]+</p>', arabic), "the worker's own words, marked as English"
+    assert "ألغى العميل الاشتراك في هذه الرسائل." in text(site, "/admin/deliveries?lang=ar")

@@ -72,9 +72,13 @@ def _bare_root(wsgi_app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterab
 def _install_i18n(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.i18n")
     app.jinja_env.install_gettext_callables(i18n.translate, lambda one, many, n: i18n.translate(one if n == 1 else many), newstyle=True)  # type: ignore[attr-defined]
-    app.jinja_env.filters.update(number=i18n.number, moment=i18n.moment, money=i18n.money, ltr=i18n.ltr)
+    app.jinja_env.filters.update(number=i18n.number, moment=i18n.moment, money=i18n.money, ltr=i18n.ltr, translated=i18n.translate)
     app.jinja_env.globals.update(
-        csrf_token=sessions.csrf_token, languages=i18n.LANGUAGES, language=i18n.current_language, signed_in=sessions.signed_in
+        csrf_token=sessions.csrf_token,
+        languages=i18n.LANGUAGES,
+        language=i18n.current_language,
+        signed_in=sessions.signed_in,
+        skip_reason=overview.skip_reason,
     )
 
 

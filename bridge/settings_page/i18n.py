@@ -27,6 +27,8 @@ from bridge.mappings.formatting import format_money
 
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 DOMAIN = "messages"
+META_ERRORS = "meta_errors"
+"""Meta's error meanings and fixes (bridge.whatsapp.errors), translated beside the page's labels."""
 
 
 @dataclass(frozen=True)
@@ -59,9 +61,13 @@ def load_catalogues(directory: Path = TRANSLATIONS_DIR) -> dict[str, NullTransla
     """Each language's translations; English is the messages' own text."""
     catalogues: dict[str, NullTranslations] = {DEFAULT_LANGUAGE: NullTranslations()}
     for code in LANGUAGES:
-        po_file = directory / code / "LC_MESSAGES" / f"{DOMAIN}.po"
-        if code != DEFAULT_LANGUAGE:
-            catalogues[code] = compile_catalogue(po_file, code)
+        if code == DEFAULT_LANGUAGE:
+            continue
+        translations = compile_catalogue(directory / code / "LC_MESSAGES" / f"{DOMAIN}.po", code)
+        meta_errors = directory / code / "LC_MESSAGES" / f"{META_ERRORS}.po"
+        if meta_errors.exists():
+            translations.merge(compile_catalogue(meta_errors, code))
+        catalogues[code] = translations
     return catalogues
 
 

@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from bridge.delivery.records import Status
+from bridge.delivery.records import SkipReason, Status
 from bridge.services import activity
 from bridge.services.sending import resume_sending
 from bridge.settings_page.charts import bar_chart
@@ -28,6 +28,22 @@ STATUS_NAMES: dict[str, str] = {
     Status.SKIPPED: N_("skipped"),
     Status.DRY_RUN: N_("dry run"),
 }
+
+
+SKIP_REASONS: dict[str, str] = {
+    SkipReason.OPTED_OUT: N_("The customer opted out of these messages."),
+    SkipReason.NO_CONSENT: N_("No consent on record for this customer."),
+    SkipReason.TEMPLATE_UNAVAILABLE: N_("The template can't be sent now (paused, disabled or not approved)."),
+    SkipReason.WHEN_FALSE: N_("The mapping's condition did not hold for this event."),
+    SkipReason.NO_RECIPIENT: N_("No phone number was found for this customer."),
+    SkipReason.MISSING_DATA: N_("The event lacks data the message needs."),
+    SkipReason.SUPERSEDED: N_("A later event about the same payment was sent instead."),
+}
+
+
+def skip_reason(code: str) -> str:
+    """Why a delivery was skipped, in the page's language (the code itself when unknown)."""
+    return translate(SKIP_REASONS[code]) if code in SKIP_REASONS else code
 
 
 def status_name(status: str) -> str:
