@@ -9,7 +9,7 @@ import time
 import pytest
 
 from bridge.errors import SignatureError
-from bridge.stripe_app.signature import AppCaller, sign_app_request, signed_payload, verify_app_request
+from bridge.stripe_events.app_signature import AppCaller, sign_app_request, signed_payload, verify_app_request
 
 SECRET = "absec_test_0123456789abcdef"
 USER, ACCOUNT = "usr_K3jHb1", "acct_1Nv0FGQ9RKHgCVdK"

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis import Redis
-from redis.exceptions import WatchError
+from redis.client import Pipeline
 
 from bridge.errors import BridgeError
 from bridge.keys import Keys
@@ -171,34 +171,33 @@ class MerchantStore:
     def _write(self, account: str, values: Mapping[str, str], erased: list[str]) -> Merchant | None:
         key = self._key(account)
         new_phone = values.get(MerchantField.PHONE_NUMBER_ID)
-        with self.redis.pipeline() as pipe:
-            while True:
-                try:
-                    pipe.watch(key, *([self._phone_key(new_phone)] if new_phone else []))
-                    if not pipe.exists(key):
-                        pipe.reset()
-                        return None
-                    old_phone = (pipe.hget(key, MerchantField.PHONE_NUMBER_ID) or b"").decode()
-                    if new_phone and new_phone != old_phone:
-                        owner = pipe.get(self._phone_key(new_phone))
-                        if owner and owner.decode() != account:
-                            raise PhoneNumberTaken(new_phone, owner.decode())
-                    pipe.multi()
-                    if values:
-                        pipe.hset(key, mapping=dict(values))
-                    if erased:
-                        pipe.hdel(key, *erased)
-                    phone_changed = (new_phone and new_phone != old_phone) or MerchantField.PHONE_NUMBER_ID in erased
-                    if old_phone and phone_changed:
-                        pipe.delete(self._phone_key(old_phone))
-                    if new_phone:
-                        pipe.set(self._phone_key(new_phone), account)
-                    pipe.hset(key, MerchantField.UPDATED_AT, repr(self.clock()))
-                    pipe.incr(self._version)
-                    pipe.execute()
-                    break
-                except WatchError:
-                    continue
+        watched = [key, *([self._phone_key(new_phone)] if new_phone else [])]
+
+        def change(pipe: Pipeline) -> bool:
+            """Under WATCH (redis-py's `transaction` runs it again if a watched key changed meanwhile)."""
+            if not pipe.exists(key):
+                return False
+            old_phone = (pipe.hget(key, MerchantField.PHONE_NUMBER_ID) or b"").decode()
+            if new_phone and new_phone != old_phone:
+                owner = pipe.get(self._phone_key(new_phone))
+                if owner and owner.decode() != account:
+                    raise PhoneNumberTaken(new_phone, owner.decode())
+            pipe.multi()
+            if values:
+                pipe.hset(key, mapping=dict(values))
+            if erased:
+                pipe.hdel(key, *erased)
+            phone_changed = (new_phone and new_phone != old_phone) or MerchantField.PHONE_NUMBER_ID in erased
+            if old_phone and phone_changed:
+                pipe.delete(self._phone_key(old_phone))
+            if new_phone:
+                pipe.set(self._phone_key(new_phone), account)
+            pipe.hset(key, MerchantField.UPDATED_AT, repr(self.clock()))
+            pipe.incr(self._version)
+            return True
+
+        if not self.redis.transaction(change, *watched, value_from_callable=True):
+            return None
         self._settle_status(account)
         return self.get(account)
 

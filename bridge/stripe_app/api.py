@@ -31,8 +31,8 @@ from bridge.services.deliveries import masked_request
 from bridge.services.mappings import ChosenEvent, MappingRefused, choose_event, preview_mapping
 from bridge.services.send_test import SendRefused, send_test
 from bridge.services.templates import current_catalogue
-from bridge.stripe_app.signature import AppCaller, verify_app_request
 from bridge.stripe_events import samples
+from bridge.stripe_events.app_signature import AppCaller, verify_app_request
 from bridge.web.errors import json_error
 
 PREFIX = "/apps/v1"
