@@ -45,6 +45,8 @@ Families (what each key holds, and for how long, is documented where it is writt
     saved-mappings-version     counter: bumped with every save and delete, so each process knows
                                when to recompile (`bridge.mappings.live`)
     last-event                 when the last signed Stripe event was verified (unix time)
+    sent-deliveries            sorted set: every delivery Meta accepted, by when (`sent_at`): messages sent per hour
+    token-check:{phone_number_id}  the settings page's last check of the access token with Meta (JSON, minutes)
 """
 
 from __future__ import annotations
@@ -89,6 +91,8 @@ FAMILIES: dict[str, str] = {
     "saved_mappings": "saved-mappings",
     "saved_mappings_version": "saved-mappings-version",
     "last_event": "last-event",
+    "sent_deliveries": "sent-deliveries",
+    "token_check": "token-check:{}",
 }
 
 
@@ -219,6 +223,13 @@ class Keys:
     @property
     def last_event(self) -> str:
         return self._key("last_event")
+
+    @property
+    def sent_deliveries(self) -> str:
+        return self._key("sent_deliveries")
+
+    def token_check(self, phone_number_id: str) -> str:
+        return self._key("token_check", phone_number_id or DRY_RUN_NUMBER)
 
 
 _LUA_KEY = re.compile(r"\bkey\('(\w+)'(?:, ([^()]+))?\)")
