@@ -39,8 +39,9 @@ from bridge.redis_conn import text, translates_redis_errors
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 2
-"""Version 2 added the status and event indexes; `Store.upgrade` builds them for older data."""
+SCHEMA_VERSION = 3
+"""Version 2 added the status and event indexes, version 3 the index of sent deliveries by send
+time; `Store.upgrade` builds them for older data."""
 
 # Shared by every script: the one way to change a status, and running recorded commands. The
 # record schema (F.status, S.sent, FINAL[x], ...) and the key map (key('order', okey)) are
@@ -89,6 +90,14 @@ local function leave_order(d, id, new, order_ttl)
       redis.call('SET', sent_key, created, 'EX', order_ttl)
     end
   end
+end
+
+-- Index a delivery Meta accepted by when it did (its `sent_at`): the overview's messages sent per
+-- hour. A delivery sent again (a forced replay) moves to its latest send. Trimmed like the status indexes.
+local function index_sent(id, at)
+  local sent = key('sent_deliveries')
+  redis.call('ZADD', sent, at, id)
+  redis.call('ZREMRANGEBYSCORE', sent, '-inf', '(' .. (tonumber(now) - ttl))
 end
 
 -- Index what a record names: the customer's number (export, erase) and Meta's message id.
@@ -273,6 +282,7 @@ for i = 10, 9 + nfields, 2 do
     redis.call('HSET', d, ARGV[i], ARGV[i + 1])
     if ARGV[i] == F.recipient or ARGV[i] == F.wamid then indexed = true end
     if ARGV[i] == F.error_code then count(FIGURE_META_ERROR .. ARGV[i + 1]) end
+    if ARGV[i] == F.sent_at then index_sent(id, ARGV[i + 1]) end
   end
 end
 if indexed then index_record(d, id) end
@@ -295,7 +305,9 @@ return 'ok'
 # A status only moves forward (sent → delivered → read); `failed` ends a delivery Meta had not
 # delivered, and is history only after that. A delivery still being sent (sending, ambiguous,
 # retrying, paused, queued after a crash) that Meta reports on is reconciled: it went out, with
-# that wamid, and is never sent again. A `failed` with Meta's code is counted (figures), once.
+# that wamid, and is never sent again; unless the bridge knows when it went out, Meta's time for
+# the status it reports is taken as its `sent_at`, the closest known. A `failed` with Meta's code
+# is counted (figures), once.
 # Returns the status the delivery is left in.
 _META_STATUS = _script(
     """
@@ -336,6 +348,10 @@ if pending or gave_up then
     redis.call('HDEL', d, F.error_message, F.error_meaning, F.error_fix, F.http_status)
   end
   redis.call('SREM', key('paused_deliveries'), id)
+  if not redis.call('HGET', d, F.sent_at) then
+    redis.call('HSET', d, F.sent_at, entry.at)
+    index_sent(id, entry.at)
+  end
 end
 set_status(d, id, new, entry)
 index_record(d, id)
@@ -344,7 +360,8 @@ return new
 """
 )
 
-# Index records written before the status and event indexes existed (SCHEMA_VERSION 1).
+# Index records written before the status and event indexes (SCHEMA_VERSION 1) or the index of
+# sent deliveries (2) existed.
 # ARGV: base, now, ttl, delivery ids... Atomic per batch, so a record cannot change status
 # between being read and being indexed.
 _INDEX = _script(
@@ -359,6 +376,8 @@ for i = 4, #ARGV do
     local events = key('event_deliveries', event_id)
     redis.call('SADD', events, id)
     redis.call('EXPIRE', events, ttl)
+    local sent_at = redis.call('HGET', d, F.sent_at)
+    if sent_at then redis.call('ZADD', key('sent_deliveries'), sent_at, id) end
   end
 end
 return #ARGV - 3
@@ -697,6 +716,16 @@ class Store:
         return [int(n) for n in pipe.execute()]
 
     @translates_redis_errors
+    def count_sent(self, ranges: Sequence[tuple[float, float]]) -> list[int]:
+        """How many deliveries Meta accepted in each [start, end) range, by their `sent_at` (a sent
+        message counts at its send time whatever Meta reported since: delivered, read, failed):
+        one ZCOUNT per range on the index of sent deliveries, in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        for start, end in ranges:
+            pipe.zcount(self.keys.sent_deliveries, start, f"({end}")
+        return [int(n) for n in pipe.execute()]
+
+    @translates_redis_errors
     def count_created_by_status(self, since: float) -> dict[Status, int]:
         """How many deliveries created since `since` are in each status now (one round trip)."""
         pipe = self.redis.pipeline(transaction=False)
@@ -742,7 +771,7 @@ class Store:
 
     @translates_redis_errors
     def upgrade(self, *, now: float, batch: int = 500) -> int:
-        """Build the status and event indexes for records written before they existed.
+        """Build the status, event and sent indexes for records written before they existed.
 
         Idempotent, and safe while the bridge runs: each batch is indexed in one atomic step
         (records created meanwhile are indexed as they are written). Returns how many records
