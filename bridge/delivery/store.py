@@ -706,16 +706,6 @@ class Store:
         return Page(items, _cursor(after))
 
     @translates_redis_errors
-    def count_created(self, ranges: Sequence[tuple[float, float]], status: Status | None = None) -> list[int]:
-        """How many deliveries (in `status`, else any) were created in each [start, end) range: one
-        ZCOUNT per range on the index, in one round trip (the overview's counts and chart)."""
-        index = self.keys.deliveries_in(status) if status is not None else self.keys.deliveries
-        pipe = self.redis.pipeline(transaction=False)
-        for start, end in ranges:
-            pipe.zcount(index, start, f"({end}")
-        return [int(n) for n in pipe.execute()]
-
-    @translates_redis_errors
     def count_sent(self, ranges: Sequence[tuple[float, float]]) -> list[int]:
         """How many deliveries Meta accepted in each [start, end) range, by their `sent_at` (a sent
         message counts at its send time whatever Meta reported since: delivered, read, failed):
