@@ -25,6 +25,7 @@ def index_agrees_with_records(redis: Redis, bridge: Bridge) -> None:
         for status in Status:
             in_index = redis.zscore(keys.deliveries_in(status), record["id"]) is not None
             assert in_index == (record[Field.STATUS] == status), (record["id"], status)
+        assert redis.zscore(keys.sent_deliveries, record["id"]) == record.get(Field.SENT_AT), record["id"]
 
 
 def test_the_status_index_follows_every_transition(bridge: Bridge, fake_graph: FakeGraphAPI, redis: Redis):
@@ -133,9 +134,10 @@ def test_records_from_before_the_indexes_are_indexed_by_the_upgrade(bridge: Brid
         bridge.post(event)
     bridge.work()
     keys = bridge.store.keys
-    for key in [*redis.scan_iter(keys.deliveries_in("*")), *redis.scan_iter(keys.event_deliveries("*")), keys.schema]:
+    for key in [*redis.scan_iter(keys.deliveries_in("*")), *redis.scan_iter(keys.event_deliveries("*")), keys.sent_deliveries, keys.schema]:
         redis.delete(key)  # as an older version left them
     assert bridge.store.upgrade(now=time.time()) == 3
     assert len(bridge.store.query(status=Status.SENT).items) == 3
+    index_agrees_with_records(redis, bridge)  # the sent index too: three sends, each at its sent_at
     assert bridge.store.query(event_id=events[0]["id"]).items[0]["id"] == f"{events[0]['id']}:payment_received"
     assert bridge.store.upgrade(now=time.time()) == 0  # done once
