@@ -22,6 +22,7 @@ Families (what each key holds, and for how long, is documented where it is writt
     order-sent:{payment}       `created` of the latest event whose notice went out
     paused:{phone_number_id}   set while that sending number is paused (account errors)
     paused-deliveries          set: deliveries held while paused
+    paused-numbers             set: the phone number ids with a pause flag (listed without a SCAN)
     probe-scheduled            set while a probe job is scheduled
     rate:{phone_number_id}     the number's send-rate limiter (GCRA)
     pair:{recipient}           one customer's pair-rate limiter (GCRA)
@@ -70,6 +71,7 @@ FAMILIES: dict[str, str] = {
     "order_sent": "order-sent:{}",
     "paused": "paused:{}",
     "paused_deliveries": "paused-deliveries",
+    "paused_numbers": "paused-numbers",
     "probe_scheduled": "probe-scheduled",
     "rate": "rate:{}",
     "pair": "pair:{}",
@@ -150,6 +152,10 @@ class Keys:
     @property
     def paused_deliveries(self) -> str:
         return self._key("paused_deliveries")
+
+    @property
+    def paused_numbers(self) -> str:
+        return self._key("paused_numbers")
 
     @property
     def probe_scheduled(self) -> str:

@@ -224,3 +224,19 @@ def test_a_message_whose_answer_was_lost_counts_when_meta_reports_it_went_out(si
     assert site.store.get_delivery(record["id"])["sent_at"] == reported
     assert hourly_sent(web(site), now=NOW).counts[-5] == 1
 
+
+def test_the_overview_costs_the_same_redis_commands_with_many_messages(site: Bridge, redis: Redis):
+    pay(site, posted=NOW)
+    overview(site)  # the token check is kept from here on
+
+    def commands_of_a_load() -> dict[str, int]:
+        redis.config_resetstat()
+        overview(site)
+        return {name: stats["calls"] for name, stats in redis.info("commandstats").items()}
+
+    few = commands_of_a_load()
+    for hour in range(1, 24, 2):
+        pay(site, posted=NOW - hour * HOUR)
+    set_clock(site, NOW)
+    assert sum(hourly_sent(web(site), now=NOW).counts) == 13
+    assert commands_of_a_load() == few
