@@ -49,7 +49,8 @@ def token_line(page: str) -> str:
     """The token check's line, as text."""
     found = re.search(r'<li class="(\w+)" id="token-check">(.*?)</li>', page, re.S)
     assert found, "no token check on the overview"
-    return found.group(1) + ": " + " ".join(re.sub(r"<[^>]+>", " ", found.group(2)).split())
+    inline = re.sub(r"</?bdi>", "", found.group(2))
+    return found.group(1) + ": " + " ".join(re.sub(r"<[^>]+>", " ", inline).split())
 
 
 def web(bridge: Bridge) -> Runtime:
@@ -72,6 +73,13 @@ def test_a_token_meta_accepts_shows_the_business_number_and_is_asked_once(site: 
         other_web_process.close()
     assert len(fake_graph.phone_number_reads) == 1, "the answer is kept in Redis for every web process"
     assert fake_graph.problems == []
+
+
+def test_what_meta_says_of_the_number_is_shown_as_text(site: Bridge, fake_graph: FakeGraphAPI):
+    fake_graph.phone_number.update(verified_name="<b>Shop</b>", quality_rating="PURPLE")
+    page = site.client.get("/admin").get_data(as_text=True)
+    assert "<bdi>&lt;b&gt;Shop&lt;/b&gt;</bdi>" in page and "<b>Shop" not in page
+    assert "Quality rating: PURPLE." in page, "a rating Meta adds later is shown as Meta writes it"
 
 
 @pytest.mark.parametrize(
