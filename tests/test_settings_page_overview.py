@@ -49,7 +49,7 @@ def token_line(page: str) -> str:
     """The token check's line, as text."""
     found = re.search(r'<li class="(\w+)" id="token-check">(.*?)</li>', page, re.S)
     assert found, "no token check on the overview"
-    inline = re.sub(r"</?bdi>", "", found.group(2))
+    inline = re.sub(r"</?bdi[^>]*>", "", found.group(2))
     return found.group(1) + ": " + " ".join(re.sub(r"<[^>]+>", " ", inline).split())
 
 
