@@ -28,6 +28,19 @@ requests per hour, so few large pages rather than many small ones."""
 WHATSAPP_TIMEOUT_SECONDS = 10.0
 """Per-request timeout for the Cloud API; short enough to finish inside Heroku's 30 s shutdown."""
 
+TOKEN_CHECK_TIMEOUT_SECONDS = 3.0
+"""The settings page's token check waits at most this for each step (connect, send, answer): the
+overview waits for it, so a slow Meta costs the page seconds, never Heroku's 30 s router timeout."""
+
+TOKEN_CHECK_CACHE_SECONDS = 300
+"""How long the token check's answer (valid, or refused with Meta's code) is shown before Meta is
+asked again: loading the overview costs no Graph call, and every web process shares the answer
+through Redis. "Check again" asks at once."""
+
+TOKEN_CHECK_RETRY_SECONDS = 60
+"""How long "could not reach Meta" is kept: shorter, as it is likely to pass, but long enough that
+each load of the overview during an outage does not wait out the timeout again."""
+
 DEFAULT_COUNTRY = None
 """ISO region for phone numbers written without a country code; None means reject them."""
 

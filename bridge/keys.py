@@ -22,6 +22,7 @@ Families (what each key holds, and for how long, is documented where it is writt
     order-sent:{payment}       `created` of the latest event whose notice went out
     paused:{phone_number_id}   set while that sending number is paused (account errors)
     paused-deliveries          set: deliveries held while paused
+    paused-numbers             set: the phone number ids with a pause flag (listed without a SCAN)
     probe-scheduled            set while a probe job is scheduled
     rate:{phone_number_id}     the number's send-rate limiter (GCRA)
     pair:{recipient}           one customer's pair-rate limiter (GCRA)
@@ -45,6 +46,8 @@ Families (what each key holds, and for how long, is documented where it is writt
     saved-mappings-version     counter: bumped with every save and delete, so each process knows
                                when to recompile (`bridge.mappings.live`)
     last-event                 when the last signed Stripe event was verified (unix time)
+    sent-deliveries            sorted set: every delivery Meta accepted, by when (`sent_at`): messages sent per hour
+    token-check:{phone_number_id}  the settings page's last check of the access token with Meta (JSON, minutes)
     merchant                   hash: a Stripe App install's settings, credentials sealed
                                (`bridge.merchants.store`); only under an account
 
@@ -77,6 +80,7 @@ FAMILIES: dict[str, str] = {
     "order_sent": "order-sent:{}",
     "paused": "paused:{}",
     "paused_deliveries": "paused-deliveries",
+    "paused_numbers": "paused-numbers",
     "probe_scheduled": "probe-scheduled",
     "rate": "rate:{}",
     "pair": "pair:{}",
@@ -98,6 +102,8 @@ FAMILIES: dict[str, str] = {
     "saved_mappings": "saved-mappings",
     "saved_mappings_version": "saved-mappings-version",
     "last_event": "last-event",
+    "sent_deliveries": "sent-deliveries",
+    "token_check": "token-check:{}",
     "merchant": "merchant",
 }
 GLOBAL_FAMILIES: dict[str, str] = {
@@ -161,6 +167,10 @@ class Keys:
     @property
     def paused_deliveries(self) -> str:
         return self._key("paused_deliveries")
+
+    @property
+    def paused_numbers(self) -> str:
+        return self._key("paused_numbers")
 
     @property
     def probe_scheduled(self) -> str:
@@ -244,6 +254,13 @@ class Keys:
     @property
     def last_event(self) -> str:
         return self._key("last_event")
+
+    @property
+    def sent_deliveries(self) -> str:
+        return self._key("sent_deliveries")
+
+    def token_check(self, phone_number_id: str) -> str:
+        return self._key("token_check", phone_number_id or DRY_RUN_NUMBER)
 
 
 _LUA_KEY = re.compile(r"\bkey\('(\w+)'(?:, ([^()]+))?\)")

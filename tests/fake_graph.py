@@ -9,7 +9,13 @@ error body, 401/190 for bad auth). Valid requests then get the next scripted `Re
 bodies with the documented HTTP status per code, generic 5xx, delays, dropped connections, hangs)
 or, when the script is empty, Meta's success body with a fresh `wamid`.
 
-It also serves `GET /{api_version}/{business_account_id}/message_templates`: the templates it
+It also serves `GET /{api_version}/{phone_number_id}`, the phone number node (`phone_number`,
+trimmed to `fields`; Graph's default fields without it), which the bridge reads to check its
+token: only `fields` in the query, no body, the token in the Authorization header. Its answers can
+be scripted like a send's (`script_phone_number`). `expire_token()` makes every request fail as
+Meta answers an expired token (HTTP 401, OAuthException 190, subcode 463).
+
+And `GET /{api_version}/{business_account_id}/message_templates`: the templates it
 holds (`DEFAULT_TEMPLATES` unless given), paginated with Graph cursors (`limit`, `after`,
 `paging.next` as an absolute URL) and trimmed to `fields`. With `strict_templates` (or
 `know_templates()`) a valid send is then checked against its template as Meta checks it:
@@ -48,6 +54,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 __all__ = [
     "DEFAULT_BUSINESS_ACCOUNT_ID",
     "DEFAULT_HTTP_STATUS",
+    "DEFAULT_PHONE_NUMBER",
     "DEFAULT_TEMPLATES",
     "ERROR_CODES",
     "FakeGraphAPI",
@@ -1135,6 +1142,57 @@ def _cursor_index(cursor: str) -> int | None:
 
 
 # --------------------------------------------------------------------------------------------
+# The phone number node
+# --------------------------------------------------------------------------------------------
+
+# The business's sending number as Graph describes it (GET /{phone-number-id}): the fields of
+# Meta's reference for the WhatsApp Business phone number, with its sample values.
+DEFAULT_PHONE_NUMBER: dict[str, Any] = {
+    "verified_name": "Jasper's Market",
+    "display_phone_number": "+1 631-555-5555",
+    "quality_rating": "GREEN",
+    "code_verification_status": "VERIFIED",
+    "name_status": "APPROVED",
+    "status": "CONNECTED",
+    "platform_type": "CLOUD_API",
+    "throughput": {"level": "STANDARD"},
+    "messaging_limit_tier": "TIER_1K",
+    "account_mode": "LIVE",
+    "is_official_business_account": False,
+}
+DEFAULT_PHONE_NUMBER_FIELDS = ("verified_name", "code_verification_status", "display_phone_number", "quality_rating", "id")
+"""What Graph answers for the node when no `fields` are asked for."""
+NODE_PATH = re.compile(r"^/(?P<version>v\d+\.\d+)/(?P<object_id>\d+)$")
+
+
+def _phone_number_fields(node: Mapping[str, Any], query: str) -> dict[str, Any] | Violation:
+    """The node with the fields asked for (and the id, always), or the Violation Graph answers
+    for a field the node does not have or another query parameter."""
+    params = parse_qs(query, keep_blank_values=True)
+    others = sorted(set(params) - {"fields"})
+    if others:
+        # access_token in the URL would work at Graph, but ends up in access logs: the bridge sends the header.
+        return Violation(100, f"unexpected query parameter {others[0]!r} (the node is read with `fields` only)")
+    fields = [f.strip() for f in params["fields"][-1].split(",") if f.strip()] if "fields" in params else list(DEFAULT_PHONE_NUMBER_FIELDS)
+    unknown = [f for f in fields if f != "id" and f not in node]
+    if unknown:
+        return Violation(100, f"Tried accessing nonexisting field ({unknown[0]}) on node type (WhatsAppBusinessPhoneNumber)")
+    return {key: node[key] for key in [*fields, "id"] if key in node}
+
+
+def expired_token_body(expired_at: float, now: float) -> dict[str, Any]:
+    """Meta's answer for an expired access token (Facebook Login's error-handling guide): a plain
+    Graph error, OAuthException 190 with subcode 463, without WhatsApp's error_data."""
+    pst = 8 * 3600  # Meta writes these times in Pacific time
+
+    def when(t: float) -> str:
+        return time.strftime("%A, %d-%b-%y %H:%M:%S PST", time.gmtime(t - pst))
+
+    message = f"Error validating access token: Session has expired on {when(expired_at)}. The current time is {when(now)}."
+    return {"error": {"message": message, "type": "OAuthException", "code": 190, "error_subcode": 463, "fbtrace_id": new_fbtrace_id()}}
+
+
+# --------------------------------------------------------------------------------------------
 # The server
 # --------------------------------------------------------------------------------------------
 
@@ -1188,7 +1246,12 @@ class FakeGraphAPI:
         self.problems: list[str] = []
         self.wa_id_for: Callable[[str], str] = lambda to: "".join(ch for ch in to if ch.isdigit())
         self.message_status: str | None = "accepted"
+        self.phone_number: dict[str, Any] = {**json.loads(json.dumps(DEFAULT_PHONE_NUMBER)), "id": phone_number_id}
+        """The node `GET /{api_version}/{phone_number_id}` serves."""
+        self.token_expired_at: float | None = None
+        """Set by `expire_token()`: every request is then refused as Meta refuses an expired token."""
         self._script: deque[Reply] = deque()
+        self._node_script: deque[Reply] = deque()
         self._lock = threading.RLock()
         self._arrived = threading.Condition(self._lock)
         self._stopping = threading.Event()
@@ -1257,6 +1320,26 @@ class FakeGraphAPI:
         return self.base_url + self.path
 
     @property
+    def phone_number_path(self) -> str:
+        """``/{api_version}/{phone_number_id}``: the phone number node."""
+        return f"/{self.api_version}/{self.phone_number_id}"
+
+    @property
+    def phone_number_reads(self) -> list[RecordedRequest]:
+        """The requests for the phone number node, in arrival order."""
+        with self._lock:
+            return [r for r in self.requests if urlsplit(r.path).path == self.phone_number_path]
+
+    def expire_token(self, at: float | None = None) -> None:
+        """The access token expired at `at` (now): every request gets Meta's 401, 190/463, until `renew_token()`."""
+        with self._lock:
+            self.token_expired_at = time.time() if at is None else at
+
+    def renew_token(self) -> None:
+        with self._lock:
+            self.token_expired_at = None
+
+    @property
     def templates_path(self) -> str:
         """``/{api_version}/{business_account_id}/message_templates``."""
         return f"/{self.api_version}/{self.business_account_id}/message_templates"
@@ -1308,6 +1391,11 @@ class FakeGraphAPI:
         with self._lock:
             self._script.extend(replies)
 
+    def script_phone_number(self, *replies: Reply) -> None:
+        """Queue replies for the next valid reads of the phone number node (`Reply.ok()`: the node)."""
+        with self._lock:
+            self._node_script.extend(replies)
+
     @property
     def scripted(self) -> list[Reply]:
         """The replies still queued."""
@@ -1327,6 +1415,7 @@ class FakeGraphAPI:
             self.requests.clear()
             self.problems.clear()
             self._script.clear()
+            self._node_script.clear()
 
     def wait_for(self, n: int, timeout: float = 10.0) -> list[RecordedRequest]:
         """Block until at least `n` requests have arrived; return them all (a copy).
@@ -1378,6 +1467,10 @@ class FakeGraphAPI:
         with self._lock:
             return self._script.popleft() if self._script else None
 
+    def _next_node_reply(self) -> Reply | None:
+        with self._lock:
+            return self._node_script.popleft() if self._node_script else None
+
     def _unique_wamid(self, to: str) -> str:
         with self._lock:
             while True:
@@ -1409,6 +1502,7 @@ class FakeGraphAPI:
         return type("Handler", (_GraphHandler,), {"fake": self})
 
 
+_EXPIRED_CHALLENGE = 'OAuth "Facebook Platform" "invalid_token" "Error validating access token"'
 TEMPLATES_PATH = re.compile(r"^/(?P<version>v\d+\.\d+)/(?P<object_id>[^/]+)/message_templates$")
 
 
@@ -1537,6 +1631,9 @@ class _GraphHandler(BaseHTTPRequestHandler):
         if self.command == "GET" and (listing := TEMPLATES_PATH.match(url.path)) and listing["version"] == fake.api_version:
             self._list_templates(record, listing["object_id"], url.query)
             return
+        if self.command == "GET" and (node := NODE_PATH.match(url.path)) and node["version"] == fake.api_version:
+            self._read_phone_number(record, node["object_id"], url.query, raw)
+            return
         if self.command != "POST" or url.path != fake.path or url.query:
             fake._add_problems(record, [f"unsupported {self.command} {self.path} (only POST {fake.path} exists)"])
             message = (
@@ -1579,6 +1676,11 @@ class _GraphHandler(BaseHTTPRequestHandler):
 
     def _authorized(self, record: RecordedRequest) -> bool:
         """True for the right bearer token; otherwise answer Meta's 401/190 and return False."""
+        expired_at = self.fake.token_expired_at
+        if self.headers.get("Authorization") == f"Bearer {self.fake.token}" and expired_at is not None:
+            # Not a problem of the request: the token it carries is no longer valid.
+            self._send_json(record, 401, expired_token_body(expired_at, time.time()), headers={"WWW-Authenticate": _EXPIRED_CHALLENGE})
+            return False
         if self.headers.get("Authorization") == f"Bearer {self.fake.token}":
             return True
         self.fake._add_problems(record, ["(190) missing or wrong Authorization header (expected 'Bearer <token>')"])
@@ -1587,6 +1689,24 @@ class _GraphHandler(BaseHTTPRequestHandler):
             record, 401, body, headers={"WWW-Authenticate": 'OAuth "Facebook Platform" "invalid_token" "Invalid OAuth access token"'}
         )
         return False
+
+    def _read_phone_number(self, record: RecordedRequest, object_id: str, query: str, body: bytes) -> None:
+        """GET /{phone_number_id}: the node with the fields asked for, or the scripted answer."""
+        fake = self.fake
+        if not self._authorized(record):
+            return
+        if object_id != fake.phone_number_id:
+            fake._add_problems(record, [f"(100) no phone number {object_id!r} (this fake serves {fake.phone_number_id})"])
+            self._send_json(record, 400, _unsupported_get(object_id))
+            return
+        found = _phone_number_fields(fake.phone_number, query)
+        if body:
+            found = Violation(100, "a GET carries no body")
+        if isinstance(found, Violation):
+            fake._add_problems(record, [f"({found.code}) {found.detail}"])
+            self._send_json(record, 400, error_body(found.code, message=f"(#{found.code}) {found.detail}", details=found.detail))
+            return
+        self._answer(record, fake._next_node_reply(), ok=lambda: self._send_json(record, 200, found))
 
     def _list_templates(self, record: RecordedRequest, object_id: str, query: str) -> None:
         """GET /{waba_id}/message_templates: one page of the catalogue, with Graph's cursors."""
@@ -1614,7 +1734,8 @@ class _GraphHandler(BaseHTTPRequestHandler):
                 body["paging"]["next"] = f"{fake.base_url}{urlsplit(self.path).path}?{urlencode(next_query)}"
         self._send_json(record, 200, body)
 
-    def _answer(self, record: RecordedRequest, reply: Reply | None) -> None:
+    def _answer(self, record: RecordedRequest, reply: Reply | None, ok: Callable[[], None] | None = None) -> None:
+        """Play `reply` (a send's by default; `ok` answers success for another endpoint)."""
         fake = self.fake
         while reply is not None and reply.kind == "delay":
             if fake._stopping.wait(reply.seconds):
@@ -1622,7 +1743,9 @@ class _GraphHandler(BaseHTTPRequestHandler):
                 return
             record.client_closed = self._client_closed()
             reply = reply.then
-        if reply is None or reply.kind == "ok":
+        if ok is not None and (reply is None or reply.kind == "ok"):
+            ok()
+        elif reply is None or reply.kind == "ok":
             to = record.json["to"]
             wamid = reply.wamid if reply is not None and reply.wamid else fake._unique_wamid(to)
             status = reply.message_status if reply is not None else fake.message_status

@@ -230,11 +230,14 @@ def test_erase_leaves_no_key_naming_the_customer_and_the_other_customer_untouche
     assert len(other_before["deliveries"]) == 3 and len(other_before["events"]) == 3
     assert set(other_before["consent"]["optout"]) == {"marketing"}
 
-    jobs = len(export_customer(world.rt, CUSTOMER)["jobs"])
+    before = export_customer(world.rt, CUSTOMER)
+    jobs, sent = len(before["jobs"]), [d["id"] for d in before["deliveries"] if d.get("sent_at")]
+    assert sent and all(world.redis.zscore(world.rt.keys.sent_deliveries, d) for d in sent)
 
     report = erase_customer(world.rt, CUSTOMER, now=time.time())
 
     assert keys_naming(world.redis, NEEDLES) == {}
+    assert [d for d in sent if world.redis.zscore(world.rt.keys.sent_deliveries, d) is not None] == [], "no index names an erased record"
     assert (report.deliveries, report.events, report.jobs, report.outbox, report.whatsapp_posts) == (6, 6, jobs, 1, 1)
     assert report.hashed_optouts == ("all",) and report.jobs_running == 0
     assert export_customer(world.rt, OTHER) == other_before

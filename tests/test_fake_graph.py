@@ -17,6 +17,7 @@ import pytest
 from bridge.stripe_events import samples
 from tests.conftest import Bridge, example_raw, make_config
 from tests.fake_graph import (
+    DEFAULT_PHONE_NUMBER,
     DEFAULT_TEMPLATE_FIELDS,
     DEFAULT_TEMPLATES,
     ERROR_CODES,
@@ -511,6 +512,100 @@ def test_base_url_is_the_listening_address():
         assert fake.messages_url == f"{fake.base_url}/v25.0/123/messages"
         response = httpx.post(fake.messages_url, json=POSITIONAL, headers={"Authorization": "Bearer other"}, timeout=5, verify=False)
         assert response.status_code == 200
+
+
+# ---- the phone number node ---------------------------------------------------------------------
+
+
+def test_the_phone_number_node_gives_the_fields_asked_for_and_always_the_id(fake: FakeGraphAPI, client: httpx.Client):
+    response = client.get(fake.phone_number_path, params={"fields": "display_phone_number,verified_name,quality_rating"})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("application/json")
+    assert response.json() == {
+        "display_phone_number": "+1 631-555-5555",
+        "verified_name": "Jasper's Market",
+        "quality_rating": "GREEN",
+        "id": fake.phone_number_id,
+    }
+    assert fake.phone_number_reads == fake.requests and fake.problems == []
+
+
+def test_without_fields_the_node_gives_graph_s_default_ones(fake: FakeGraphAPI, client: httpx.Client):
+    fake.phone_number["quality_rating"] = "NA"  # a new number Meta has not rated yet
+    assert client.get(fake.phone_number_path).json() == {
+        "verified_name": "Jasper's Market",
+        "code_verification_status": "VERIFIED",
+        "display_phone_number": "+1 631-555-5555",
+        "quality_rating": "NA",
+        "id": fake.phone_number_id,
+    }
+    assert set(DEFAULT_PHONE_NUMBER) < set(fake.phone_number)
+
+
+@pytest.mark.parametrize(
+    ("params", "body", "problem"),
+    [
+        ({"fields": "verified_name,owner"}, None, "Tried accessing nonexisting field (owner) on node type (WhatsAppBusinessPhoneNumber)"),
+        ({"access_token": "test-token"}, None, "unexpected query parameter 'access_token'"),
+        ({"fields": "verified_name", "limit": "1"}, None, "unexpected query parameter 'limit'"),
+        ({"fields": "verified_name"}, b"{}", "a GET carries no body"),
+    ],
+)
+def test_a_read_of_the_node_meta_would_not_take_is_code_100(
+    fake: FakeGraphAPI, client: httpx.Client, params: dict[str, str], body: bytes | None, problem: str
+):
+    response = client.request("GET", fake.phone_number_path, params=params, content=body)
+    error = assert_meta_error(response, 400, 100)
+    assert problem in error["message"]
+    assert len(fake.problems) == 1 and problem in fake.problems[0]
+
+
+def test_another_phone_number_is_graph_s_unsupported_get_request(fake: FakeGraphAPI, client: httpx.Client):
+    response = client.get(f"/{fake.api_version}/999", params={"fields": "verified_name"})
+    error = response.json()["error"]
+    assert response.status_code == 400 and (error["code"], error["error_subcode"], error["type"]) == (100, 33, "GraphMethodException")
+    assert fake.problems == [
+        f"GET /{fake.api_version}/999?fields=verified_name: (100) no phone number '999' (this fake serves {fake.phone_number_id})"
+    ]
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong-token"}])
+def test_the_node_wants_the_bearer_token(fake: FakeGraphAPI, headers: dict[str, str]):
+    response = httpx.get(fake.base_url + fake.phone_number_path, headers=headers, timeout=5)
+    assert_meta_error(response, 401, 190)
+    assert "Authorization" in fake.problems[0]
+
+
+def test_an_expired_token_is_refused_everywhere_as_meta_documents_until_renewed(fake: FakeGraphAPI, client: httpx.Client):
+    fake.expire_token(at=time.time() - 3600)
+    for response in (client.get(fake.phone_number_path), client.post(fake.path, json=POSITIONAL), client.get(fake.templates_path)):
+        assert response.status_code == 401
+        error = response.json()["error"]
+        assert (error["type"], error["code"], error["error_subcode"]) == ("OAuthException", 190, 463)
+        assert re.fullmatch(
+            r"Error validating access token: Session has expired on \w+, .+ PST\. The current time is .+ PST\.", error["message"]
+        )
+        assert "error_data" not in error and "invalid_token" in response.headers["www-authenticate"]
+    assert fake.problems == [] and fake.accepted == [], "the requests were right: the token expired"
+    fake.renew_token()
+    assert client.get(fake.phone_number_path).status_code == 200
+
+
+def test_reads_of_the_node_play_their_own_script(fake: FakeGraphAPI, client: httpx.Client):
+    fake.script(Reply.error(131026))
+    fake.script_phone_number(Reply.error(4), Reply.server_error(503), Reply.ok())
+    assert client.get(fake.phone_number_path).json()["error"]["code"] == 4
+    assert client.get(fake.phone_number_path).status_code == 503
+    assert client.get(fake.phone_number_path).json()["id"] == fake.phone_number_id
+    assert client.post(fake.path, json=POSITIONAL).json()["error"]["code"] == 131026, "the sends' script is untouched"
+    assert client.get(fake.phone_number_path).status_code == 200
+
+
+def test_a_hanging_read_of_the_node_times_the_client_out(fake: FakeGraphAPI, client: httpx.Client):
+    fake.script_phone_number(Reply.hang())
+    with pytest.raises(httpx.ReadTimeout):
+        client.get(fake.phone_number_path, timeout=0.3)
+    fake.release()
+    assert client.get(fake.phone_number_path).status_code == 200
 
 
 # ---- the template list -------------------------------------------------------------------------

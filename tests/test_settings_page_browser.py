@@ -94,6 +94,10 @@ def test_sign_in_watch_a_payment_turn_delivered_and_sign_out(site: Site, page: P
     screenshot(page, "sign-in")
     sign_in(page, site)
     assert page.locator("h1").inner_text() == "Overview"
+    assert "WhatsApp accepts the token: sending from +1 631-555-5555" in page.locator("#token-check").inner_text()
+    page.get_by_role("button", name="Check again").click()
+    assert "The WhatsApp token was checked again." in page.locator(".flashes").inner_text()
+    assert len(site.fake.phone_number_reads) == 2, "once for the first load, once more when asked"
 
     event = site.payment()
     record = site.delivery_of(event)

@@ -25,6 +25,7 @@ def index_agrees_with_records(redis: Redis, bridge: Bridge) -> None:
         for status in Status:
             in_index = redis.zscore(keys.deliveries_in(status), record["id"]) is not None
             assert in_index == (record[Field.STATUS] == status), (record["id"], status)
+        assert redis.zscore(keys.sent_deliveries, record["id"]) == record.get(Field.SENT_AT), record["id"]
 
 
 def test_the_status_index_follows_every_transition(bridge: Bridge, fake_graph: FakeGraphAPI, redis: Redis):
@@ -133,9 +134,25 @@ def test_records_from_before_the_indexes_are_indexed_by_the_upgrade(bridge: Brid
         bridge.post(event)
     bridge.work()
     keys = bridge.store.keys
-    for key in [*redis.scan_iter(keys.deliveries_in("*")), *redis.scan_iter(keys.event_deliveries("*")), keys.schema]:
+    for key in [*redis.scan_iter(keys.deliveries_in("*")), *redis.scan_iter(keys.event_deliveries("*")), keys.sent_deliveries, keys.schema]:
         redis.delete(key)  # as an older version left them
     assert bridge.store.upgrade(now=time.time()) == 3
     assert len(bridge.store.query(status=Status.SENT).items) == 3
+    index_agrees_with_records(redis, bridge)  # the sent index too: three sends, each at its sent_at
     assert bridge.store.query(event_id=events[0]["id"]).items[0]["id"] == f"{events[0]['id']}:payment_received"
     assert bridge.store.upgrade(now=time.time()) == 0  # done once
+
+
+def test_paused_numbers_are_listed_from_their_set_and_an_older_version_s_pause_joins_it_at_the_upgrade(bridge: Bridge, redis: Redis):
+    store, keys = bridge.store, bridge.store.keys
+    assert store.pause("111", {"code": 190}) and not store.pause("111", {"code": 190})
+    store.pause("", {"code": 0})  # dry run's
+    assert store.paused_numbers() == ["111", "dry-run"]
+    redis.set(keys.paused("222"), "{}")  # as an older version paused a number: not in the set
+    assert store.paused_numbers() == ["111", "dry-run"]
+    redis.delete(keys.schema)
+    store.upgrade(now=time.time())
+    assert store.paused_numbers() == ["111", "222", "dry-run"]
+    store.lift_pause("111")
+    redis.delete(keys.paused("222"))  # a flag gone some other way: its member is not listed
+    assert store.paused_numbers() == ["dry-run"]

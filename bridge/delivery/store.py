@@ -33,14 +33,15 @@ from bridge.delivery.records import (
     lua_with_schema,
     split_delivery_id,
 )
-from bridge.keys import Keys, lua_with_keys
+from bridge.keys import DRY_RUN_NUMBER, Keys, lua_with_keys
 from bridge.observability import figures
 from bridge.redis_conn import text, translates_redis_errors
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 2
-"""Version 2 added the status and event indexes; `Store.upgrade` builds them for older data."""
+SCHEMA_VERSION = 3
+"""Version 2 added the status and event indexes, version 3 the index of sent deliveries by send
+time and the set of paused numbers; `Store.upgrade` builds them for older data."""
 
 # Shared by every script: the one way to change a status, and running recorded commands. The
 # record schema (F.status, S.sent, FINAL[x], ...) and the key map (key('order', okey)) are
@@ -89,6 +90,14 @@ local function leave_order(d, id, new, order_ttl)
       redis.call('SET', sent_key, created, 'EX', order_ttl)
     end
   end
+end
+
+-- Index a delivery Meta accepted by when it did (its `sent_at`): the overview's messages sent per
+-- hour. A delivery sent again (a forced replay) moves to its latest send. Trimmed like the status indexes.
+local function index_sent(id, at)
+  local sent = key('sent_deliveries')
+  redis.call('ZADD', sent, at, id)
+  redis.call('ZREMRANGEBYSCORE', sent, '-inf', '(' .. (tonumber(now) - ttl))
 end
 
 -- Index what a record names: the customer's number (export, erase) and Meta's message id.
@@ -273,6 +282,7 @@ for i = 10, 9 + nfields, 2 do
     redis.call('HSET', d, ARGV[i], ARGV[i + 1])
     if ARGV[i] == F.recipient or ARGV[i] == F.wamid then indexed = true end
     if ARGV[i] == F.error_code then count(FIGURE_META_ERROR .. ARGV[i + 1]) end
+    if ARGV[i] == F.sent_at then index_sent(id, ARGV[i + 1]) end
   end
 end
 if indexed then index_record(d, id) end
@@ -295,7 +305,9 @@ return 'ok'
 # A status only moves forward (sent → delivered → read); `failed` ends a delivery Meta had not
 # delivered, and is history only after that. A delivery still being sent (sending, ambiguous,
 # retrying, paused, queued after a crash) that Meta reports on is reconciled: it went out, with
-# that wamid, and is never sent again. A `failed` with Meta's code is counted (figures), once.
+# that wamid, and is never sent again; unless the bridge knows when it went out, Meta's time for
+# the status it reports is taken as its `sent_at`, the closest known. A `failed` with Meta's code
+# is counted (figures), once.
 # Returns the status the delivery is left in.
 _META_STATUS = _script(
     """
@@ -336,6 +348,10 @@ if pending or gave_up then
     redis.call('HDEL', d, F.error_message, F.error_meaning, F.error_fix, F.http_status)
   end
   redis.call('SREM', key('paused_deliveries'), id)
+  if not redis.call('HGET', d, F.sent_at) then
+    redis.call('HSET', d, F.sent_at, entry.at)
+    index_sent(id, entry.at)
+  end
 end
 set_status(d, id, new, entry)
 index_record(d, id)
@@ -344,7 +360,8 @@ return new
 """
 )
 
-# Index records written before the status and event indexes existed (SCHEMA_VERSION 1).
+# Index records written before the status and event indexes (SCHEMA_VERSION 1) or the index of
+# sent deliveries (2) existed.
 # ARGV: base, now, ttl, delivery ids... Atomic per batch, so a record cannot change status
 # between being read and being indexed.
 _INDEX = _script(
@@ -359,6 +376,8 @@ for i = 4, #ARGV do
     local events = key('event_deliveries', event_id)
     redis.call('SADD', events, id)
     redis.call('EXPIRE', events, ttl)
+    local sent_at = redis.call('HGET', d, F.sent_at)
+    if sent_at then redis.call('ZADD', key('sent_deliveries'), sent_at, id) end
   end
 end
 return #ARGV - 3
@@ -696,13 +715,13 @@ class Store:
         return Page(items, _cursor(after))
 
     @translates_redis_errors
-    def count_created(self, ranges: Sequence[tuple[float, float]], status: Status | None = None) -> list[int]:
-        """How many deliveries (in `status`, else any) were created in each [start, end) range: one
-        ZCOUNT per range on the index, in one round trip (the overview's counts and chart)."""
-        index = self.keys.deliveries_in(status) if status is not None else self.keys.deliveries
+    def count_sent(self, ranges: Sequence[tuple[float, float]]) -> list[int]:
+        """How many deliveries Meta accepted in each [start, end) range, by their `sent_at` (a sent
+        message counts at its send time whatever Meta reported since: delivered, read, failed):
+        one ZCOUNT per range on the index of sent deliveries, in one round trip."""
         pipe = self.redis.pipeline(transaction=False)
         for start, end in ranges:
-            pipe.zcount(index, start, f"({end}")
+            pipe.zcount(self.keys.sent_deliveries, start, f"({end}")
         return [int(n) for n in pipe.execute()]
 
     @translates_redis_errors
@@ -751,7 +770,7 @@ class Store:
 
     @translates_redis_errors
     def upgrade(self, *, now: float, batch: int = 500) -> int:
-        """Build the status and event indexes for records written before they existed.
+        """Build the status, event and sent indexes for records written before they existed.
 
         Idempotent, and safe while the bridge runs: each batch is indexed in one atomic step
         (records created meanwhile are indexed as they are written). Returns how many records
@@ -769,6 +788,11 @@ class Store:
                 ids = []
         if ids:
             done += int(self._index(args=[*self._common(now), *ids]))
+        # Pauses an older version set are not in the set of paused numbers yet: one SCAN, here only.
+        head = self.keys.paused_pattern.removesuffix("*")
+        paused = [text(key).removeprefix(head) for key in self.redis.scan_iter(match=self.keys.paused_pattern, count=1000)]
+        if paused:
+            self.redis.sadd(self.keys.paused_numbers, *paused)
         self.redis.set(self.keys.schema, SCHEMA_VERSION)
         return done
 
@@ -785,8 +809,12 @@ class Store:
 
     @translates_redis_errors
     def pause(self, phone_number_id: str, info: Mapping[str, Any]) -> bool:
-        """Pause the number unless it already is; True if this call paused it."""
-        return bool(self.redis.set(self.keys.paused(phone_number_id), json.dumps(info), nx=True))
+        """Pause the number unless it already is; True if this call paused it. The number joins the
+        set of paused numbers in the same step."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.set(self.keys.paused(phone_number_id), json.dumps(info), nx=True)
+        pipe.sadd(self.keys.paused_numbers, phone_number_id or DRY_RUN_NUMBER)
+        return bool(pipe.execute()[0])
 
     @translates_redis_errors
     def pause_info(self, phone_number_id: str) -> dict[str, Any] | None:
@@ -800,13 +828,20 @@ class Store:
 
     @translates_redis_errors
     def lift_pause(self, phone_number_id: str) -> None:
-        self.redis.delete(self.keys.paused(phone_number_id), self.keys.probe_scheduled)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(self.keys.paused(phone_number_id), self.keys.probe_scheduled)
+        pipe.srem(self.keys.paused_numbers, phone_number_id or DRY_RUN_NUMBER)
+        pipe.execute()
 
     @translates_redis_errors
     def paused_numbers(self) -> list[str]:
-        """Phone number ids whose sending is paused right now."""
-        head = self.keys.paused_pattern.removesuffix("*")
-        return sorted(text(key).removeprefix(head) for key in self.redis.scan_iter(match=self.keys.paused_pattern))
+        """Phone number ids whose sending is paused right now: two round trips whatever the size of
+        the keyspace (a SCAN for the flags took one per ten keys: thousands on every overview)."""
+        numbers = sorted(text(number) for number in self.redis.smembers(self.keys.paused_numbers))
+        pipe = self.redis.pipeline(transaction=False)
+        for number in numbers:
+            pipe.exists(self.keys.paused(number))
+        return [number for number, flagged in zip(numbers, pipe.execute(), strict=True) if flagged]
 
     @translates_redis_errors
     def held(self) -> list[str]:

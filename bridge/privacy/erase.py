@@ -186,6 +186,7 @@ def _forget_delivery(pipe: Pipeline, keys: Keys, delivery: str, record: Mapping[
     event_id, _ = split_delivery_id(delivery)
     pipe.delete(keys.delivery(delivery), keys.history(delivery))
     pipe.zrem(keys.deliveries, delivery)
+    pipe.zrem(keys.sent_deliveries, delivery)
     for status in Status:
         pipe.zrem(keys.deliveries_in(status), delivery)
     pipe.srem(keys.event_deliveries(event_id), delivery)

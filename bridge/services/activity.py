@@ -1,7 +1,8 @@
 """What the bridge did lately and whether it can work: the settings page's overview.
 
 Counts come from the delivery indexes (one ZCOUNT each, in one round trip), never from loading
-records, so the overview costs the same with ten deliveries a day or a hundred thousand.
+records, so the overview costs the same with ten deliveries a day or a hundred thousand. Whether
+WhatsApp accepts the token is asked of Meta at most every few minutes (`token_check`).
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from bridge.redis_conn import unavailable_on_redis_error
 from bridge.runtime import Runtime
 from bridge.services.sending import SendingStatus, sending_status
 from bridge.services.templates import current_catalogue
+from bridge.services.token_check import TokenCheck, token_check
 
 HOUR = 3600.0
 
 
 @dataclass(frozen=True)
 class Hourly:
-    """Deliveries created per hour: `counts[i]` in the hour starting at `start + i * 3600`."""
+    """Messages sent per hour: `counts[i]` in the hour starting at `start + i * 3600`."""
 
     start: float
     counts: list[int]
@@ -35,10 +37,11 @@ def hour_ranges(now: float, hours: int) -> list[tuple[float, float]]:
     return [(current - (hours - 1 - i) * HOUR, current - (hours - 2 - i) * HOUR) for i in range(hours)]
 
 
-def hourly_deliveries(rt: Runtime, *, now: float, hours: int = 24) -> Hourly:
-    """Deliveries created in each of the last `hours` hours (the current one included)."""
+def hourly_sent(rt: Runtime, *, now: float, hours: int = 24) -> Hourly:
+    """Messages Meta accepted in each of the last `hours` hours (the current one included), each in
+    the hour it was sent, whatever Meta reported of it since (delivered, read, failed)."""
     ranges = hour_ranges(now, hours)
-    return Hourly(ranges[0][0], rt.store.count_created(ranges))
+    return Hourly(ranges[0][0], rt.store.count_sent(ranges))
 
 
 def status_counts(rt: Runtime, *, since: float) -> dict[Status, int]:
@@ -51,8 +54,8 @@ class Connections:
     """The overview's connection checks: what is set, what answered, what is paused."""
 
     stripe_secret_set: bool
-    whatsapp_token_set: bool
-    dry_run: bool
+    token: TokenCheck | None
+    """Whether WhatsApp accepts the access token (cached a few minutes); None when Redis did not answer."""
     redis_ms: float | None
     """How long Redis took to answer PING; None when it did not."""
     templates_pulled_at: float | None
@@ -69,8 +72,7 @@ def connections(rt: Runtime, *, now: float) -> Connections:
     pulled_at, error = _snapshot(rt)
     return Connections(
         stripe_secret_set=bool(rt.config.stripe.webhook_secrets),
-        whatsapp_token_set=bool(rt.config.whatsapp.access_token),
-        dry_run=rt.config.whatsapp.dry_run,
+        token=token_check(rt, now=now) if redis_ms is not None else None,
         redis_ms=redis_ms,
         templates_pulled_at=pulled_at,
         templates_error=error,
@@ -99,5 +101,5 @@ def _snapshot(rt: Runtime) -> tuple[float | None, str | None]:
 
 
 def overview_figures(rt: Runtime, *, now: float) -> dict[str, Any]:
-    """The last 24 hours: deliveries by status now, and per hour."""
-    return {"by_status": status_counts(rt, since=now - 24 * HOUR), "hourly": hourly_deliveries(rt, now=now)}
+    """The last 24 hours: deliveries by status now, and messages sent per hour."""
+    return {"by_status": status_counts(rt, since=now - 24 * HOUR), "hourly": hourly_sent(rt, now=now)}

@@ -1,7 +1,8 @@
-"""WhatsApp Business Cloud API client: message sends over one pooled connection per process, and
-the template list `bridge templates pull` reads.
+"""WhatsApp Business Cloud API client: message sends over one pooled connection per process, the
+template list `bridge templates pull` reads, and the sending number's node the settings page reads
+to check the access token.
 
-Both go through `_Graph`, an httpcore connection pool (the layer under httpx) with the bearer
+All go through `_Graph`, an httpcore connection pool (the layer under httpx) with the bearer
 token and the configured timeouts: a send is one POST of a JSON body to one fixed URL, and httpx's
 client machinery around it (URL merging, cookies, auth and redirect handling, response decoding)
 cost as much per message as the round trip to Meta itself. `_Graph.request` is the one place that
@@ -15,7 +16,7 @@ import json
 import logging
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import httpcore
 
@@ -31,20 +32,23 @@ USER_AGENT = "stripe-whatsapp-bridge"
 
 TEMPLATE_FIELDS = ("name", "language", "status", "category", "parameter_format", "components")
 """What the catalogue needs of each template; Graph adds the id."""
+PHONE_NUMBER_FIELDS = ("display_phone_number", "verified_name", "quality_rating")
+"""What the settings page shows of the sending number; Graph adds the id."""
 
 
 class _Graph:
-    """The Graph API at `[whatsapp] api_base_url`, over one keep-alive connection pool."""
+    """The Graph API at `[whatsapp] api_base_url`, over one keep-alive connection pool; every
+    timeout is `[whatsapp] timeout_seconds`, or `timeout` when that is shorter."""
 
-    def __init__(self, settings: WhatsAppSettings):
+    def __init__(self, settings: WhatsAppSettings, *, timeout: float | None = None):
         self._headers = [
             (b"Host", urlsplit(settings.api_base_url).netloc.encode()),
             (b"Authorization", f"Bearer {settings.access_token}".encode()),
             (b"Accept", b"application/json"),
             (b"User-Agent", USER_AGENT.encode()),
         ]
-        connect = min(5.0, settings.timeout_seconds)
-        self._timeouts = {"timeout": {"connect": connect, "read": settings.timeout_seconds, "write": settings.timeout_seconds, "pool": 5.0}}
+        seconds = settings.timeout_seconds if timeout is None else min(timeout, settings.timeout_seconds)
+        self._timeouts = {"timeout": {"connect": min(5.0, seconds), "read": seconds, "write": seconds, "pool": 5.0}}
         self._pool = httpcore.ConnectionPool(max_connections=20, max_keepalive_connections=10, keepalive_expiry=30)
 
     def close(self) -> None:
@@ -161,6 +165,39 @@ def _next_page(next_url: Any, base_url: str, visited: set[str]) -> str | None:
     if next_url in visited:
         raise TransientError("the Cloud API gave the same page of templates twice; stopped instead of looping")
     return str(next_url)
+
+
+@dataclass(frozen=True)
+class PhoneNumber:
+    """The business's own sending number as Graph describes it: not a customer's, so shown as it is."""
+
+    id: str
+    display_phone_number: str | None
+    """As Meta writes it for people: "+1 631-555-5555"."""
+    verified_name: str | None
+    quality_rating: str | None
+    """GREEN, YELLOW, RED, or NA / UNKNOWN while Meta has not rated the number."""
+
+
+def fetch_phone_number(settings: WhatsAppSettings, *, timeout: float) -> PhoneNumber:
+    """`GET /{version}/{phone-number-id}`: the cheapest request that proves the access token works
+    for the number the bridge sends from (a refused token is Meta's 190, as a send would get).
+    Every timeout is at most `timeout` seconds; errors are DeliveryError subclasses, as for sends."""
+    query = urlencode({"fields": ",".join(PHONE_NUMBER_FIELDS)})
+    url = f"{settings.api_base_url}/{settings.api_version}/{quote(settings.phone_number_id, safe='')}?{query}"
+    graph = _Graph(settings, timeout=timeout)
+    try:
+        status, body = graph.request(b"GET", url)
+    finally:
+        graph.close()
+    return _phone_number(status, body)
+
+
+def _phone_number(status: int, body: Any) -> PhoneNumber:
+    if not isinstance(body, dict) or not isinstance(body.get("id"), str):
+        raise TransientError(f"Cloud API answered {status} without the phone number's details")
+    text = {name: body.get(name) if isinstance(body.get(name), str) else None for name in PHONE_NUMBER_FIELDS}
+    return PhoneNumber(id=body["id"], **text)
 
 
 def _retry_after(value: str | None) -> float | None:
