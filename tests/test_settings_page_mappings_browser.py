@@ -124,7 +124,7 @@ def test_map_a_payment_to_a_template_refused_fixed_saved_previewed_and_test_sent
 
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])
 @pytest.mark.parametrize("lang", ["en", "ar"])
-def test_the_mapping_form_with_header_and_button_fields_is_accessible_and_fits_the_screen(browser: Browser, site: Site, lang: str, viewport: str):
+def test_a_form_with_header_and_button_fields_is_accessible_and_fits_the_screen(browser: Browser, site: Site, lang: str, viewport: str):
     _bridge, url, _fake = site
     with open_page(browser, PHONE_VIEWPORT if viewport == "phone" else DESKTOP_VIEWPORT) as page:
         sign_in(page, url, lang)
