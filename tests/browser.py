@@ -11,6 +11,12 @@ accessibility check needs no npm step and no network.
 Registered as a pytest plugin by tests/conftest.py; Playwright is imported only when a browser
 test runs, so the rest of the suite does not depend on it. Playwright's sync API allows one
 instance per thread: browser tests share the module's `browser` fixture rather than start their own.
+
+A strict page fails its test on any console error. Chromium logs one for every answer with an
+error status ("Failed to load resource: the server responded with a status of 422 ..."), the
+settings page's refusals included (a form answered 422 with its findings); a test that means to
+be refused says so around the post with `expect_status(page, 422)`, which waits for that answer
+and lets its one console error pass, and nothing else.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -50,6 +56,10 @@ PHONE_VIEWPORT = {"width": 390, "height": 844}
 SERIOUS_IMPACTS = frozenset({"serious", "critical"})
 """The axe-core impacts a page must have none of; "minor" and "moderate" are reported, not failed."""
 WEB_SCHEMES = frozenset({"http", "https", "ws", "wss"})
+LOAD_FAILED = re.compile(r"^Failed to load resource: the server responded with a status of (?P<status>\d{3})\b")
+"""How Chromium reports an answer with an error status in the console."""
+FORM_POST_RESOURCES = frozenset({"document", "fetch"})
+"""How a form's post is loaded: as the page (an ordinary submission) or by page.js's fetch."""
 
 
 def in_ci() -> bool:
@@ -106,6 +116,34 @@ def is_offsite(url: str) -> bool:
         return True
 
 
+@dataclass
+class _Watch:
+    """What a strict page reported, and the error answers its test said it expects."""
+
+    offsite: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    console_errors: list[tuple[str, str]] = field(default_factory=list)
+    """(text, the URL Chromium names with it) of each console error."""
+    expected: list[tuple[str, int]] = field(default_factory=list)
+    """(URL, status) of each answer `expect_status` saw: each lets one console error about it pass."""
+
+    def unexpected_console_errors(self) -> list[str]:
+        allowed = list(self.expected)
+        unexpected = []
+        for text, url in self.console_errors:
+            failed = LOAD_FAILED.match(text)
+            answer = (_without_fragment(url), int(failed["status"])) if failed else None
+            if answer in allowed:
+                allowed.remove(answer)
+            else:
+                unexpected.append(f"console: {text}" + (f" ({url})" if url else ""))
+        return unexpected
+
+
+_watches: dict[int, _Watch] = {}
+"""The strict pages open now, by id(page)."""
+
+
 @contextmanager
 def open_page(
     browser: Browser, viewport: dict[str, int] = DESKTOP_VIEWPORT, *, strict: bool = True, **context_options: Any
@@ -113,27 +151,60 @@ def open_page(
     """A page in a fresh context (its own cookies and storage); requests to other hosts are blocked
     before they leave the machine. When `strict`, the caller fails on the way out if the page asked
     another host for anything, threw an uncaught error or logged a console error (which is how
-    Chromium reports what the page's own Content-Security-Policy refused)."""
+    Chromium reports what the page's own Content-Security-Policy refused, and an answer with an
+    error status the test did not announce with `expect_status`)."""
     context = browser.new_context(viewport=viewport, **context_options)
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
-    offsite: list[str] = []
-    problems: list[str] = []
+    watch = _Watch()
 
     def block(route: Route) -> None:
-        offsite.append(route.request.url)
+        watch.offsite.append(route.request.url)
         route.abort("blockedbyclient")
 
     context.route(is_offsite, block)
     page = context.new_page()
-    page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
-    page.on("console", lambda message: problems.append(f"console: {message.text}") if message.type == "error" else None)
+    page.on("pageerror", lambda error: watch.problems.append(f"uncaught: {error}"))
+    page.on(
+        "console",
+        lambda message: watch.console_errors.append((message.text, message.location.get("url", ""))) if message.type == "error" else None,
+    )
+    _watches[id(page)] = watch
     try:
         yield page
     finally:
         context.close()
+        _watches.pop(id(page), None)
     if strict:
-        assert not offsite, f"the page asked another host for something (everything must be served by the app): {offsite}"
+        assert not watch.offsite, f"the page asked another host for something (everything must be served by the app): {watch.offsite}"
+        problems = watch.problems + watch.unexpected_console_errors()
         assert not problems, "the page reported errors:\n" + "\n".join(problems)
+
+
+@contextmanager
+def expect_status(page: Page, status: int) -> Iterator[None]:
+    """Say that the form post made inside the block is answered `status` (422: refused, the form
+    again with its findings): waits for that answer and lets the one console error Chromium logs
+    about it pass the strict check. Only a POST to the page's own origin, loaded as the document
+    or by fetch, is such an answer; every other error still fails the test."""
+    origin = _origin(page.url)
+
+    def is_it(response: Any) -> bool:
+        request = response.request
+        same_origin = _origin(response.url) == origin
+        return response.status == status and request.method == "POST" and request.resource_type in FORM_POST_RESOURCES and same_origin
+
+    with page.expect_response(is_it) as answer:
+        yield
+    _watches[id(page)].expected.append((_without_fragment(answer.value.url), status))
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc
+
+
+def _without_fragment(url: str) -> str:
+    return url.split("#", 1)[0]
 
 
 @contextmanager

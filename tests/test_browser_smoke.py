@@ -1,6 +1,7 @@
 """The browser-test machinery itself (tests/browser.py): Debian's Chromium opens pages a real Flask
 app serves over a socket, computed styles and layout are read back, axe-core finds a missing label
-and passes a labelled form, screenshots land in the run's artifacts, other hosts are blocked."""
+and passes a labelled form, screenshots land in the run's artifacts, other hosts are blocked, and an
+answer with an error status fails a strict page unless the test expected exactly that form post's."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 from flask import Flask, abort, request
 
-from tests.browser import check_accessibility, launched_chromium, live_server, open_page, run_artifacts_dir, screenshot
+from tests.browser import check_accessibility, expect_status, launched_chromium, live_server, open_page, run_artifacts_dir, screenshot
 
 if TYPE_CHECKING:  # Playwright may be missing: then the browser fixture skips these tests, collection must not fail
     from playwright.sync_api import Browser, Page
@@ -32,6 +33,7 @@ LABELLED = FORM.format(field='<label for="phone">رقم الهاتف</label> <in
 UNLABELLED = FORM.format(field='<input id="phone" name="phone" type="tel">')
 WITH_CDN = LABELLED.replace("</head>", '<link rel="stylesheet" href="https://cdn.example.invalid/site.css"></head>')
 PAGES = {"labelled": LABELLED, "unlabelled": UNLABELLED, "with-cdn": WITH_CDN}
+FETCH_POST = "fetch(location.href, {method: 'POST', body: new FormData(document.forms[0])}).then(r => r.status)"
 STRICT_CSP = "default-src 'self'; frame-ancestors 'none'"
 """As strict as the admin page's will be: no inline or injected script may run under it."""
 
@@ -40,8 +42,15 @@ def make_site() -> Flask:
     """A tiny app serving PAGES at /<name>, with a strict Content-Security-Policy unless ?csp=off."""
     app = Flask(__name__)
 
+    @app.post("/<name>")
+    def refuse(name: str):
+        """Every form post is refused, as the settings page refuses a form with findings."""
+        return PAGES.get(name, ""), 422, {"Content-Type": "text/html; charset=utf-8"}
+
     @app.get("/<name>")
     def show(name: str):
+        if name == "refused":
+            return LABELLED, 422, {"Content-Type": "text/html; charset=utf-8"}
         if name not in PAGES:
             abort(404)  # Chromium asks for /favicon.ico now and then
         headers = {"Content-Type": "text/html; charset=utf-8"}
@@ -101,6 +110,35 @@ def test_a_stylesheet_from_another_host_fails_a_strict_page(browser: Browser, si
         page.goto(f"{site}/with-cdn?{query}")
         assert page.locator("h1").is_visible()
     assert "https://cdn.example.invalid/site.css" in str(failure.value)
+
+
+def test_a_form_post_answered_422_fails_a_strict_page_unless_the_test_expects_it(browser: Browser, site: str):
+    with pytest.raises(AssertionError, match="status of 422"), open_page(browser) as page:
+        page.goto(f"{site}/labelled")
+        page.get_by_role("button").click()
+        page.wait_for_load_state()
+    with open_page(browser) as page:
+        page.goto(f"{site}/labelled")
+        with expect_status(page, 422):
+            page.get_by_role("button").click()
+        with expect_status(page, 422):
+            assert page.evaluate(FETCH_POST) == 422
+
+
+def test_an_expected_status_excuses_one_answer_and_nothing_else(browser: Browser, site: str):
+    with pytest.raises(AssertionError, match="status of 422") as failure, open_page(browser) as page:
+        page.goto(f"{site}/labelled")
+        with expect_status(page, 422):
+            assert page.evaluate(FETCH_POST) == 422
+            assert page.evaluate(FETCH_POST) == 422  # a second refusal nobody announced
+    reported = [line for line in str(failure.value).splitlines() if line.strip().startswith("console: Failed to load resource")]
+    assert len(reported) == 1, reported
+    with pytest.raises(AssertionError, match="status of 422") as failure, open_page(browser) as page:
+        page.goto(f"{site}/labelled")
+        with expect_status(page, 422):
+            page.get_by_role("button").click()
+        page.goto(f"{site}/refused")  # a page answered 422 is no form post: still an error
+    assert "/refused" in str(failure.value)
 
 
 def test_a_page_that_is_not_strict_tolerates_console_errors(browser: Browser, site: str):

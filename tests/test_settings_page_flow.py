@@ -26,7 +26,7 @@ from bridge.delivery.records import Status
 from bridge.settings_page.i18n import CATALOGUES
 from bridge.stripe_events import samples
 from bridge.whatsapp.errors import lookup
-from tests.browser import assert_accessible, live_server, screenshot
+from tests.browser import assert_accessible, expect_status, live_server, screenshot
 from tests.conftest import Bridge, example_raw, meta_signed, signed
 from tests.fake_graph import FakeGraphAPI, Reply
 from tests.meta_posts import status_post
@@ -176,14 +176,16 @@ def test_a_merchant_maps_a_payment_from_the_page_and_watches_it_delivered_failed
     assert page.locator("h1").inner_text() == say("New mapping")
     page.locator("#name").fill(NAME)
     assert page.locator("#events").input_value() == EVENT_TYPE
-    page.locator("#template").select_option("payment_receipt")  # page.js previews: the template's fields appear
+    with expect_status(page, 422):  # page.js asks for the template's fields: they come with the finding that they are empty
+        page.locator("#template").select_option("payment_receipt")
     page.locator("#body-3").wait_for()
     assert (field_starts_on_the_right(page, "template")) == (lang == "ar")
     assert page.evaluate("getComputedStyle(document.querySelector('#body-1')).direction") == "ltr", "an expression reads left to right"
     page.locator("#body-1").fill("{{ object.shipping.name }}")
     page.locator("#body-2").fill("{{ object.amount_received | }}")  # a Jinja syntax error
     page.locator("#body-3").fill("{{ object.id[-8:] }}")
-    page.locator('#mapping-form .actions button[type="submit"]').click()
+    with expect_status(page, 422):  # refused: the form again, its findings the answer
+        page.locator('#mapping-form .actions button[type="submit"]').click()
     assert say("Not saved: fix the problems shown next to the fields.") in page.locator(".flashes").inner_text()
     assert "template syntax error" in page.locator("#body-2-errors").inner_text()
     assert page.locator("#body-2").get_attribute("aria-invalid") == "true"
