@@ -65,37 +65,38 @@ def add_merchant(
     mappings: Sequence[Mapping[str, Any]] | None = None,
     source: str,
 ) -> Merchant:
-    """A merchant configured in one go (`bridge merchants add`): refused whole if any part is wrong."""
+    """A merchant configured in one go (`bridge merchants add`): refused whole if any part is
+    wrong, so a refused add leaves no half-made merchant behind (the store would refuse a missing
+    key or a taken number too, but only after the record was added)."""
     store = merchant_store(rt)
     if store.sealer is None:
         raise Conflict(str(NoEncryptionKey()))
     if not phone_number_id or not access_token:
         raise InvalidRequest("a merchant needs its phone number id and its access token")
-    if mappings is not None:
-        report = check_merchant_mappings(rt, account, mappings)
-        if report.problems:
-            raise MappingRefused(report)
     owner = store.account_for_phone(phone_number_id)
     if owner is not None and owner != account:
         raise Conflict(str(PhoneNumberTaken(phone_number_id, owner)))
-    store.add(_account(account), source=source)
     changes = MerchantChanges(
         phone_number_id=phone_number_id,
         access_token=access_token,
         business_account_id=business_account_id if business_account_id is not None else UNSET,
         mappings=list(mappings) if mappings is not None else UNSET,
     )
-    return update_merchant(rt, account, changes)
+    return update_merchant(rt, account, changes, create_as=source)
 
 
-def update_merchant(rt: Runtime, account: str, changes: MerchantChanges) -> Merchant:
-    """Apply `changes` (mappings checked first: refused whole, nothing stored, on any problem)."""
+def update_merchant(rt: Runtime, account: str, changes: MerchantChanges, *, create_as: str | None = None) -> Merchant:
+    """Apply `changes` (mappings checked first: refused whole, nothing stored, on any problem).
+    `create_as`: add the merchant first when there is none (the source it is recorded with)."""
     if changes.mappings is not UNSET:
         report = check_merchant_mappings(rt, account, changes.mappings or [])
         if report.problems:
             raise MappingRefused(report)
+    store = merchant_store(rt)
+    if create_as is not None:
+        store.add(_account(account), source=create_as)
     try:
-        merchant = merchant_store(rt).update(_account(account), changes)
+        merchant = store.update(_account(account), changes)
     except NoEncryptionKey as exc:
         raise Conflict(str(exc)) from None
     except PhoneNumberTaken as exc:

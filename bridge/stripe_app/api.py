@@ -23,7 +23,7 @@ from bridge.errors import InvalidRequest, NotFound, PayloadError, ServiceError, 
 from bridge.mappings.check import check_mappings
 from bridge.mappings.live import compile_saved
 from bridge.merchants.records import Merchant, MerchantStatus
-from bridge.merchants.store import UNSET, MerchantChanges
+from bridge.merchants.store import MerchantChanges
 from bridge.runtime import Runtime
 from bridge.services import deliveries as deliveries_service
 from bridge.services import merchants as service
@@ -147,13 +147,8 @@ def put_settings() -> Any:
         return json_error(422, "the settings did not validate", errors=errors)
     given = {name: body[name] for name in SETTINGS_FIELDS if name in body}
     changes = MerchantChanges(**{name: value if name == "mappings" else (value or "") for name, value in given.items()})
-    if changes.mappings is not UNSET:
-        report = service.check_merchant_mappings(rt, account, changes.mappings)
-        if report.problems:
-            return _refused(MappingRefused(report))
-    service.merchant_store(rt).add(account, source="stripe app settings")  # an install whose event never reached us
-    try:
-        merchant = service.update_merchant(rt, account, changes)
+    try:  # an install whose event never reached the bridge is added here, by its first save
+        merchant = service.update_merchant(rt, account, changes, create_as="stripe app settings")
     except MappingRefused as refused:
         return _refused(refused)
     return jsonify(settings_json(account, merchant))
