@@ -60,7 +60,9 @@ def _verify() -> Response | None:
     secret = _runtime().config.stripe.app_secret
     if not secret:
         return json_error(503, "the Stripe App backend is off: set STRIPE_APP_SECRET (the app's signing secret)")
-    ids: Mapping[str, Any] = request.args if request.method == "GET" else _json_object(signed_only=True)
+    if request.method != "GET":
+        g.body = _parsed_body()  # read once: the views take it from here, after the signature holds
+    ids: Mapping[str, Any] = request.args if request.method == "GET" else (g.body or {})
     try:
         g.caller = verify_app_request(ids.get("user_id"), ids.get("account_id"), request.headers.get("Stripe-Signature"), secret)
     except SignatureError as exc:
@@ -75,18 +77,19 @@ def _cors(response: Response) -> Response:
     return response
 
 
-def _json_object(*, signed_only: bool = False) -> dict[str, Any]:
-    """The JSON body as an object; before the signature is checked, an unreadable body is just empty
-    (it then fails the signature), after it a 422 says what is wrong."""
+def _parsed_body() -> dict[str, Any] | None:
+    """The JSON body as an object, or None when it is not one (it then fails the signature)."""
     try:
         body = json.loads(request.get_data() or b"{}")
     except (UnicodeDecodeError, ValueError, RecursionError):
-        if signed_only:
-            return {}
-        raise InvalidRequest("the body must be a JSON object") from None
-    if not isinstance(body, dict):
-        if signed_only:
-            return {}
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _json_object() -> dict[str, Any]:
+    """The signed request's JSON body, as `_verify` parsed it; a 422 when it is not an object."""
+    body = g.get("body")
+    if body is None:
         raise InvalidRequest("the body must be a JSON object")
     return body
 
