@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -168,6 +170,9 @@ def _catalogue(config: Config) -> Catalogue | None:
 # The worker process's Runtime: RQ calls job functions by name, so they find it here.
 _process_runtime: Runtime | None = None
 _process_lock = threading.Lock()
+_job_runtime: ContextVar[Runtime | None] = ContextVar("job_runtime", default=None)
+"""The Runtime of the merchant whose job runs now (the worker sets it from the job's queue)."""
+_inline_wait: ContextVar[float] = ContextVar("inline_wait", default=defaults.INLINE_WAIT_MAX_SECONDS)
 
 
 def install_process_runtime(runtime: Runtime | None) -> None:
@@ -176,8 +181,30 @@ def install_process_runtime(runtime: Runtime | None) -> None:
     _process_runtime = runtime
 
 
+@contextmanager
+def running_for(runtime: Runtime, *, inline_wait: float = defaults.INLINE_WAIT_MAX_SECONDS) -> Iterator[None]:
+    """Run the jobs inside with `runtime` as theirs (the merchant whose queue they came from),
+    sleeping at most `inline_wait` for a rate limit before rescheduling instead."""
+    token, wait_token = _job_runtime.set(runtime), _inline_wait.set(inline_wait)
+    try:
+        yield
+    finally:
+        _job_runtime.reset(token)
+        _inline_wait.reset(wait_token)
+
+
+def inline_wait_max() -> float:
+    """How long the running job may sleep for a rate-limit slot (longer: rescheduled). A worker
+    serving several merchants keeps it short: its sleep would hold up every other merchant."""
+    return _inline_wait.get()
+
+
 def process_runtime() -> Runtime:
-    """The process's Runtime, built from the environment's config the first time if none was installed."""
+    """The Runtime of the job running now: its merchant's (`running_for`), else the process's,
+    built from the environment's config the first time if none was installed."""
+    current = _job_runtime.get()
+    if current is not None:
+        return current
     global _process_runtime
     if _process_runtime is None:
         with _process_lock:

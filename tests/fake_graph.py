@@ -1262,6 +1262,7 @@ class FakeGraphAPI:
         self._windows: dict[str, float] = {}
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._tenants: list[FakeGraphAPI] = []
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -1499,7 +1500,36 @@ class FakeGraphAPI:
             self._connections.pop(connection_id, None)
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        return type("Handler", (_GraphHandler,), {"fake": self})
+        host = self
+
+        class Handler(_GraphHandler):
+            fake = host
+
+            def _handle(self) -> None:
+                """Answer as the tenant the path names (see `add_tenant`), else as this fake."""
+                self.fake = host.tenant_for(urlsplit(self.path).path)
+                try:
+                    super()._handle()
+                finally:
+                    self.fake = host
+
+        return Handler
+
+    def add_tenant(self, tenant: FakeGraphAPI) -> FakeGraphAPI:
+        """Serve `tenant` (never started itself) on this fake's socket: requests whose path names its
+        phone number id or business account id are answered, checked and recorded by it, with its
+        own token, script and templates, as Meta serves many businesses at one address."""
+        tenant.api_version = self.api_version
+        self._tenants.append(tenant)
+        return tenant
+
+    def tenant_for(self, path: str) -> FakeGraphAPI:
+        parts = path.split("/")
+        object_id = parts[2] if len(parts) > 2 else ""
+        for fake in self._tenants:
+            if object_id in (fake.phone_number_id, fake.business_account_id):
+                return fake
+        return self
 
 
 _EXPIRED_CHALLENGE = 'OAuth "Facebook Platform" "invalid_token" "Error validating access token"'

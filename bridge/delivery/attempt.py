@@ -26,7 +26,7 @@ from bridge.errors import DeliveryError, MissingDataError, RecipientError, Rende
 from bridge.mappings.compile import CompiledMapping, RenderedMessage
 from bridge.mappings.outgoing import context_for, render_message
 from bridge.observability.figures import WaitKind
-from bridge.runtime import Runtime
+from bridge.runtime import Runtime, inline_wait_max
 from bridge.stripe_events.recipient import customer_id, phone_for, phone_on_object
 from bridge.whatsapp.catalogue import Category
 from bridge.whatsapp.payload import TemplateMessage, build_template_payload
@@ -207,7 +207,7 @@ class Delivery:
                 self.attempts = slot.attempt
             if slot.granted or slot.refused is not None:
                 return slot
-            if slot.wait > defaults.INLINE_WAIT_MAX_SECONDS:
+            if slot.wait > inline_wait_max():
                 self.rt.store.tally.rate_wait(slot.wait, WaitKind.RESCHEDULED)
                 return slot
             self.rt.store.tally.rate_wait(slot.wait, WaitKind.SLEPT)

@@ -44,6 +44,9 @@ class MerchantField(StrEnum):
     DISABLED_REASON = "disabled_reason"
     SOURCE = "source"
     """Who added it: the install event, `bridge merchants add`, ..."""
+    INSTALL_EVENT_AT = "install_event_at"
+    """`created` of the latest install or uninstall event applied: an older one, retried late by
+    Stripe, must not undo a newer one (`MerchantStore.apply_install`)."""
 
 
 SEALED = frozenset({MerchantField.ACCESS_TOKEN, MerchantField.APP_SECRET})

@@ -13,6 +13,8 @@ from dataclasses import replace
 from bridge.config import Config, validate_config
 from bridge.errors import ConfigError
 from bridge.merchants.records import Merchant, MerchantCredentials
+from bridge.merchants.sealing import Sealer
+from bridge.merchants.store import MerchantStore
 from bridge.runtime import Role, Runtime, build_runtime
 
 
@@ -31,7 +33,21 @@ def merchant_config(base: Config, merchant: Merchant, credentials: MerchantCrede
         templates_file="",
         messages_per_second=float(merchant.settings.get("messages_per_second", base.whatsapp.messages_per_second)),
     )
-    return replace(base, whatsapp=whatsapp, mappings=reading.config.mappings, source=f"merchant {merchant.account}")
+    redis = replace(base.redis, queue=merchant_queue(base.redis.queue, merchant.account))
+    return replace(base, whatsapp=whatsapp, redis=redis, mappings=reading.config.mappings, source=f"merchant {merchant.account}")
+
+
+def merchant_queue(queue: str, account: str) -> str:
+    """The merchant's own RQ queue: `deliveries:{acct_…}`. Its own, so the worker can take
+    merchants in turn (one merchant's backlog never stands in front of another's messages); its
+    account in a hash tag, as in every key of the merchant's (RQ's own keys then share a slot)."""
+    return f"{queue}:{{{account}}}"
+
+
+def merchant_store(base: Runtime) -> MerchantStore:
+    """The deployment's merchant records, sealed with BRIDGE_ENCRYPTION_KEY when it is set."""
+    key = base.config.merchants.encryption_key
+    return MerchantStore(base.redis, keys=base.keys, sealer=Sealer.from_setting(key) if key else None, clock=base.clock)
 
 
 def build_merchant_runtime(base: Runtime, merchant: Merchant, credentials: MerchantCredentials | None, *, role: Role) -> Runtime:

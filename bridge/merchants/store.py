@@ -125,24 +125,30 @@ class MerchantStore:
     @translates_redis_errors
     def add(self, account: str, *, source: str) -> tuple[Merchant, bool]:
         """A pending merchant for a new install (True), or the existing one, enabled again if it was disabled."""
-        key, now = self._key(account), self.clock()
-        created = bool(self.redis.hsetnx(key, MerchantField.CREATED_AT, repr(now)))
-        if created:
-            pipe = self.redis.pipeline()
-            pipe.hset(
-                key,
-                mapping={MerchantField.STATUS: MerchantStatus.PENDING, MerchantField.UPDATED_AT: repr(now), MerchantField.SOURCE: source},
-            )
-            pipe.zadd(self._index, {account: now}, nx=True)
-            pipe.incr(self._version)
-            pipe.execute()
-        else:
+        created = self._create(account, source=source)
+        if not created:
             merchant = self.get(account)
             if merchant is not None and merchant.status is MerchantStatus.DISABLED:
                 self._set_status(account, enabled=True, reason="")
         merchant = self.get(account)
         assert merchant is not None
         return merchant, created
+
+    @translates_redis_errors
+    def _create(self, account: str, *, source: str) -> bool:
+        """The merchant's record, pending, unless it has one (False)."""
+        key, now = self._key(account), self.clock()
+        if not self.redis.hsetnx(key, MerchantField.CREATED_AT, repr(now)):
+            return False
+        pipe = self.redis.pipeline()
+        pipe.hset(
+            key,
+            mapping={MerchantField.STATUS: MerchantStatus.PENDING, MerchantField.UPDATED_AT: repr(now), MerchantField.SOURCE: source},
+        )
+        pipe.zadd(self._index, {account: now}, nx=True)
+        pipe.incr(self._version)
+        pipe.execute()
+        return True
 
     def update(self, account: str, changes: MerchantChanges) -> Merchant | None:
         """Apply `changes` (None: no such merchant); the status follows: active once it has a number and a token."""
@@ -232,6 +238,34 @@ class MerchantStore:
         pipe.incr(self._version)
         pipe.execute()
         return True
+
+    def apply_install(self, account: str, *, installed: bool, at: int, source: str) -> bool:
+        """An install (pending merchant, or a disabled one enabled again) or an uninstall (disabled,
+        credentials erased) announced by a Stripe event created at `at`; False when a newer one was
+        applied already (Stripe retries for days, in any order). An uninstall of a merchant never
+        seen is recorded too, disabled, so a late retry of its install is known to be older."""
+        if not self._newer_install_event(account, at):
+            return False
+        if installed:
+            self.add(account, source=source)
+        else:
+            self._create(account, source=source)
+            self.disable(account, reason=source, erase_credentials=True)
+        return True
+
+    @translates_redis_errors
+    def _newer_install_event(self, account: str, at: int) -> bool:
+        key = self._key(account)
+
+        def claim(pipe: Pipeline) -> bool:
+            seen = pipe.hget(key, MerchantField.INSTALL_EVENT_AT)
+            if seen is not None and int(seen) > at:
+                return False
+            pipe.multi()
+            pipe.hset(key, MerchantField.INSTALL_EVENT_AT, str(at))
+            return True
+
+        return bool(self.redis.transaction(claim, key, value_from_callable=True))
 
     @translates_redis_errors
     def reseal_all(self) -> int:

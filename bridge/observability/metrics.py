@@ -52,6 +52,8 @@ class Received(StrEnum):
     """Redis was away: answered 503, the sender retries."""
     UNCONFIGURED = "unconfigured"
     """Meta's post could not be checked: no app secret configured (503)."""
+    APPLIED = "applied"
+    """A Stripe App install or uninstall, applied to the merchant's record."""
 
 
 class Webhook(StrEnum):
@@ -73,12 +75,18 @@ SIGNATURE_FAILURES = Counter(
     ["webhook"],
 )
 META_POSTS = Counter("bridge_meta_webhook_posts", "Posts from Meta's webhook to /whatsapp/webhook, by outcome", ["outcome"])
+UNROUTED = Counter(
+    "bridge_unrouted",
+    "Webhook posts for a Stripe account or WhatsApp number that is no active merchant (answered 200, ignored), "
+    "by webhook and why (unknown, pending, disabled)",
+    ["webhook", "reason"],
+)
 
 # Label children bound once per process: `labels()` takes a lock and builds a key on every call,
 # which on the webhook's path cost more than the increment itself.
 _events: dict[tuple[str, str], Counter] = {}
 _signatures = {webhook: SIGNATURE_FAILURES.labels(webhook.value) for webhook in Webhook}
-_meta_posts = {outcome: META_POSTS.labels(outcome.value) for outcome in Received if outcome is not Received.IGNORED}
+_meta_posts = {outcome: META_POSTS.labels(outcome.value) for outcome in Received if outcome not in (Received.IGNORED, Received.APPLIED)}
 
 
 def event_received(event_type: str, outcome: Received) -> None:
@@ -87,6 +95,11 @@ def event_received(event_type: str, outcome: Received) -> None:
     if child is None:
         child = _events[event_type, outcome] = EVENTS_RECEIVED.labels(event_type, outcome.value)
     child.inc()
+
+
+def event_unrouted(reason: str, webhook: Webhook = Webhook.STRIPE) -> None:
+    """Count an event or update no active merchant takes (not on the hot path: no cached child)."""
+    UNROUTED.labels(webhook.value, reason).inc()
 
 
 def signature_failed(webhook: Webhook) -> None:

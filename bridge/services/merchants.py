@@ -13,16 +13,11 @@ from typing import Any
 from bridge.errors import ConfigError, Conflict, InvalidRequest, NotFound
 from bridge.mappings.check import CheckReport, check_mappings
 from bridge.merchants.records import Merchant, check_account
-from bridge.merchants.runtime import build_merchant_runtime
-from bridge.merchants.sealing import CredentialsUnreadable, Sealer
-from bridge.merchants.store import UNSET, MerchantChanges, MerchantStore, NoEncryptionKey, PhoneNumberTaken
+from bridge.merchants.runtime import build_merchant_runtime, merchant_store
+from bridge.merchants.sealing import CredentialsUnreadable
+from bridge.merchants.store import UNSET, MerchantChanges, NoEncryptionKey, PhoneNumberTaken
 from bridge.runtime import Role, Runtime
 from bridge.services.mappings import MappingRefused
-
-
-def merchant_store(rt: Runtime) -> MerchantStore:
-    key = rt.config.merchants.encryption_key
-    return MerchantStore(rt.redis, keys=rt.keys, sealer=Sealer.from_setting(key) if key else None, clock=rt.clock)
 
 
 def merchant_source(account: str) -> str:

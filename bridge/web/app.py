@@ -11,6 +11,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from bridge import defaults
 from bridge.api.setup import register_admin_api
 from bridge.config import Config, load_config, parse_config
+from bridge.merchants.registry import MerchantRegistry
 from bridge.observability.logs import configure_logging
 from bridge.observability.redact import protect
 from bridge.observability.sentry import init_sentry
@@ -38,6 +39,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     # length: one byte over the limit lets the view tell "too large" from "exactly 1 MiB".
     app.config["MAX_CONTENT_LENGTH"] = defaults.MAX_BODY_BYTES + 1
     app.extensions["bridge"] = runtime = build_runtime(config, role=Role.WEB)
+    app.extensions["bridge.merchants"] = MerchantRegistry(runtime, role=Role.WEB)
     app.register_blueprint(stripe_webhook)
     app.register_blueprint(whatsapp_webhook)
     app.register_blueprint(health)

@@ -11,12 +11,18 @@ from flask import Response, current_app, request
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge, RequestTimeout
 
 from bridge import defaults
+from bridge.merchants.registry import MerchantRegistry
 from bridge.runtime import Runtime
 
 
 def runtime() -> Runtime:
     """The Runtime `create_app` built for this process."""
     return current_app.extensions["bridge"]
+
+
+def merchants() -> MerchantRegistry:
+    """The process's merchants (Stripe App installs), each with its Runtime."""
+    return current_app.extensions["bridge.merchants"]
 
 
 def limited_body() -> bytes:

@@ -13,18 +13,22 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+from typing import Any
 
 from flask import Blueprint, Response, request
 from werkzeug.exceptions import HTTPException
 
 from bridge.errors import SignatureError, StoreUnavailable
+from bridge.merchants.registry import Route
 from bridge.observability.logs import log_fields
-from bridge.observability.metrics import Received, Webhook, meta_post_received, signature_failed
+from bridge.observability.metrics import Received, Webhook, event_unrouted, meta_post_received, signature_failed
+from bridge.runtime import Runtime
 from bridge.updates import ingest
-from bridge.web.common import limited_body, runtime, status_response
+from bridge.updates.routing import split_by_merchant
+from bridge.web.common import limited_body, merchants, runtime, status_response
 from bridge.web.errors import error_response
 from bridge.whatsapp.signature import HEADER, verify_meta_signature
-from bridge.whatsapp.webhook import EnvelopeError, validate_envelope
+from bridge.whatsapp.webhook import WABA_OBJECT, EnvelopeError, validate_envelope
 
 logger = logging.getLogger(__name__)
 
@@ -73,19 +77,45 @@ def receive():
         meta_post_received(Received.REJECTED)
         return error_response(401, f"signature verification failed: {exc}")
     try:
-        validate_envelope(_json(body))
+        document = _json(body)
+        validate_envelope(document)
     except EnvelopeError as exc:
         logger.warning("meta post rejected", extra=log_fields(outcome="rejected", reason=str(exc)))
         meta_post_received(Received.REJECTED)
         return error_response(400, str(exc))
     try:
-        new = ingest.accept(rt, body)
+        new = _accept(rt, body, document)  # type: ignore[arg-type]
     except StoreUnavailable as exc:
         logger.error("Redis unavailable, answering 503 so Meta retries its post", extra=log_fields(outcome="unavailable", reason=str(exc)))
         meta_post_received(Received.UNAVAILABLE)
         return error_response(503, "temporarily unavailable, retry later")
     meta_post_received(Received.QUEUED if new else Received.DUPLICATE)
     return status_response("queued" if new else "duplicate")
+
+
+def _accept(rt: Runtime, body: bytes, document: dict[str, Any]) -> bool:
+    """Store and queue the post for the merchant it is about, or each part for its merchant
+    (`bridge.updates.routing`); a post for the file's merchant alone is stored as its bytes came.
+    A part stored before a Redis failure is found again by its digest when Meta retries."""
+    registry = merchants()
+    registry.refresh()
+    if document.get("object") != WABA_OBJECT or not registry.has_merchants:
+        return ingest.accept(rt, body)
+    parts = split_by_merchant(document, registry.account_for_phone, registry.account_for_business)
+    if list(parts) == [None]:
+        return ingest.accept(rt, body)
+    new = False
+    for account, part in parts.items():
+        routed = registry.route(account)
+        if routed.route is Route.BROKEN:
+            raise StoreUnavailable(f"merchant {account} cannot be served right now")
+        if routed.runtime is None:
+            logger.info("meta post part ignored", extra=log_fields(account=account, reason=routed.route.value, outcome="ignored"))
+            event_unrouted(routed.route.value, Webhook.WHATSAPP)
+            continue
+        part_body = body if part is document else json.dumps(part, separators=(",", ":"), sort_keys=True).encode()
+        new = ingest.accept(routed.runtime, part_body) or new
+    return new
 
 
 def _json(body: bytes) -> object:
