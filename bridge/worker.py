@@ -54,7 +54,8 @@ class MerchantWorker(SimpleWorker):
 
     def _follow_merchants(self) -> None:
         """Listen on the served merchants' queues as they come and go (keeping the turn order)."""
-        self.registry.refresh()
+        if not self.registry.refresh():  # at most one GET a second; nothing at all in between
+            return
         queues = self.registry.queues()
         names = tuple(q.name for q in queues)
         if names == self._queue_set:
