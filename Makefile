@@ -34,6 +34,7 @@ bench: install
 	$(BIN)/python bench/worker.py
 	$(BIN)/python bench/end_to_end.py
 	$(BIN)/python bench/rate.py
+	$(BIN)/python bench/fairness.py
 	$(BIN)/python bench/memory.py
 	$(BIN)/python bench/profile.py
 

@@ -113,3 +113,15 @@ def test_memory_quick(redis_url: str):
     assert {row[0] for row in keys} >= {"`bridge:event:*`", "`bridge:delivery:*`", "`bridge:history:*`"}
     cost = table_rows(output, "Memory: cost of one more event")
     assert [row[0] for row in cost] == ["300", "1,000", "3,000"]
+
+
+# -- bench/fairness.py ----------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_fairness_quick(redis_url: str):
+    output = run_quick("fairness.py", redis_url)
+    rows = table_rows(output, "Fairness: merchant B's messages behind merchant A's backlog")
+    assert len(rows) == 1 and all(cell not in ("", "n/a") for cell in rows[0])
+    rates = table_rows(output, "Worker over merchants' queues: deliveries per second")
+    assert len(rates) == 1 and float(rates[0][3]) > 0
