@@ -52,9 +52,9 @@ class MerchantWorker(SimpleWorker):
         self._next_heartbeat = 0.0
         self._burst, self._scheduler_logging = False, None
 
-    def _follow_merchants(self) -> None:
+    def _follow_merchants(self, *, now: bool = False) -> None:
         """Listen on the served merchants' queues as they come and go (keeping the turn order)."""
-        if not self.registry.refresh():  # at most one GET a second; nothing at all in between
+        if not self.registry.refresh(force=now):  # at most one GET a second; nothing at all in between
             return
         queues = self.registry.queues()
         names = tuple(q.name for q in queues)
@@ -133,6 +133,7 @@ class MerchantWorker(SimpleWorker):
             queue.connection.lpush(queue.key, job.id)
             queue.connection.lrem(queue.intermediate_queue_key, 1, job.id)
             logger.warning("job %s put back on %s: its merchant is not served", job.id, queue.name)
+            self._follow_merchants(now=True)  # stop listening there at once, not after a second of taking it back and forth
             return
         shared = len(self.queues) > 1
         with running_for(runtime, inline_wait=defaults.SHARED_INLINE_WAIT_MAX_SECONDS if shared else defaults.INLINE_WAIT_MAX_SECONDS):
