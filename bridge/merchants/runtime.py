@@ -38,7 +38,7 @@ def merchant_config(base: Config, merchant: Merchant, credentials: MerchantCrede
 
 
 def merchant_queue(queue: str, account: str) -> str:
-    """The merchant's own RQ queue: `deliveries:{acct_…}`. Its own, so the worker can take
+    """The merchant's own RQ queue: `{queue}:{acct_…}` (`bridge:{acct_…}` by default). Its own, so the worker can take
     merchants in turn (one merchant's backlog never stands in front of another's messages); its
     account in a hash tag, as in every key of the merchant's (RQ's own keys then share a slot)."""
     return f"{queue}:{{{account}}}"
