@@ -9,8 +9,10 @@ from contextlib import contextmanager
 import click
 
 from bridge.config import Config, load_config
-from bridge.errors import ConfigError, RecipientError, ServiceError
+from bridge.errors import ConfigError, Conflict, RecipientError, ServiceError
+from bridge.merchants.records import MerchantStatus
 from bridge.runtime import Role, Runtime, build_runtime
+from bridge.services.merchants import get_merchant, merchant_runtime
 from bridge.services.times import parse_moment
 from bridge.whatsapp.phones import normalize
 
@@ -25,8 +27,27 @@ def load_or_exit(path: str | None = None) -> Config:
         sys.exit(1)
 
 
-def cli_runtime() -> Runtime:
-    return build_runtime(load_or_exit(), role=Role.CLI)
+def cli_runtime(account: str | None = None, *, to_send: bool = False) -> Runtime:
+    """The config file's merchant's Runtime, or with `account` that merchant's (its keys, number,
+    mappings and queue); `to_send`: refused for a disabled merchant, which must not send."""
+    rt = build_runtime(load_or_exit(), role=Role.CLI)
+    if account is None:
+        return rt
+    with service_errors():
+        merchant = get_merchant(rt, account)
+        if to_send and merchant.status is MerchantStatus.DISABLED:
+            why = f" ({merchant.disabled_reason})" if merchant.disabled_reason else ""
+            raise Conflict(f"merchant {account} is disabled{why}: enable it first (`bridge merchants enable {account}`)")
+        return merchant_runtime(rt, merchant)
+
+
+account_option = click.option(
+    "--account",
+    default=None,
+    metavar="ACCOUNT",
+    help="Act for this merchant (a Stripe account, acct_...) instead of the config file's.",
+)
+"""`--account ACCOUNT` on the commands that read or change one merchant's data."""
 
 
 def phone_or_exit(rt: Runtime, phone: str) -> str:

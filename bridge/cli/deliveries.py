@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from bridge.cli.common import cli_runtime, parse_since, service_errors
+from bridge.cli.common import account_option, cli_runtime, parse_since, service_errors
 from bridge.delivery.records import TIME_FIELDS, Field, SkipReason, Status
 from bridge.services import deliveries as services
 from bridge.services.sending import resume_sending
@@ -33,16 +33,20 @@ def outbox(limit: int) -> None:
 @click.option("--since", default=None, help="Only deliveries created at or after this ISO date/time (UTC) or unix time.")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(min=1), help="At most this many, newest first.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line, numbers as numbers.")
+@account_option
 @click.pass_context
-def deliveries(ctx: click.Context, status: str | None, event_id: str | None, since: str | None, limit: int, as_json: bool) -> None:
+def deliveries(
+    ctx: click.Context, status: str | None, event_id: str | None, since: str | None, limit: int, as_json: bool, account: str | None
+) -> None:
     """List delivery records, newest first (phone numbers masked); `deliveries show ID` for one.
 
     Statuses follow Meta's webhook after the send: sent → delivered → read, or failed with Meta's
     reason. Filters are answered from Redis's indexes: only the matching records are read.
     """
     if ctx.invoked_subcommand is not None:
+        ctx.obj = account
         return
-    rt = cli_runtime()
+    rt = cli_runtime(account)
     status_filter = Status(status) if status else None
     records = services.list_deliveries(rt, status=status_filter, event_id=event_id, since=parse_since(since), limit=limit).items
     if as_json:
@@ -62,9 +66,11 @@ def deliveries(ctx: click.Context, status: str | None, event_id: str | None, sin
 @deliveries.command("show")
 @click.argument("delivery_id")
 @click.option("--json", "as_json", is_flag=True, help="The record and its whole history as one JSON object.")
-def deliveries_show(delivery_id: str, as_json: bool) -> None:
+@account_option
+@click.pass_context
+def deliveries_show(ctx: click.Context, delivery_id: str, as_json: bool, account: str | None) -> None:
     """One delivery: its record and every status it went through (queued → sent → delivered → read)."""
-    rt = cli_runtime()
+    rt = cli_runtime(account or ctx.obj)
     with service_errors():
         record = services.get_delivery(rt, delivery_id)
     history = record.pop("history")
@@ -94,13 +100,22 @@ def deliveries_show(delivery_id: str, as_json: bool) -> None:
 )
 @click.option("--since", default=None, help="With --failed or --skipped: only those created at or after this ISO date/time or unix time.")
 @click.option("--force", is_flag=True, help="Also replay deliveries that were already sent (sends again).")
-def replay(delivery_ids: tuple[str, ...], all_failed: bool, all_skipped: bool, reason: str | None, since: str | None, force: bool) -> None:
+@account_option
+def replay(
+    delivery_ids: tuple[str, ...],
+    all_failed: bool,
+    all_skipped: bool,
+    reason: str | None,
+    since: str | None,
+    force: bool,
+    account: str | None,
+) -> None:
     """Re-queue deliveries under their own ids (a sent one only with --force)."""
     if sum((bool(delivery_ids), all_failed, all_skipped)) != 1:
         raise click.UsageError("give DELIVERY_ID..., --failed or --skipped (one of them)")
     if reason is not None and not all_skipped:
         raise click.UsageError("--reason goes with --skipped")
-    rt = cli_runtime()
+    rt = cli_runtime(account, to_send=True)
     if all_failed or all_skipped:
         selection = services.Selection(
             Status.FAILED if all_failed else Status.SKIPPED, parse_since(since), SkipReason(reason) if reason else None
@@ -116,9 +131,10 @@ def replay(delivery_ids: tuple[str, ...], all_failed: bool, all_skipped: bool, r
 
 
 @click.command()
-def resume() -> None:
+@account_option
+def resume(account: str | None) -> None:
     """Resume sending after an account error paused it, and re-queue every held delivery."""
-    rt = cli_runtime()
+    rt = cli_runtime(account, to_send=True)
     with service_errors():
         resumed = resume_sending(rt, by="bridge resume")
     info = resumed.was_paused

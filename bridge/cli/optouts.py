@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import click
 
-from bridge.cli.common import cli_runtime, phone_or_exit, service_errors
+from bridge.cli.common import account_option, cli_runtime, phone_or_exit, service_errors
 from bridge.delivery.optouts import Scope
 from bridge.services.optouts import add_optout, check_optout, list_optouts, remove_optout
 from bridge.whatsapp.phones import mask_phone
@@ -27,9 +27,10 @@ def optout() -> None:
 @optout.command("list")
 @click.option("--scope", type=click.Choice([s.value for s in Scope]), default=None, help="Only this scope.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-def optout_list(scope: str | None, as_json: bool) -> None:
+@account_option
+def optout_list(scope: str | None, as_json: bool, account: str | None) -> None:
     """List opt-outs, newest first (phone numbers masked)."""
-    rt = cli_runtime()
+    rt = cli_runtime(account)
     entries = list_optouts(rt, Scope(scope) if scope else None)
     if as_json:
         for entry in entries:
@@ -52,9 +53,10 @@ def optout_list(scope: str | None, as_json: bool) -> None:
 @click.argument("phone")
 @click.option("--scope", type=click.Choice([s.value for s in Scope]), default=Scope.ALL.value, show_default=True)
 @click.option("--note", default=None, help="Why (kept with the opt-out).")
-def optout_add(phone: str, scope: str, note: str | None) -> None:
+@account_option
+def optout_add(phone: str, scope: str, note: str | None, account: str | None) -> None:
     """Stop messaging PHONE (E.164, or national with [whatsapp] default_country)."""
-    rt = cli_runtime()
+    rt = cli_runtime(account)
     with service_errors():
         change = add_optout(rt, phone_or_exit(rt, phone), Scope(scope), source="bridge optout add", note=note)
     click.echo(f"{change.phone}: opted out ({scope})")
@@ -63,12 +65,13 @@ def optout_add(phone: str, scope: str, note: str | None) -> None:
 @optout.command("remove")
 @click.argument("phone")
 @click.option("--scope", type=click.Choice([s.value for s in Scope]), default=None, help="Only this scope (default: every scope).")
-def optout_remove(phone: str, scope: str | None) -> None:
+@account_option
+def optout_remove(phone: str, scope: str | None, account: str | None) -> None:
     """Message PHONE again: record that the customer opted in (again).
 
     In [consent] mode = "opt_in" this is also the consent on record that lets messages go.
     """
-    rt = cli_runtime()
+    rt = cli_runtime(account)
     with service_errors():
         change = remove_optout(rt, phone_or_exit(rt, phone), Scope(scope) if scope else None, source="bridge optout remove")
     if change.changed:
@@ -80,9 +83,10 @@ def optout_remove(phone: str, scope: str | None) -> None:
 @optout.command("check")
 @click.argument("phone")
 @click.option("--json", "as_json", is_flag=True, help="The answer as one JSON object.")
-def optout_check(phone: str, as_json: bool) -> None:
+@account_option
+def optout_check(phone: str, as_json: bool, account: str | None) -> None:
     """Would PHONE be messaged? Exit 0 when payment notices may go, 1 when they may not."""
-    rt = cli_runtime()
+    rt = cli_runtime(account)
     with service_errors():
         found = check_optout(rt, phone_or_exit(rt, phone))
     if as_json:
