@@ -50,6 +50,9 @@ Families (what each key holds, and for how long, is documented where it is writt
     token-check:{phone_number_id}  the settings page's last check of the access token with Meta (JSON, minutes)
     merchant                   hash: a Stripe App install's settings, credentials sealed
                                (`bridge.merchants.store`); only under an account
+    templates                  a merchant's templates snapshot: the JSON `bridge templates pull`
+                               writes to `[whatsapp] templates_file` for the file's merchant
+                               (`bridge.merchants.templates`); only under an account
 
 Deployment-wide keys (`Keys.global_key`, never under an account: they find the merchants):
 
@@ -105,6 +108,7 @@ FAMILIES: dict[str, str] = {
     "sent_deliveries": "sent-deliveries",
     "token_check": "token-check:{}",
     "merchant": "merchant",
+    "templates": "templates",
 }
 GLOBAL_FAMILIES: dict[str, str] = {
     "merchants": "merchants",
@@ -246,6 +250,12 @@ class Keys:
         if self.account is None:
             raise ValueError("the default merchant is the config file's: it has no merchant record")
         return self._key("merchant")
+
+    @property
+    def templates(self) -> str:
+        if self.account is None:
+            raise ValueError("the default merchant's templates snapshot is the config's templates_file")
+        return self._key("templates")
 
     def global_key(self, family: str, part: str = "") -> str:
         """A deployment-wide key (GLOBAL_FAMILIES), the same from every merchant's Keys."""

@@ -27,10 +27,10 @@ def load_or_exit(path: str | None = None) -> Config:
         sys.exit(1)
 
 
-def cli_runtime(account: str | None = None, *, to_send: bool = False) -> Runtime:
+def cli_runtime(account: str | None = None, *, to_send: bool = False, config_path: str | None = None) -> Runtime:
     """The config file's merchant's Runtime, or with `account` that merchant's (its keys, number,
     mappings and queue); `to_send`: refused for a disabled merchant, which must not send."""
-    rt = build_runtime(load_or_exit(), role=Role.CLI)
+    rt = build_runtime(load_or_exit(config_path), role=Role.CLI)
     if account is None:
         return rt
     with service_errors():

@@ -9,11 +9,11 @@ from typing import NoReturn
 
 import click
 
-from bridge.cli.common import load_or_exit
+from bridge.cli.common import cli_runtime, load_or_exit
 from bridge.config import Config, load_config
 from bridge.delivery.template_states import TemplateState, reported_states
 from bridge.errors import ConfigError, ConfigProblem, ServiceError
-from bridge.services.templates import PullRefused, pull_problems, pull_templates, template_json
+from bridge.services.templates import PullRefused, pull_merchant_templates, pull_problems, pull_templates, template_json
 from bridge.whatsapp.catalogue import (
     Catalogue,
     Category,
@@ -36,12 +36,22 @@ def templates() -> None:
 
 @templates.command("pull")
 @click.option("--config", "config_path", default=None, help=CONFIG_HELP)
-def templates_pull(config_path: str | None) -> None:
-    """Read every template of the business account from Meta and write the snapshot file."""
-    config = load_or_exit(config_path)
-    exit_on_problems(pull_problems(config))
+@click.option(
+    "--account",
+    default=None,
+    metavar="ACCOUNT",
+    help="Pull a merchant's templates (acct_...: its business account and token) into its snapshot in Redis.",
+)
+def templates_pull(config_path: str | None, account: str | None) -> None:
+    """Read every template of the business account from Meta and write the snapshot file (a
+    merchant's, with --account: its snapshot in Redis)."""
+    if account is not None:
+        rt = cli_runtime(account, config_path=config_path)
+    else:
+        config = load_or_exit(config_path)
+        exit_on_problems(pull_problems(config))
     try:
-        pulled = pull_templates(config)
+        pulled = pull_merchant_templates(rt) if account is not None else pull_templates(config)
     except PullRefused as exc:
         click.echo(f"templates pull: {exc.refusal}", err=True)
         click.echo(f"templates pull: {exc.hint}", err=True)

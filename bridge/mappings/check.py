@@ -47,16 +47,29 @@ def check(path: str | None = None, env: dict[str, str] | None = None) -> CheckRe
     return check_reading(reading)
 
 
-def check_mappings(config: Config, tables: Any, *, source: str = "request") -> CheckReport:
+@dataclass(frozen=True)
+class KnownTemplates:
+    """A merchant's templates, for checking its mappings: its snapshot (None: none pulled yet) and
+    what Meta's webhook reported about its templates. The file's merchant's come from the snapshot
+    file and the deployment's own keys instead."""
+
+    catalogue: Catalogue | None
+    states: Mapping[tuple[str, str], TemplateState]
+    missing: str
+    """The warning when there is no snapshot."""
+
+
+def check_mappings(config: Config, tables: Any, *, source: str = "request", templates: KnownTemplates | None = None) -> CheckReport:
     """`check` for mappings given as `[[mappings]]`-shaped tables (the admin API, the settings page),
-    against the rest of a loaded `config`: the same findings `bridge check-config` would print."""
+    against the rest of a loaded `config`: the same findings `bridge check-config` would print.
+    `templates`: a merchant's own, instead of the file's snapshot."""
     parsed = validate_config({"mappings": tables}, source=source, env={})
     problems = [p for p in parsed.problems if p.key.startswith("mappings")]
     reading = ConfigReading(replace(config, mappings=parsed.config.mappings, source=source), tuple(problems))
-    return check_reading(reading, settings=False)
+    return check_reading(reading, settings=False, templates=templates)
 
 
-def check_reading(reading: ConfigReading, *, settings: bool = True) -> CheckReport:
+def check_reading(reading: ConfigReading, *, settings: bool = True, templates: KnownTemplates | None = None) -> CheckReport:
     """Every finding of `check` for a config already read (as far as it validated); without
     `settings`, only the mappings' findings (not what the rest of the file lacks)."""
     report = CheckReport()
@@ -65,8 +78,13 @@ def check_reading(reading: ConfigReading, *, settings: bool = True) -> CheckRepo
     if settings:
         _check_settings(reading, report)
     redis_usable = "redis" not in reading.invalid_sections
-    states = reported_states(config.redis.url, config.redis.key_prefix) if redis_usable else {}
-    catalogue = _catalogue(reading, report)
+    if templates is not None:
+        states, catalogue = dict(templates.states), templates.catalogue
+        if catalogue is None:
+            report.warnings.append(templates.missing)
+    else:
+        states = reported_states(config.redis.url, config.redis.key_prefix) if redis_usable else {}
+        catalogue = _catalogue(reading, report)
     if catalogue is not None:
         catalogue = catalogue.overlaid({key: state.reported() for key, state in states.items()})
     for mapping in _compile_each(config, report):

@@ -8,6 +8,7 @@ one merchant's pause, limiter or data is never another's.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 from bridge.config import Config, validate_config
@@ -15,7 +16,10 @@ from bridge.errors import ConfigError
 from bridge.merchants.records import Merchant, MerchantCredentials
 from bridge.merchants.sealing import Sealer
 from bridge.merchants.store import MerchantStore
+from bridge.merchants.templates import load_merchant_snapshot
 from bridge.runtime import Role, Runtime, build_runtime
+
+logger = logging.getLogger(__name__)
 
 
 def merchant_config(base: Config, merchant: Merchant, credentials: MerchantCredentials | None) -> Config:
@@ -51,7 +55,14 @@ def merchant_store(base: Runtime) -> MerchantStore:
 
 
 def build_merchant_runtime(base: Runtime, merchant: Merchant, credentials: MerchantCredentials | None, *, role: Role) -> Runtime:
-    """A Runtime for `merchant` sharing `base`'s Redis connection."""
-    return build_runtime(
+    """A Runtime for `merchant` sharing `base`'s Redis connection, with its templates snapshot
+    (outside the web process, as for the file's merchant)."""
+    rt = build_runtime(
         merchant_config(base.config, merchant, credentials), redis=base.redis, role=role, account=merchant.account, clock=base.clock
     )
+    if role is not Role.WEB:
+        try:
+            rt.catalogue = load_merchant_snapshot(rt.redis, rt.keys)
+        except ConfigError as exc:  # as for the file: logged, the worker keeps sending
+            logger.warning("templates snapshot not used: %s", exc)
+    return rt

@@ -207,6 +207,14 @@ class MerchantStore:
         self._settle_status(account)
         return self.get(account)
 
+    @translates_redis_errors
+    def touch(self, account: str) -> None:
+        """Something kept beside the record changed (its templates snapshot): processes rebuild the merchant."""
+        pipe = self.redis.pipeline()
+        pipe.hset(self._key(account), MerchantField.UPDATED_AT, repr(self.clock()))
+        pipe.incr(self._version)
+        pipe.execute()
+
     def disable(self, account: str, *, reason: str, erase_credentials: bool) -> Merchant | None:
         """Disable (its events are ignored from now on); on uninstall its credentials are erased too."""
         if self.get(account) is None:

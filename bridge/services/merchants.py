@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bridge.delivery.template_states import TemplateStates
 from bridge.errors import ConfigError, Conflict, InvalidRequest, NotFound
-from bridge.mappings.check import CheckReport, check_mappings
+from bridge.mappings.check import CheckReport, KnownTemplates, check_mappings
 from bridge.merchants.records import Merchant, check_account
 from bridge.merchants.runtime import build_merchant_runtime, merchant_store
 from bridge.merchants.sealing import CredentialsUnreadable
 from bridge.merchants.store import UNSET, MerchantChanges, NoEncryptionKey, PhoneNumberTaken
+from bridge.merchants.templates import load_merchant_snapshot
 from bridge.runtime import Role, Runtime
 from bridge.services.mappings import MappingRefused
 
@@ -29,7 +31,17 @@ def check_merchant_mappings(rt: Runtime, account: str, tables: Sequence[Mapping[
     """`check-config`'s findings about a merchant's `[[mappings]]` tables."""
     if not isinstance(tables, Sequence) or isinstance(tables, str) or not all(isinstance(t, Mapping) for t in tables):
         raise InvalidRequest("mappings: a list of tables shaped as the config's [[mappings]]")
-    return check_mappings(rt.config, [dict(t) for t in tables], source=merchant_source(account))
+    keys = rt.keys.for_account(_account(account))
+    try:
+        catalogue = load_merchant_snapshot(rt.redis, keys)
+    except ConfigError as exc:
+        raise Conflict("; ".join(str(p) for p in exc.problems)) from None
+    known = KnownTemplates(
+        catalogue,
+        TemplateStates(rt.redis, keys=keys).all(),
+        missing=f"template checks skipped: no templates snapshot for merchant {account} (`bridge templates pull --account {account}`)",
+    )
+    return check_mappings(rt.config, [dict(t) for t in tables], source=merchant_source(account), templates=known)
 
 
 def _account(account: str) -> str:

@@ -9,8 +9,19 @@ from typing import Any
 
 from bridge.config import Config
 from bridge.errors import AccountError, ConfigError, ConfigProblem, Conflict, DeliveryError, InvalidRequest, TransientError
+from bridge.merchants.runtime import merchant_store
+from bridge.merchants.templates import save_merchant_snapshot, where
 from bridge.runtime import Runtime
-from bridge.whatsapp.catalogue import Catalogue, Template, TemplateFormatError, load_snapshot, parse_template, save_snapshot
+from bridge.whatsapp.catalogue import (
+    Catalogue,
+    Template,
+    TemplateFormatError,
+    load_snapshot,
+    parse_template,
+    save_snapshot,
+    snapshot_json,
+)
+from bridge.whatsapp.client import TemplateListing as FetchedTemplates
 from bridge.whatsapp.client import fetch_templates
 
 
@@ -93,14 +104,7 @@ def pull_templates(config: Config, *, now: float | None = None) -> Pulled:
     if problems:
         raise InvalidRequest("; ".join(str(p) for p in problems))
     whatsapp, account = config.whatsapp, config.whatsapp.business_account_id
-    try:
-        listing = fetch_templates(whatsapp, account)
-        parsed = [parse_template(raw) for raw in listing.templates]
-    except DeliveryError as exc:
-        raise PullRefused(f"business account {account}: {exc}", _hint(exc)) from None
-    except TemplateFormatError as exc:
-        answer = f"business account {account}: Meta answered something that is not a template ({exc})"
-        raise PullRefused(answer, "nothing was written") from None
+    listing, parsed = _fetch(config)
     try:
         path = save_snapshot(
             whatsapp.templates_file,
@@ -112,6 +116,42 @@ def pull_templates(config: Config, *, now: float | None = None) -> Pulled:
     except ConfigError as exc:
         raise Conflict("; ".join(str(p) for p in exc.problems)) from None
     return Pulled(str(path), parsed, listing.requests, account)
+
+
+def pull_merchant_templates(rt: Runtime, *, now: float | None = None) -> Pulled:
+    """Read every template of a merchant's business account from Meta into its snapshot in Redis
+    (`rt`: the merchant's Runtime, its token opened); every process then rebuilds the merchant."""
+    account, whatsapp = rt.keys.account, rt.config.whatsapp
+    if account is None:
+        raise ValueError("the file's merchant's templates go to its templates_file: pull_templates")
+    if not whatsapp.business_account_id:
+        raise InvalidRequest(
+            f"merchant {account} has no WhatsApp Business Account id: set it first (`bridge merchants add {account} "
+            "--business-account-id ...`, or the Stripe App's settings)"
+        )
+    if not whatsapp.access_token:
+        raise Conflict(f"merchant {account} has no access token: set it first (the Stripe App's settings, or `bridge merchants add`)")
+    listing, parsed = _fetch(rt.config)
+    pulled_at = time.time() if now is None else now
+    save_merchant_snapshot(
+        rt.redis, rt.keys, snapshot_json(whatsapp.business_account_id, whatsapp.api_version, pulled_at, listing.templates)
+    )
+    merchant_store(rt).touch(account)
+    rt.catalogue = Catalogue(business_account_id=whatsapp.business_account_id, pulled_at=pulled_at, templates=tuple(parsed))
+    return Pulled(where(account), parsed, listing.requests, whatsapp.business_account_id)
+
+
+def _fetch(config: Config) -> tuple[FetchedTemplates, list[Template]]:
+    """Every template of the config's business account, as Meta sent them and parsed (PullRefused)."""
+    whatsapp, account = config.whatsapp, config.whatsapp.business_account_id
+    try:
+        listing = fetch_templates(whatsapp, account)
+        return listing, [parse_template(raw) for raw in listing.templates]
+    except DeliveryError as exc:
+        raise PullRefused(f"business account {account}: {exc}", _hint(exc)) from None
+    except TemplateFormatError as exc:
+        answer = f"business account {account}: Meta answered something that is not a template ({exc})"
+        raise PullRefused(answer, "nothing was written") from None
 
 
 def pull_problems(config: Config) -> list[ConfigProblem]:

@@ -20,7 +20,6 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from bridge.delivery.records import Status
 from bridge.errors import InvalidRequest, NotFound, PayloadError, ServiceError, SignatureError
-from bridge.mappings.check import check_mappings
 from bridge.mappings.live import compile_saved
 from bridge.merchants.records import Merchant, MerchantStatus
 from bridge.merchants.store import MerchantChanges
@@ -30,10 +29,11 @@ from bridge.services import merchants as service
 from bridge.services.deliveries import masked_request
 from bridge.services.mappings import ChosenEvent, MappingRefused, choose_event, preview_mapping
 from bridge.services.send_test import SendRefused, send_test
-from bridge.services.templates import current_catalogue
+from bridge.services.templates import current_catalogue, pull_merchant_templates
 from bridge.stripe_events import samples
 from bridge.stripe_events.app_signature import AppCaller, verify_app_request
 from bridge.web.errors import json_error
+from bridge.whatsapp.catalogue import Catalogue
 
 PREFIX = "/apps/v1"
 apps = Blueprint("stripe_app", __name__, url_prefix=PREFIX)
@@ -159,8 +159,18 @@ def put_settings() -> Any:
 
 @apps.get("/templates")
 def get_templates() -> Any:
+    return _templates_json(current_catalogue(_merchant_runtime()))
+
+
+@apps.post("/templates/pull")
+def pull_templates() -> Any:
+    """Read the merchant's templates from Meta now (its business account id and token must be set)."""
     rt = _merchant_runtime()
-    catalogue = current_catalogue(rt)
+    pull_merchant_templates(rt)
+    return _templates_json(rt.catalogue)
+
+
+def _templates_json(catalogue: Catalogue | None) -> Response:
     templates = [
         {
             "name": t.name,
@@ -183,7 +193,7 @@ def post_preview() -> Any:
         return json_error(422, "mapping: an object shaped as a [[mappings]] table", errors={"mapping": ["required object"]})
     if event_type is not None and not isinstance(event_type, str):
         return json_error(422, "event_type: a Stripe event type", errors={"event_type": ["must be a string"]})
-    report = check_mappings(rt.config, [table], source=service.merchant_source(_caller().account_id))
+    report = service.check_merchant_mappings(_runtime(), _caller().account_id, [table])  # against its own templates
     if report.problems:
         return _refused(MappingRefused(report))
     mapping = compile_saved(rt.config, str(table.get("name")), table)
