@@ -10,6 +10,7 @@ Meta serves every business at one address.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -18,9 +19,10 @@ from redis import Redis
 from bridge.delivery.optouts import Scope
 from bridge.delivery.records import Status
 from bridge.merchants.records import MerchantStatus
+from bridge.merchants.runtime import merchant_config
 from bridge.merchants.sealing import new_key
 from bridge.runtime import Runtime
-from bridge.services.merchants import add_merchant, get_merchant, merchant_runtime, merchant_store
+from bridge.services.merchants import add_merchant, get_merchant, merchant_runtime, merchant_store, set_merchant_settings
 from bridge.stripe_events import samples
 from tests.conftest import Bridge, make_config
 from tests.fake_graph import FakeGraphAPI, Reply
@@ -113,6 +115,23 @@ def test_each_account_s_event_goes_to_its_own_number_with_its_own_token_and_temp
         records = of(bridge, account).store.list_deliveries()
         assert [(r["event_id"], r["status"]) for r in records] == [(events[account]["id"], Status.SENT.value)]
     assert [r["event_id"] for r in bridge.deliveries()] == [events[None]["id"]]
+
+
+def test_a_merchant_s_own_consent_mode_applies_to_its_messages_alone(bridge: Bridge, tenants: dict[str, FakeGraphAPI]):
+    set_merchant_settings(bridge.worker_runtime, B, consent_mode="opt_in")
+    for account in (A, B):
+        assert bridge.post(paid(account)).json["status"] == "queued"
+    bridge.work()
+    assert len(tenants[A].accepted) == 1, "A keeps the file's opt_out mode"
+    assert tenants[B].requests == [], "B asks for consent on record, and there is none"
+    assert of(bridge, B).store.list_deliveries()[0]["reason_code"] == "no_consent"
+
+
+def test_a_merchant_never_gets_the_file_merchant_s_helpdesk_or_consent_expression(bridge: Bridge):
+    base = replace(bridge.config, consent=replace(bridge.config.consent, forward_url="https://helpdesk.example/in", opt_in_when="true"))
+    merchant = get_merchant(bridge.worker_runtime, A)
+    consent = merchant_config(base, merchant, None).consent
+    assert (consent.forward_url, consent.forward_secret, consent.opt_in_when) == (None, None, None)
 
 
 def test_an_unknown_account_is_ignored_counted_and_nothing_is_stored(bridge: Bridge, redis: Redis, fake_graph: FakeGraphAPI):

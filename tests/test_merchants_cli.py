@@ -52,6 +52,7 @@ def test_a_merchant_is_added_listed_shown_disabled_enabled_and_removed(env: dict
         "mappings": ["receipt"],
         "disabled_reason": None,
         "source": "bridge merchants add",
+        "settings": {},
     }
     shown = run_bridge("merchants", "show", ACCOUNT, env=env)
     assert json.loads(shown.stdout)["mappings"][0]["template"] == "payment_receipt"
@@ -99,3 +100,18 @@ def test_rotating_the_key_reseals_every_credential(env: dict[str, str]):
     only_new = {"BRIDGE_ENCRYPTION_KEY": rotated["BRIDGE_ENCRYPTION_KEY"].split(",")[0]}
     assert json.loads(run_bridge("merchants", "show", ACCOUNT, env=env | only_new).stdout)["access_token_set"] is True
     assert len(run_bridge("merchants", "new-key", env=env).stdout.strip()) == 44
+
+
+def test_a_merchant_s_own_consent_mode_and_rate_are_set_and_checked(env: dict[str, str]):
+    assert run_bridge("merchants", "add", ACCOUNT, "--phone-number-id", "1055", "--access-token", TOKEN, env=env).returncode == 0
+    done = run_bridge("merchants", "set", ACCOUNT, "--consent-mode", "opt_in", "--messages-per-second", "20", env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"{ACCOUNT}: consent_mode opt_in, messages_per_second 20.0"
+    assert json.loads(run_bridge("merchants", "show", ACCOUNT, env=env).stdout)["settings"] == {
+        "consent_mode": "opt_in",
+        "messages_per_second": 20.0,
+    }
+    assert run_bridge("merchants", "set", ACCOUNT, "--messages-per-second", "0", env=env).returncode == 2
+    assert run_bridge("merchants", "set", ACCOUNT, env=env).returncode == 2
+    missing = run_bridge("merchants", "set", "acct_9NobodyZZZ", "--consent-mode", "opt_in", env=env)
+    assert missing.returncode == 1 and "no merchant acct_9NobodyZZZ" in missing.stderr

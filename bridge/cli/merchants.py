@@ -34,6 +34,7 @@ def _shown(merchant: Merchant) -> dict[str, Any]:
         "mappings": [m.get("name") for m in merchant.mappings],
         "disabled_reason": merchant.disabled_reason or None,
         "source": merchant.source,
+        "settings": merchant.settings,
     }
 
 
@@ -103,6 +104,19 @@ def merchants_show(account: str) -> None:
     with service_errors():
         merchant = service.get_merchant(cli_runtime(), account)
     click.echo(json.dumps(_shown(merchant) | {"mappings": merchant.mappings}, indent=2))
+
+
+@merchants.command("set")
+@click.argument("account")
+@click.option("--consent-mode", type=click.Choice(["opt_out", "opt_in"]), default=None, help="Its [consent] mode (default: the file's).")
+@click.option("--messages-per-second", type=click.FloatRange(min=0, min_open=True, max=1000), default=None, help="Its number's send rate.")
+def merchants_set(account: str, consent_mode: str | None, messages_per_second: float | None) -> None:
+    """Lay ACCOUNT's own consent mode or send rate over the config file's."""
+    if consent_mode is None and messages_per_second is None:
+        raise click.UsageError("give --consent-mode or --messages-per-second")
+    with service_errors():
+        merchant = service.set_merchant_settings(cli_runtime(), account, consent_mode=consent_mode, messages_per_second=messages_per_second)
+    click.echo(f"{account}: " + ", ".join(f"{k} {v}" for k, v in sorted(merchant.settings.items())))
 
 
 @merchants.command("disable")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from bridge.config import Config, validate_config
+from bridge.config import Config, ConsentMode, validate_config
 from bridge.errors import ConfigError
 from bridge.merchants.records import Merchant, MerchantCredentials
 from bridge.merchants.sealing import Sealer
@@ -23,8 +23,11 @@ logger = logging.getLogger(__name__)
 
 
 def merchant_config(base: Config, merchant: Merchant, credentials: MerchantCredentials | None) -> Config:
-    """`base` as `merchant` sends: its number and token (none: dry run), its mappings, and the
-    templates file left empty (the deployment's snapshot is another business account's)."""
+    """`base` as `merchant` sends: its number and token (none: dry run), its mappings, its rate and
+    consent mode (`bridge merchants set`), and nothing of the file's merchant's own: no templates
+    file (that snapshot is another business account's), no `opt_in_when` (an expression about
+    another business's events), no forward_url (another business's helpdesk must never receive
+    this merchant's customers' messages)."""
     reading = validate_config({"mappings": merchant.mappings}, source=f"merchant {merchant.account}", env={})
     if reading.problems:  # stored mappings were checked when saved; an upgrade may still break one
         raise ConfigError(list(reading.problems))
@@ -35,10 +38,24 @@ def merchant_config(base: Config, merchant: Merchant, credentials: MerchantCrede
         access_token=credentials.access_token if credentials else "",
         app_secret=(credentials.app_secret if credentials and credentials.app_secret else base.whatsapp.app_secret),
         templates_file="",
-        messages_per_second=float(merchant.settings.get("messages_per_second", base.whatsapp.messages_per_second)),
+        messages_per_second=float(merchant.settings.get(SETTING_MESSAGES_PER_SECOND, base.whatsapp.messages_per_second)),
+    )
+    consent = replace(
+        base.consent,
+        mode=ConsentMode(merchant.settings.get(SETTING_CONSENT_MODE, base.consent.mode)),
+        opt_in_when=None,
+        forward_url=None,
+        forward_secret=None,
     )
     redis = replace(base.redis, queue=merchant_queue(base.redis.queue, merchant.account))
-    return replace(base, whatsapp=whatsapp, redis=redis, mappings=reading.config.mappings, source=f"merchant {merchant.account}")
+    return replace(
+        base, whatsapp=whatsapp, consent=consent, redis=redis, mappings=reading.config.mappings, source=f"merchant {merchant.account}"
+    )
+
+
+SETTING_CONSENT_MODE = "consent_mode"
+SETTING_MESSAGES_PER_SECOND = "messages_per_second"
+"""The merchant settings (`Merchant.settings`) laid over the deployment's."""
 
 
 def merchant_queue(queue: str, account: str) -> str:

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bridge.config import ConsentMode
 from bridge.delivery.template_states import TemplateStates
 from bridge.errors import ConfigError, Conflict, InvalidRequest, NotFound
 from bridge.mappings.check import CheckReport, KnownTemplates, check_mappings
 from bridge.merchants.records import Merchant, check_account
-from bridge.merchants.runtime import build_merchant_runtime, merchant_store
+from bridge.merchants.runtime import SETTING_CONSENT_MODE, SETTING_MESSAGES_PER_SECOND, build_merchant_runtime, merchant_store
 from bridge.merchants.sealing import CredentialsUnreadable
 from bridge.merchants.store import UNSET, MerchantChanges, NoEncryptionKey, PhoneNumberTaken
 from bridge.merchants.templates import load_merchant_snapshot
@@ -111,6 +112,27 @@ def update_merchant(rt: Runtime, account: str, changes: MerchantChanges, *, crea
     if merchant is None:
         raise NotFound(f"no merchant {account}")
     return merchant
+
+
+def set_merchant_settings(
+    rt: Runtime, account: str, *, consent_mode: str | None = None, messages_per_second: float | None = None
+) -> Merchant:
+    """Lay a consent mode or a send rate over the deployment's for one merchant (None: as it is)."""
+    merchant = get_merchant(rt, account)
+    settings = dict(merchant.settings)
+    if consent_mode is not None:
+        try:
+            settings[SETTING_CONSENT_MODE] = ConsentMode(consent_mode).value
+        except ValueError:
+            raise InvalidRequest(f"consent mode: one of {', '.join(m.value for m in ConsentMode)}, not {consent_mode!r}") from None
+    if messages_per_second is not None:
+        if not 0 < messages_per_second <= MAX_MESSAGES_PER_SECOND:
+            raise InvalidRequest(f"messages per second: more than 0, at most {MAX_MESSAGES_PER_SECOND:g} (Meta's highest throughput)")
+        settings[SETTING_MESSAGES_PER_SECOND] = messages_per_second
+    return update_merchant(rt, account, MerchantChanges(settings=settings))
+
+
+MAX_MESSAGES_PER_SECOND = 1000.0
 
 
 def disable_merchant(rt: Runtime, account: str, *, reason: str = "disabled by the operator", erase_credentials: bool = False) -> Merchant:
