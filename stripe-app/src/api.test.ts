@@ -13,6 +13,7 @@ import {
   getDeliveries,
   getSettings,
   getTemplates,
+  pullTemplates,
   previewMapping,
   sendTest,
   updateSettings,
@@ -96,6 +97,17 @@ describe('GET endpoints', () => {
       ['user_id', IDENTITY.userId],
       ['account_id', IDENTITY.accountId],
     ]);
+  });
+
+  it('pullTemplates posts the signed identity to /templates/pull', async () => {
+    const templates = {templates: [], pulled_at: 1796083200.5};
+    answer(200, templates);
+    await expect(pullTemplates(IDENTITY)).resolves.toEqual(templates);
+    const call = only();
+    expect(call.url).toBe(`${BACKEND_URL}/apps/v1/templates/pull`);
+    expect(call.method).toBe('POST');
+    expect(call.body).toEqual({user_id: IDENTITY.userId, account_id: IDENTITY.accountId});
+    expect(call.headers).toMatchObject({'Stripe-Signature': SIGNATURE});
   });
 
   it('getDeliveries asks for 20 by default and passes a status filter', async () => {

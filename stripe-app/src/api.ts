@@ -252,6 +252,11 @@ export function getTemplates(identity: Identity): Promise<TemplateList> {
   return call<TemplateList>('GET', url('/templates', identity));
 }
 
+/** Read the merchant's templates from Meta now (its business account id and token must be saved). */
+export function pullTemplates(identity: Identity): Promise<TemplateList> {
+  return call<TemplateList>('POST', endpoint('/templates/pull'), signed(identity, {}));
+}
+
 /** Render a mapping against a sample event without sending anything. */
 export function previewMapping(identity: Identity, mapping: Mapping, eventType?: string): Promise<Preview> {
   const fields: Record<string, unknown> = {mapping};

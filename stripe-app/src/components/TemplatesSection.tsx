@@ -1,4 +1,4 @@
-import {Badge, Box, Table, TableBody, TableCell, TableHead, TableHeaderCell, TableRow} from '@stripe/ui-extension-sdk/ui';
+import {Badge, Box, Button, Table, TableBody, TableCell, TableHead, TableHeaderCell, TableRow} from '@stripe/ui-extension-sdk/ui';
 
 import type {ApiError, TemplateList} from '../api';
 import {formatTime} from '../settingsForm';
@@ -13,15 +13,27 @@ function templateBadge(status: string): 'positive' | 'warning' | 'negative' | 'n
   return 'neutral';
 }
 
-/** The merchant's WhatsApp templates as the bridge last pulled them from Meta. */
-const TemplatesSection = ({templates, error}: {templates: TemplateList | null; error: ApiError | null}) => (
+type Props = {
+  templates: TemplateList | null;
+  error: ApiError | null;
+  pulling: boolean;
+  onPull: () => void;
+};
+
+/** The merchant's WhatsApp templates as the bridge last pulled them from Meta, and a pull now. */
+const TemplatesSection = ({templates, error, pulling, onPull}: Props) => (
   <Section
     title="Templates"
-    description={templates ? `Pulled from Meta: ${formatTime(templates.pulled_at)}` : undefined}
+    description={templates?.pulled_at ? `Pulled from Meta: ${formatTime(templates.pulled_at)}` : 'Not pulled from Meta yet.'}
   >
+    <Box>
+      <Button onPress={onPull} disabled={pulling}>
+        {pulling ? 'Pulling…' : 'Pull from Meta'}
+      </Button>
+    </Box>
     {error ? <ErrorBanner error={error} title="Could not load the templates" /> : null}
     {templates && templates.templates.length === 0 ? (
-      <Box css={{color: 'secondary'}}>No templates yet. Create them in WhatsApp Manager.</Box>
+      <Box css={{color: 'secondary'}}>No templates yet. Create them in WhatsApp Manager, then pull them here.</Box>
     ) : null}
     {templates && templates.templates.length > 0 ? (
       <Table>

@@ -158,6 +158,29 @@ describe('loading', () => {
   });
 });
 
+describe('templates', () => {
+  it('pulls them from Meta on request and shows the fresh list', async () => {
+    const {wrapper, update} = await renderLoaded();
+    const fresh = {
+      templates: [{name: 'order_confirmation', language: 'ar', status: 'APPROVED', category: 'UTILITY', placeholders: ['1']}],
+      pulled_at: 1796169600,
+    };
+    bridge.on('POST /templates/pull', 200, fresh);
+    button(wrapper, 'Pull from Meta').trigger('onPress', {});
+    await until(update, () => renderedStrings(wrapper).includes('order_confirmation'), 'the pulled templates');
+    expect(bridge.to('POST /templates/pull')[0].body).toEqual({user_id: 'usr_K6yd2CbXLO9A5G', account_id: 'acct_1JSkf6FRwUQjTSJE'});
+    expect(wrapper).toContainText('Pulled from Meta: 2026-12-02 00:00 UTC');
+  });
+
+  it("shows the bridge's refusal of a pull", async () => {
+    const {wrapper, update} = await renderLoaded();
+    bridge.on('POST /templates/pull', 422, {error: 'merchant acct_1JSkf6FRwUQjTSJE has no WhatsApp Business Account id: set it first'});
+    button(wrapper, 'Pull from Meta').trigger('onPress', {});
+    await until(update, () => renderedStrings(wrapper).includes('no WhatsApp Business Account id'), 'the refusal');
+    expect(wrapper).toContainText('payment_receipt');
+  });
+});
+
 describe('saving', () => {
   it('sends only the changed fields', async () => {
     const {wrapper, update} = await renderLoaded();

@@ -7,7 +7,7 @@ import {useCallback, useEffect, useMemo, useState} from 'react';
 import {Box, Button, Divider, SettingsView, Spinner} from '@stripe/ui-extension-sdk/ui';
 import type {ExtensionContextValue} from '@stripe/ui-extension-sdk/context';
 
-import {ApiError, getDeliveries, getSettings, getTemplates, toApiError, updateSettings} from '../api';
+import {ApiError, getDeliveries, getSettings, getTemplates, pullTemplates, toApiError, updateSettings} from '../api';
 import type {Delivery, Identity, Settings, TemplateList} from '../api';
 import ConnectionFields from '../components/ConnectionFields';
 import DeliveriesSection from '../components/DeliveriesSection';
@@ -30,6 +30,7 @@ function useBridgeData(identity: Identity) {
   const [settingsError, setSettingsError] = useState<ApiError | null>(null);
   const [templates, setTemplates] = useState<TemplateList | null>(null);
   const [templatesError, setTemplatesError] = useState<ApiError | null>(null);
+  const [pulling, setPulling] = useState(false);
   const [deliveries, setDeliveries] = useState<Delivery[] | null>(null);
   const [deliveriesError, setDeliveriesError] = useState<ApiError | null>(null);
   const [onlyFailed, setOnlyFailed] = useState(false);
@@ -44,6 +45,19 @@ function useBridgeData(identity: Identity) {
       },
       (exc) => setTemplatesError(toApiError(exc)),
     );
+  }, [identity]);
+
+  const pull = useCallback(() => {
+    setPulling(true);
+    pullTemplates(identity)
+      .then(
+        (list) => {
+          setTemplates(list);
+          setTemplatesError(null);
+        },
+        (exc) => setTemplatesError(toApiError(exc)),
+      )
+      .finally(() => setPulling(false));
   }, [identity]);
 
   const loadDeliveries = useCallback(() => {
@@ -66,6 +80,8 @@ function useBridgeData(identity: Identity) {
     loadSettings,
     templates,
     templatesError,
+    pulling,
+    pull,
     deliveries,
     deliveriesError,
     onlyFailed,
@@ -152,7 +168,7 @@ const AppSettings = ({userContext}: ExtensionContextValue) => {
           refusal={refusal}
         />
         <Divider />
-        <TemplatesSection templates={data.templates} error={data.templatesError} />
+        <TemplatesSection templates={data.templates} error={data.templatesError} pulling={data.pulling} onPull={data.pull} />
         <Divider />
         <TestSendSection identity={identity} mappings={settings.mappings} draftOf={draftOf} />
         <Divider />
