@@ -21,9 +21,10 @@ from bridge.delivery.records import Status
 from bridge.merchants.records import MerchantStatus
 from bridge.merchants.runtime import merchant_config
 from bridge.merchants.sealing import new_key
-from bridge.runtime import Runtime
+from bridge.runtime import Role, Runtime, build_runtime
 from bridge.services.merchants import add_merchant, get_merchant, merchant_runtime, merchant_store, set_merchant_settings
 from bridge.stripe_events import samples
+from bridge.worker import make_worker
 from tests.conftest import Bridge, make_config
 from tests.fake_graph import FakeGraphAPI, Reply
 from tests.meta_posts import envelope, message_post, status_post, template_status_post
@@ -162,6 +163,22 @@ def test_a_disabled_merchant_s_events_are_ignored_and_its_queued_messages_wait_f
     bridge.work()
     assert [r.json["to"] for r in tenants[A].accepted] == [PHONE]
     assert of(bridge, A).store.list_deliveries()[0]["event_id"] == queued["id"]
+
+
+def test_a_worker_that_cannot_open_a_merchant_s_token_leaves_its_messages_waiting(
+    bridge: Bridge, fake_graph: FakeGraphAPI, tenants: dict[str, FakeGraphAPI]
+):
+    for account in (A, None):
+        assert bridge.post(paid(account)).json["status"] == "queued"
+    config = bridge.config
+    keyless = build_runtime(
+        replace(config, merchants=replace(config.merchants, encryption_key="")), redis=bridge.worker_runtime.redis, role=Role.WORKER
+    )
+    make_worker(keyless).work(burst=True, with_scheduler=False)
+    assert len(fake_graph.accepted) == 1, "the file's merchant's message went"
+    assert tenants[A].requests == [] and of(bridge, A).queue.count == 1, "A's waits for a worker that can open its token"
+    bridge.work()
+    assert len(tenants[A].accepted) == 1
 
 
 def seen_by_the_web(bridge: Bridge) -> None:

@@ -11,9 +11,10 @@ an account. On a change it reads the merchant list (one pipeline) and rebuilds o
 whose record changed.
 
 Only active merchants are served. One whose Runtime cannot be built (its stored mappings no longer
-compile after an upgrade; in the worker, its token no longer opens under BRIDGE_ENCRYPTION_KEY) is
-kept as *broken*: the web answers its events 503 so Stripe keeps them until the operator fixes it,
-and the worker leaves its queue alone, so its queued messages wait instead of being lost.
+compile after an upgrade; in the worker, its token does not open under BRIDGE_ENCRYPTION_KEY, or
+that key is not set) is kept as *broken*: the web answers its events 503 so Stripe keeps them
+until the operator fixes it, and the worker leaves its queue alone, so its queued messages wait
+instead of being lost.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from bridge.errors import ConfigError, StoreUnavailable
 from bridge.merchants.records import Merchant, MerchantStatus
 from bridge.merchants.runtime import build_merchant_runtime, merchant_store
 from bridge.merchants.sealing import CredentialsUnreadable
+from bridge.merchants.store import NoEncryptionKey
 from bridge.runtime import Role, Runtime
 
 logger = logging.getLogger(__name__)
@@ -94,13 +96,6 @@ class MerchantRegistry:
             return Routed(Route.UNKNOWN)
         return Routed(Route.DISABLED if merchant.status is MerchantStatus.DISABLED else Route.PENDING)
 
-    def for_phone(self, phone_number_id: str) -> Routed:
-        """The Runtime of the merchant sending from `phone_number_id`; any number no merchant has is
-        the file's merchant's (as before merchants: its posts are processed as they always were)."""
-        self.refresh()
-        account = self._by_phone.get(phone_number_id)
-        return self.route(account) if account is not None else Routed(Route.SERVED, self.base)
-
     @property
     def has_merchants(self) -> bool:
         return bool(self._merchants)
@@ -145,11 +140,10 @@ class MerchantRegistry:
                 version = self.store.version()
                 if version == self._version and not force:
                     return False
-                merchants = {m.account: m for m in self.store.list()}
-            except StoreUnavailable as exc:
+                self._apply({m.account: m for m in self.store.list()})
+            except StoreUnavailable as exc:  # nothing changed: `_apply` swaps its tables in at the end
                 logger.debug("merchants not reloaded: %s", exc)
                 return False
-            self._apply(merchants)
             self._version = version
             return True
 
@@ -179,7 +173,7 @@ class MerchantRegistry:
             if self.role is Role.WORKER and credentials is None:
                 raise CredentialsUnreadable("its access token was erased")
             return build_merchant_runtime(self.base, merchant, credentials, role=self.role)
-        except (ConfigError, CredentialsUnreadable) as exc:
+        except (ConfigError, CredentialsUnreadable, NoEncryptionKey) as exc:
             logger.error("merchant %s not served until fixed: %s", merchant.account, exc)
             return None
 
