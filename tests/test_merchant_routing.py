@@ -171,10 +171,12 @@ def test_a_worker_that_cannot_open_a_merchant_s_token_leaves_its_messages_waitin
     for account in (A, None):
         assert bridge.post(paid(account)).json["status"] == "queued"
     config = bridge.config
-    keyless = build_runtime(
-        replace(config, merchants=replace(config.merchants, encryption_key="")), redis=bridge.worker_runtime.redis, role=Role.WORKER
-    )
-    make_worker(keyless).work(burst=True, with_scheduler=False)
+    without_key = replace(config, merchants=replace(config.merchants, encryption_key=""))
+    keyless = build_runtime(without_key, redis=bridge.worker_runtime.redis, role=Role.WORKER)
+    try:
+        make_worker(keyless).work(burst=True, with_scheduler=False)
+    finally:
+        keyless.whatsapp.close()  # its own HTTP client; the Redis connection is the bridge's
     assert len(fake_graph.accepted) == 1, "the file's merchant's message went"
     assert tenants[A].requests == [] and of(bridge, A).queue.count == 1, "A's waits for a worker that can open its token"
     bridge.work()
