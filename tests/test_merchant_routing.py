@@ -22,7 +22,7 @@ from bridge.merchants.records import MerchantStatus
 from bridge.merchants.runtime import merchant_config
 from bridge.merchants.sealing import new_key
 from bridge.runtime import Role, Runtime, build_runtime
-from bridge.services.merchants import add_merchant, get_merchant, merchant_runtime, merchant_store, set_merchant_settings
+from bridge.services.merchants import add_merchant, get_merchant, merchant_runtime, merchant_store, remove_merchant, set_merchant_settings
 from bridge.stripe_events import samples
 from bridge.worker import make_worker
 from tests.conftest import Bridge, make_config
@@ -314,14 +314,38 @@ def test_a_post_for_a_number_no_merchant_has_is_the_file_merchant_s(bridge: Brid
     assert bridge.deliveries()[0]["status"] == Status.DELIVERED.value
 
 
-def test_a_disabled_merchant_s_part_of_a_post_is_ignored_and_counted(bridge: Bridge, tenants: dict[str, FakeGraphAPI], redis: Redis):
-    merchant_store(bridge.worker_runtime).disable(C, reason="test", erase_credentials=True)
+def test_a_stop_to_a_disabled_merchant_s_number_is_kept_and_applied_before_its_waiting_messages_go(
+    bridge: Bridge, tenants: dict[str, FakeGraphAPI], redis: Redis
+):
+    """An operator disables B while one of its messages waits; the customer writes STOP to B's
+    number meanwhile. Dropping the STOP would send that message once B is enabled again."""
+    waiting = paid(B)
+    assert bridge.post(waiting).json["status"] == "queued"
+    store = merchant_store(bridge.worker_runtime)
+    store.disable(B, reason="paused by the operator", erase_credentials=False)
     seen_by_the_web(bridge)
     before = scrape(bridge)
-    post = envelope("messages", {"messaging_product": "whatsapp", "metadata": {"phone_number_id": tenants[C].phone_number_id}})
+    stop = for_number(message_post("STOP", sender=PHONE.lstrip("+")), tenants[B].phone_number_id)
+    assert bridge.post_meta(stop).status_code == 200
+    assert moved(before, scrape(bridge), "bridge_unrouted_total", webhook="whatsapp", reason="disabled") == 0, "kept, not ignored"
+    assert list(redis.scan_iter(f"bridge:{{{B}}}:meta-post:*")), "stored under B's keys"
+    bridge.work()
+    assert of(bridge, B).optouts.list() == [] and tenants[B].requests == [], "nothing of B's is worked while it is disabled"
+
+    store.enable(B)
+    bridge.work()
+    assert [o.scope for o in of(bridge, B).optouts.list()] == [Scope.ALL]
+    assert tenants[B].accepted == [], "the waiting message is not sent to a customer who said STOP"
+    assert of(bridge, B).store.list_deliveries()[0]["reason_code"] == "opted_out"
+
+
+def test_a_post_for_an_uninstalled_merchant_without_a_record_is_the_file_merchant_s(bridge: Bridge, redis: Redis):
+    """A number no merchant record names is the file's merchant's, as before merchants."""
+    remove_merchant(bridge.worker_runtime, C)
+    seen_by_the_web(bridge)
+    post = envelope("messages", {"messaging_product": "whatsapp", "metadata": {"phone_number_id": "333000333"}})
     assert bridge.post_meta(post).status_code == 200
-    assert moved(before, scrape(bridge), "bridge_unrouted_total", webhook="whatsapp", reason="disabled") == 1
-    assert list(redis.scan_iter(f"bridge:{{{C}}}:meta-post:*")) == []
+    assert list(redis.scan_iter("bridge:meta-post:*")) and not list(redis.scan_iter(f"bridge:{{{C}}}:*"))
 
 
 # -- fairness --------------------------------------------------------------------------------------

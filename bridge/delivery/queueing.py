@@ -44,6 +44,7 @@ def _enqueue(
     retry: Retry | None,
     delay: float = 0,
     job_id: str | None = None,
+    at_front: bool = False,
 ) -> Job:
     """One job on `pipeline` (recorded, then run in a Lua step), now or after `delay` seconds (RQ's scheduler)."""
     options = {
@@ -55,6 +56,8 @@ def _enqueue(
         "retry": retry,
         "pipeline": pipeline,
     }
+    if at_front:
+        options["at_front"] = True
     if delay > 0:
         return queue.enqueue_in(timedelta(seconds=delay), function, *args, **options)
     return queue.enqueue(function, *args, **options)
@@ -79,10 +82,13 @@ def enqueue_probe(queue: Queue, settings: DeliverySettings, *, pipeline: Pipelin
     return _enqueue(queue, PROBE_JOB, settings=settings, description="probe the paused sender", pipeline=pipeline, retry=None, delay=delay)
 
 
-def enqueue_updates(queue: Queue, post_key: str, settings: DeliverySettings, *, pipeline: Pipeline) -> Job:
-    """Queue the job that processes one post from Meta's webhook (statuses, replies, template changes)."""
+def enqueue_updates(queue: Queue, post_key: str, settings: DeliverySettings, *, pipeline: Pipeline, at_front: bool = False) -> Job:
+    """Queue the job that processes one post from Meta's webhook (statuses, replies, template changes);
+    `at_front`: before the messages already waiting (a post kept while its merchant is not served)."""
     description = "process a post from Meta's webhook"
-    return _enqueue(queue, UPDATES_JOB, post_key, settings=settings, description=description, pipeline=pipeline, retry=CRASH_RETRY)
+    return _enqueue(
+        queue, UPDATES_JOB, post_key, settings=settings, description=description, pipeline=pipeline, retry=CRASH_RETRY, at_front=at_front
+    )
 
 
 def enqueue_reply(queue: Queue, to: str, text: str, settings: DeliverySettings, *, pipeline: Pipeline) -> Job:

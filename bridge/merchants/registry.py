@@ -10,7 +10,10 @@ about a second while the webhook pays at most one GET a second, and only for eve
 an account. On a change it reads the merchant list (one pipeline) and rebuilds only the merchants
 whose record changed.
 
-Only active merchants are served. One whose Runtime cannot be built (its stored mappings no longer
+Only active merchants are served: their events queued, their queues worked. The web side also
+keeps a Runtime for pending and disabled merchants, so that what Meta reports for their numbers (a
+customer's STOP) is stored under their keys and processed once they are served again, never
+dropped. One whose Runtime cannot be built (its stored mappings no longer
 compile after an upgrade; in the worker, its token does not open under BRIDGE_ENCRYPTION_KEY, or
 that key is not set) is kept as *broken*: the web answers its events 503 so Stripe keeps them
 until the operator fixes it, and the worker leaves its queue alone, so its queued messages wait
@@ -84,17 +87,20 @@ class MerchantRegistry:
     # -- asking ----------------------------------------------------------------------------------
 
     def route(self, account: str | None) -> Routed:
-        """The Runtime `account`'s events go to (no account: the config file's merchant)."""
+        """The Runtime `account`'s events go to (no account: the config file's merchant). A pending
+        or disabled merchant is not served, but the web side still has its Runtime: what Meta
+        reports for it (a customer's STOP above all) is kept under its keys until it is served."""
         if not account:
             return Routed(Route.SERVED, self.base)
         self.refresh()
-        served = self._served.get(account)
-        if served is not None:
-            return Routed(Route.SERVED, served.runtime) if served.runtime is not None else Routed(Route.BROKEN)
         merchant = self._merchants.get(account)
         if merchant is None:
             return Routed(Route.UNKNOWN)
-        return Routed(Route.DISABLED if merchant.status is MerchantStatus.DISABLED else Route.PENDING)
+        served = self._served.get(account)
+        runtime = served.runtime if served is not None else None
+        if merchant.status is MerchantStatus.ACTIVE:
+            return Routed(Route.SERVED, runtime) if runtime is not None else Routed(Route.BROKEN)
+        return Routed(Route.DISABLED if merchant.status is MerchantStatus.DISABLED else Route.PENDING, runtime)
 
     @property
     def has_merchants(self) -> bool:
@@ -119,9 +125,9 @@ class MerchantRegistry:
         return [rt.queue for rt in self.runtimes()]
 
     def runtimes(self) -> list[Runtime]:
-        """The file's merchant first, then every served merchant, by account."""
+        """The file's merchant first, then every served (active) merchant, by account."""
         self.refresh()
-        return [self.base, *(self._served[a].runtime for a in sorted(self._served) if self._served[a].runtime is not None)]  # type: ignore[misc]
+        return [self.base, *(rt for _, rt in sorted(self._by_queue.items(), key=lambda item: item[1].keys.account or ""))]
 
     # -- keeping current -------------------------------------------------------------------------
 
@@ -150,8 +156,8 @@ class MerchantRegistry:
     def _apply(self, merchants: dict[str, Merchant]) -> None:
         served: dict[str, _Served] = {}
         for account, merchant in merchants.items():
-            if merchant.status is not MerchantStatus.ACTIVE:
-                continue
+            if merchant.status is not MerchantStatus.ACTIVE and self.role is not Role.WEB:
+                continue  # the worker sends for active merchants only; the web keeps every merchant's posts
             kept = self._served.get(account)
             if kept is not None and kept.merchant == merchant:
                 served[account] = kept
@@ -162,7 +168,9 @@ class MerchantRegistry:
                 _retire(old.runtime)
         self._merchants = merchants
         self._served = served
-        self._by_queue = {s.runtime.queue.name: s.runtime for s in served.values() if s.runtime is not None}
+        self._by_queue = {
+            s.runtime.queue.name: s.runtime for s in served.values() if s.runtime is not None and s.merchant.status is MerchantStatus.ACTIVE
+        }
         self._by_phone = {m.phone_number_id: m.account for m in merchants.values() if m.phone_number_id}
         self._by_business = {m.business_account_id: m.account for m in merchants.values() if m.business_account_id}
 

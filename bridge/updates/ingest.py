@@ -19,11 +19,14 @@ from bridge.runtime import Runtime
 logger = logging.getLogger(__name__)
 
 
-def accept(runtime: Runtime, body: bytes) -> bool:
-    """Store `body` and queue the job that processes it; False when the same post was already taken."""
+def accept(runtime: Runtime, body: bytes, *, first: bool = False) -> bool:
+    """Store `body` and queue the job that processes it (`first`: ahead of the messages waiting in
+    the queue, for a merchant not served now: a STOP must be applied before they go); False when
+    the same post was already taken."""
     store, digest = runtime.store, hashlib.sha256(body).hexdigest()
     key = store.keys.meta_post(digest)
-    _job, commands = store.record_enqueues(lambda pipe: enqueue_updates(runtime.queue, key, runtime.config.delivery, pipeline=pipe))
+    settings = runtime.config.delivery
+    _job, commands = store.record_enqueues(lambda pipe: enqueue_updates(runtime.queue, key, settings, pipeline=pipe, at_front=first))
     new = store.accept_meta_post(digest, body, commands, now=runtime.clock(), ttl=defaults.META_POST_TTL_SECONDS)
     # A repeat is the same bytes Meta sent before: already queued.
     message, outcome = ("meta post queued", "queued") if new else ("meta post duplicate", "duplicate")

@@ -62,7 +62,7 @@ def receive():
         account = event.get("account")
         if account:
             routed = merchants().route(account if isinstance(account, str) else "?")
-            if routed.runtime is None:
+            if routed.route is not Route.SERVED or routed.runtime is None:
                 return _unrouted(event, routed.route)
             rt = routed.runtime
         outcome = ingest.accept(rt, event, payload)

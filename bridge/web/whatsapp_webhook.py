@@ -113,8 +113,11 @@ def _accept(rt: Runtime, body: bytes, document: dict[str, Any]) -> bool:
             logger.info("meta post part ignored", extra=log_fields(account=account, reason=routed.route.value, outcome="ignored"))
             event_unrouted(routed.route.value, Webhook.WHATSAPP)
             continue
+        held = routed.route is not Route.SERVED  # kept under its keys, processed first once it is served again
+        if held:
+            logger.info("meta post part kept", extra=log_fields(account=account, reason=routed.route.value, outcome="kept"))
         part_body = body if part is document else json.dumps(part, separators=(",", ":"), sort_keys=True).encode()
-        new = ingest.accept(routed.runtime, part_body) or new
+        new = ingest.accept(routed.runtime, part_body, first=held) or new
     return new
 
 
