@@ -19,7 +19,7 @@ from tests.conftest import meta_signed, signed, start_process, stop_process, wai
 from tests.fake_graph import FakeGraphAPI
 from tests.meta_posts import status_post
 from tests.test_cli import run_bridge
-from tests.test_procfile import procfile, procfile_env
+from tests.test_procfile import _answers, procfile, procfile_env
 
 pytestmark = pytest.mark.slow
 
@@ -71,7 +71,7 @@ def test_merchants_come_and_go_while_the_procfile_runs(redis: Redis, redis_url: 
         return event
 
     try:
-        wait_until(lambda: _answers(url), timeout=30, message="gunicorn to answer /healthz")
+        wait_until(lambda: _answers(port), timeout=30, message="gunicorn to answer /healthz")
         assert post(paid(A)) == {"status": "ignored"}, "no merchant A yet"
         for account, fake in tenants.items():
             added = run_bridge(
@@ -112,10 +112,3 @@ def test_merchants_come_and_go_while_the_procfile_runs(redis: Redis, redis_url: 
         text = (tmp_path / log).read_text()
         assert not [t for t in ("token-" + A, "token-" + B) if t in text], f"a token in {log}"
         assert "Traceback" not in text, text[-3000:]
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
